@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+KAPT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export KAPT_TEST_POSTGRES_URL
+
+.PHONY: run test install install-test lint typecheck test-sqlite test-postgresql clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## make run: migrate the SQLite database, load the demo clinic if empty, serve on :5000
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask kapt demo-data --if-empty
+	$(BIN)/flask kapt serve --host 127.0.0.1 --port 5000
+
+## make test: ruff, mypy, the suite on SQLite and (when reachable) on PostgreSQL
+test: install-test lint typecheck test-sqlite test-postgresql
+
+lint: install-test
+	$(BIN)/ruff check kapt_api tests bench wsgi.py
+	$(BIN)/ruff format --check kapt_api tests bench wsgi.py
+
+typecheck: install-test
+	$(BIN)/mypy
+
+test-sqlite: install-test
+	KAPT_TEST_DB=sqlite $(BIN)/pytest
+
+test-postgresql: install-test
+	@if $(BIN)/python -c "import sqlalchemy as sa, sys; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null; then \
+		KAPT_TEST_DB=postgresql $(BIN)/pytest; \
+	else \
+		echo "PostgreSQL not reachable at $(KAPT_TEST_POSTGRES_URL): PostgreSQL run skipped"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""The application factory: config, extensions, blueprints, error handlers, CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kapt_api import config, errors, logs
+from kapt_api.extensions import api, db, limiter, migrate
+from kapt_api.fields import register_openapi_fields
+from kapt_api.openapi import OPENAPI_CONFIG, docs_assets, document_errors
+
+JSON_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the API. Never starts the scheduler (see scheduler.py)."""
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False)
+    app.config.update(OPENAPI_CONFIG)
+    app.config.update(config.load(overrides=overrides))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logs.configure(app.config["KAPT_LOG_LEVEL"])
+    if app.config["KAPT_TRUSTED_PROXIES"] > 0:
+        hops = app.config["KAPT_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    _init_database(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    register_openapi_fields(api)
+    _register_blueprints(app)
+    document_errors(api)
+    errors.register(app)
+    logs.install(app)
+    _require_json_bodies(app)
+    _register_cli(app)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    from kapt_api import models  # noqa: F401 - every model registered before migrations look
+    from kapt_api.db import configure_sqlite
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.INSTANCE_DIR.parent / "migrations"))
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from kapt_api import health
+    from kapt_api.auth import audit, tokens
+    from kapt_api.auth.routes import bp as auth_bp
+    from kapt_api.clinics.routes import bp as clinics_bp
+    from kapt_api.patients.routes import bp as patients_bp
+
+    tokens.install(app)
+    audit.install(app)
+    for blueprint in (health.bp, auth_bp, clinics_bp, patients_bp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs_assets)
+
+
+def _require_json_bodies(app: Flask) -> None:
+    @app.before_request
+    def _json_only() -> None:
+        has_body = (
+            bool(request.content_length)
+            or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        )
+        if request.method in JSON_METHODS and has_body and not request.is_json:
+            raise UnsupportedMediaType("Send the body as application/json.")
+
+
+def _register_cli(app: Flask) -> None:
+    from kapt_api.cli import kapt
+
+    app.cli.add_command(kapt)

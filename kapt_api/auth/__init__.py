@@ -1,0 +1,1 @@
+"""Who the caller is: users, roles, tokens, and the audit log."""

@@ -1,0 +1,66 @@
+"""Append-only audit of every read and write of patient data.
+
+A record is added to the request's own transaction, so a write and its audit
+land together. When the request fails, the transaction is rolled back and the
+attempt is written again on its own with the refusal as its outcome: a denied
+look at a chart is exactly what an audit must show.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context
+
+from kapt_api import clock
+from kapt_api.auth.identity import current_user_id
+from kapt_api.auth.models import AuditEvent
+from kapt_api.db import db
+
+
+def record(
+    action: str,
+    resource_type: str,
+    resource_id: Any = None,
+    *,
+    patient_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> None:
+    """Note that the current actor did `action` on a resource (in this transaction)."""
+    entry = {
+        "actor_id": actor_id or current_user_id(),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "patient_id": patient_id,
+        "request_id": g.get("request_id") if has_request_context() else None,
+        "reason": reason,
+        "occurred_at": clock.now(),
+    }
+    if has_request_context():
+        g.setdefault("audit_entries", []).append(entry)
+    db.session.add(AuditEvent(outcome="success", **entry))
+
+
+def _outcome(status: int) -> str:
+    if status in (401, 403, 404):
+        return "denied"
+    return "refused" if status < 500 else "failed"
+
+
+def install(app: Flask) -> None:
+    @app.after_request
+    def _finish_audit(response: Response) -> Response:
+        entries = g.pop("audit_entries", [])
+        if not entries:
+            return response
+        if response.status_code < 400:
+            db.session.commit()
+            return response
+        db.session.rollback()
+        outcome = _outcome(response.status_code)
+        db.session.add_all(AuditEvent(outcome=outcome, **entry) for entry in entries)
+        db.session.commit()
+        return response

@@ -1,0 +1,55 @@
+"""What goes over the wire for logins, tokens and the audit log."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from kapt_api.auth.models import Role
+from kapt_api.fields import AwareDateTime, Email
+
+
+class LoginIn(ma.Schema):
+    email = Email(required=True)
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
+
+
+class UserOut(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    email = ma.fields.String(required=True)
+    full_name = ma.fields.String(required=True)
+    roles = ma.fields.List(ma.fields.Enum(Role, by_value=True), required=True)
+
+
+class TokenOut(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    token_type = ma.fields.Constant("Bearer", required=True)
+    expires_in = ma.fields.Integer(required=True, metadata={"description": "Seconds"})
+    expires_at = AwareDateTime(required=True)
+    refresh_token = ma.fields.String(allow_none=True)
+    refresh_expires_at = AwareDateTime(allow_none=True)
+    user = ma.fields.Nested(UserOut, required=True)
+
+
+class AuditQuery(ma.Schema):
+    actor_id = ma.fields.UUID()
+    patient_id = ma.fields.UUID()
+    resource_type = ma.fields.String(validate=ma.validate.Length(max=40))
+    action = ma.fields.String(validate=ma.validate.Length(max=40))
+    outcome = ma.fields.String(
+        validate=ma.validate.OneOf(["success", "denied", "refused", "failed"])
+    )
+    occurred_from = AwareDateTime(data_key="from")
+    occurred_to = AwareDateTime(data_key="to")
+
+
+class AuditEventOut(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    occurred_at = AwareDateTime(required=True)
+    actor_id = ma.fields.UUID(allow_none=True)
+    action = ma.fields.String(required=True)
+    resource_type = ma.fields.String(required=True)
+    resource_id = ma.fields.String(allow_none=True)
+    patient_id = ma.fields.UUID(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True)

@@ -1,0 +1,56 @@
+"""Flask-JWT-Extended wiring: who a token names, whether it was revoked, and
+problem+json for every token error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response
+
+from kapt_api.auth import service
+from kapt_api.auth.models import User
+from kapt_api.errors import Unauthorized, render_domain_error
+from kapt_api.extensions import jwt
+
+
+def _unauthorized(detail: str, code: str) -> Response:
+    return render_domain_error(Unauthorized(detail, code=code))
+
+
+def install(app: Flask) -> None:
+    app.config.setdefault("JWT_SECRET_KEY", app.config["SECRET_KEY"])
+    app.config["JWT_TOKEN_LOCATION"] = ["headers"]
+    app.config["JWT_ALGORITHM"] = "HS256"
+    jwt.init_app(app)
+
+    @jwt.user_lookup_loader
+    def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        return service.load_active_user(payload["sub"])
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return service.is_revoked(payload.get("sid"))
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return _unauthorized("Send a bearer token in the Authorization header.", "token_missing")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return _unauthorized("The token is not valid.", "token_invalid")
+
+    @jwt.expired_token_loader
+    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token has expired; refresh it or log in again.", "token_expired")
+
+    @jwt.revoked_token_loader
+    def _revoked_answer(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token was revoked; log in again.", "token_revoked")
+
+    @jwt.user_lookup_error_loader
+    def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The account is disabled or no longer exists.", "account_inactive")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("Log in again to do this.", "fresh_login_needed")

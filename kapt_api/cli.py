@@ -1,0 +1,84 @@
+"""`flask kapt ...`: operator commands."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from kapt_api.auth import service as auth_service
+from kapt_api.auth.models import Role
+from kapt_api.db import db
+from kapt_api.errors import DomainError
+
+kapt = AppGroup("kapt", help="kapt-api operator commands.")
+
+
+@kapt.command("create-admin")
+@click.option("--email", required=True, help="Login email of the administrator.")
+@click.option("--name", "full_name", default="Administrator", show_default=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="KAPT_ADMIN_PASSWORD",
+    help="At least 12 characters (or KAPT_ADMIN_PASSWORD).",
+)
+def create_admin(email: str, full_name: str, password: str) -> None:
+    """Create an administrator account."""
+    try:
+        user = auth_service.create_user(
+            email=email, full_name=full_name, password=password, roles={Role.ADMIN}
+        )
+    except DomainError as exc:
+        detail = "; ".join(m for msgs in exc.errors.values() for m in msgs) or exc.detail
+        raise click.ClickException(detail) from None
+    db.session.commit()
+    click.echo(f"Administrator {user.email} created (id {user.id}).")
+
+
+@kapt.command("demo-data")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def demo_data(if_empty: bool) -> None:
+    """Load the demo clinic and print its logins."""
+    from kapt_api import demo
+
+    if if_empty and demo.database_has_users():
+        click.echo("Database already has users; demo clinic not loaded.")
+        return
+    logins = demo.load()
+    db.session.commit()
+    click.echo("Demo clinic loaded. Logins (email / password / roles):")
+    for login in logins:
+        click.echo(f"  {login.email:<32} {login.password:<20} {', '.join(login.roles)}")
+
+
+@kapt.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Embedded mode: the development server with the scheduler in a thread."""
+    from kapt_api import scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = None
+    if app.config["KAPT_EMBEDDED_SCHEDULER"]:
+        runner = scheduler.build(app, blocking=False)
+        runner.start()
+        click.echo("Embedded scheduler started.")
+    try:
+        app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        if runner is not None:
+            runner.shutdown(wait=False)
+
+
+@kapt.command("scheduler")
+def run_scheduler() -> None:
+    """Run the scheduler as its own process (production; one or more replicas)."""
+    from kapt_api import scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Scheduler {scheduler.INSTANCE_NAME} running {len(scheduler.JOBS)} jobs.")
+    scheduler.build(app, blocking=True).start()

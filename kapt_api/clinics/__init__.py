@@ -1,0 +1,1 @@
+"""Clinics, rooms, staff, working hours and time off."""

@@ -1,0 +1,161 @@
+"""Idempotency-Key for creating POSTs: a front end that retries after a timeout
+gets the first answer again instead of booking twice.
+
+The key is claimed first in its own committed row (a unique constraint settles
+a race between two retries), then the view runs, then its answer is stored.
+A failed request releases the key so the client may retry with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+from flask import Response, request
+from flask_jwt_extended import verify_jwt_in_request
+from flask_smorest.utils import deepupdate
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kapt_api import clock
+from kapt_api.auth.identity import current_user
+from kapt_api.db import Base, IdMixin, db
+from kapt_api.errors import Conflict, InvalidInput
+
+F = TypeVar("F", bound=Callable[..., Any])
+HEADER = "Idempotency-Key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+RETENTION = timedelta(hours=24)
+REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+
+class IdempotencyRecord(IdMixin, Base):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=lambda: clock.now(), index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.path.encode())
+    digest.update(request.get_data())
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    response = Response(record.body, status=record.status_code)
+    for name, value in (record.headers or {}).items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _claim(user_id: uuid.UUID, key: str, fingerprint: str) -> IdempotencyRecord | Response:
+    existing = db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+    if existing is None:
+        record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint)
+        db.session.add(record)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress.",
+                code="idempotency_in_progress",
+            ) from None
+        return record
+    if existing.fingerprint != fingerprint:
+        raise InvalidInput(
+            {
+                f"header:{HEADER}": [
+                    "This key was already used for a different request; use a new key."
+                ]
+            }
+        )
+    if existing.status_code is None:
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress.",
+            code="idempotency_in_progress",
+        )
+    return _replay(existing)
+
+
+def _release(record_id: uuid.UUID) -> None:
+    db.session.rollback()
+    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+    db.session.commit()
+
+
+def idempotent(view: F) -> F:
+    """Honour an Idempotency-Key header on a creating POST (place under @bp.route)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        if not _KEY.match(key):
+            raise InvalidInput({f"header:{HEADER}": ["Use 1 to 255 visible ASCII characters."]})
+        verify_jwt_in_request()
+        claimed = _claim(current_user().id, key, _fingerprint())
+        if isinstance(claimed, Response):
+            return claimed
+        record_id = claimed.id
+        try:
+            response = view(*args, **kwargs)
+        except Exception:
+            _release(record_id)
+            raise
+        if not isinstance(response, Response) or response.status_code >= 300:
+            _release(record_id)
+            return response
+        record = db.session.get(IdempotencyRecord, record_id)
+        if record is not None:
+            record.status_code = response.status_code
+            record.body = response.get_data()
+            record.headers = {
+                h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+            }
+            db.session.commit()
+        return response
+
+    # Tell the OpenAPI post-processing (openapi.document_errors) to document the header.
+    wrapper._apidoc = deepupdate(  # type: ignore[attr-defined]
+        dict(getattr(view, "_apidoc", {})), {"manual_doc": {"x-idempotent": True}}
+    )
+    return cast(F, wrapper)
+
+
+def purge_expired(*, now: datetime) -> int:
+    """Forget keys older than the retention window."""
+    result = db.session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,24 @@
+"""Every model, imported once so metadata (and Alembic) sees the whole schema."""
+
+from kapt_api.auth.models import AuditEvent, RevokedSession, User, UserRole
+from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, TimeOff, WorkingHours
+from kapt_api.health import SchedulerHeartbeat
+from kapt_api.idempotency import IdempotencyRecord
+from kapt_api.patients.models import CareTeamMember, Patient
+
+__all__ = [
+    "AuditEvent",
+    "CareTeamMember",
+    "Clinic",
+    "IdempotencyRecord",
+    "OpeningHours",
+    "Patient",
+    "RevokedSession",
+    "Room",
+    "SchedulerHeartbeat",
+    "StaffMember",
+    "TimeOff",
+    "User",
+    "UserRole",
+    "WorkingHours",
+]

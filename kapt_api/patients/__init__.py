@@ -1,0 +1,1 @@
+"""Patients, their contact details, reminder consent and care team."""

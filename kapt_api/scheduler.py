@@ -1,0 +1,82 @@
+"""The scheduler's periodic jobs, in one list, and the APScheduler runner.
+
+This is the only module that imports APScheduler. It is started by
+`flask kapt scheduler` (its own process) or by `flask kapt serve` (a thread,
+the embedded default), never by create_app(): several gunicorn workers would
+each run every job. Jobs keep no state in the scheduler (MemoryJobStore with
+fixed ids): what must survive a restart lives in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from kapt_api import clock, health, idempotency
+from kapt_api.auth import service as auth_service
+from kapt_api.db import db
+
+log = structlog.get_logger("kapt.scheduler")
+INSTANCE_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    run: Callable[[datetime], object]
+    every_seconds: int
+
+
+def _heartbeat(now: datetime) -> None:
+    health.beat(INSTANCE_NAME, now=now)
+
+
+def _purge_expired(now: datetime) -> None:
+    idempotency.purge_expired(now=now)
+    auth_service.purge_expired_revocations(now=now)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("heartbeat", _heartbeat, 30),
+    Job("purge-expired-keys", _purge_expired, 3600),
+)
+
+
+def run_job(app: Flask, job: Job) -> None:
+    """One tick of a job: app context, one service call with `now`, one commit."""
+    with app.app_context():
+        try:
+            job.run(clock.now())
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            log.error("job_failed", job=job.id, error_type=type(exc).__name__)
+            raise
+        finally:
+            db.session.remove()
+
+
+def build(app: Flask, *, blocking: bool) -> BaseScheduler:
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            args=(app, job),
+            id=job.id,
+            seconds=job.every_seconds,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+            next_run_time=clock.now(),
+        )
+    return scheduler

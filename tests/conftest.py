@@ -1,0 +1,238 @@
+"""The fixture chain: a migrated database per run, an app, a client, and a
+transaction per test that is rolled back (see test_isolation.py for the proof).
+
+KAPT_TEST_DB chooses the engine: `sqlite` (default) or `postgresql`, the latter
+on a fresh database created on KAPT_TEST_POSTGRES_URL's server and dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from kapt_api import clock, create_app
+from kapt_api.auth import service as auth_service
+from kapt_api.auth.models import Role, User
+from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, WorkingHours
+from kapt_api.db import db
+from kapt_api.extensions import limiter
+from kapt_api.patients.models import CareTeamMember, Patient
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PASSWORD = "correct horse battery staple"
+
+
+def engine_name() -> str:
+    return os.environ.get("KAPT_TEST_DB", "sqlite")
+
+
+def postgres_server_url() -> str:
+    return os.environ.get("KAPT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def create_postgres_database(prefix: str = "kapt_test") -> str:
+    """A new empty database on the test server; returns its URL."""
+    server = sa.make_url(postgres_server_url())
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    target = sa.make_url(url)
+    admin = sa.create_engine(sa.make_url(postgres_server_url()), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_overrides(url: str, **extra: Any) -> dict[str, Any]:
+    return {"KAPT_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "KAPT_LOG_LEVEL": "INFO", **extra}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if engine_name() == "postgresql":
+        url = create_postgres_database()
+        yield url
+        drop_postgres_database(url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'kapt.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    application = create_app(test_overrides(database_url))
+    with application.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        db.session.remove()
+    yield application
+
+
+@pytest.fixture(autouse=True)
+def db_session(app: Flask) -> Iterator[Session]:
+    """Each test runs inside one outer transaction that is rolled back at the end;
+    the code under test commits to savepoints inside it."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        # A plain SQLAlchemy session: Flask-SQLAlchemy's own picks the engine, not our connection.
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        db.session = session
+        limiter.reset()
+        try:
+            yield session()
+        finally:
+            clock.unfreeze()
+            session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+# --- factories ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user() -> Callable[..., User]:
+    def make(
+        *roles: Role,
+        email: str | None = None,
+        password: str = PASSWORD,
+        full_name: str = "Test User",
+    ) -> User:
+        return auth_service.create_user(
+            email=email or f"user-{uuid.uuid4().hex[:10]}@clinic.test",
+            full_name=full_name,
+            password=password,
+            roles=set(roles),
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_clinic() -> Callable[..., Clinic]:
+    def make(**overrides: Any) -> Clinic:
+        values: dict[str, Any] = {
+            "name": "Cedar Clinic",
+            "time_zone": "America/New_York",
+            "phone": "+15555550100",
+            "address": "1 Main St",
+        }
+        values.update(overrides)
+        clinic = Clinic(**values)
+        clinic.opening_hours = [
+            OpeningHours(weekday=d, opens=time(8), closes=time(18)) for d in range(5)
+        ]
+        db.session.add(clinic)
+        db.session.flush()
+        return clinic
+
+    return make
+
+
+@pytest.fixture
+def make_room() -> Callable[..., Room]:
+    def make(clinic: Clinic, **overrides: Any) -> Room:
+        values: dict[str, Any] = {"name": f"Room {uuid.uuid4().hex[:6]}", "kind": "dosing"}
+        values.update(overrides)
+        room = Room(clinic_id=clinic.id, **values)
+        db.session.add(room)
+        db.session.flush()
+        return room
+
+    return make
+
+
+@pytest.fixture
+def make_staff(make_user: Callable[..., User]) -> Callable[..., StaffMember]:
+    def make(clinic: Clinic, *roles: Role, **overrides: Any) -> StaffMember:
+        user = make_user(*roles, full_name=overrides.pop("full_name", "Staff Member"))
+        staff = StaffMember(user_id=user.id, clinic_id=clinic.id, **overrides)
+        staff.working_hours = [
+            WorkingHours(weekday=d, starts=time(9), ends=time(17)) for d in range(5)
+        ]
+        db.session.add(staff)
+        db.session.flush()
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def make_patient() -> Callable[..., Patient]:
+    def make(
+        clinic: Clinic,
+        care_team: list[StaffMember] | tuple[StaffMember, ...] = (),
+        **overrides: Any,
+    ) -> Patient:
+        values: dict[str, Any] = {
+            "given_name": "Avery",
+            "family_name": "Quill",
+            "date_of_birth": date(1980, 5, 17),
+            "email": f"patient-{uuid.uuid4().hex[:8]}@mail.test",
+            "phone": "+15555550199",
+            "time_zone": clinic.time_zone,
+            "preferred_reminder_channel": "email",
+            "allergies": "penicillin",
+            "clinical_notes": "baseline anxiety",
+        }
+        values.update(overrides)
+        patient = Patient(clinic_id=clinic.id, **values)
+        patient.care_team = [CareTeamMember(staff_id=s.id) for s in care_team]
+        db.session.add(patient)
+        db.session.flush()
+        return patient
+
+    return make
+
+
+@pytest.fixture
+def auth_headers() -> Callable[[User], dict[str, str]]:
+    """Bearer headers for a user, as a real login would issue them."""
+
+    def headers(user: User) -> dict[str, str]:
+        tokens = auth_service.refresh(user, secrets.token_hex(16))
+        return {"Authorization": f"Bearer {tokens.access_token}"}
+
+    return headers
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, full_name="Ada Admin")
+
+
+@pytest.fixture
+def admin_headers(admin: User, auth_headers: Callable[[User], dict[str, str]]) -> dict[str, str]:
+    return auth_headers(admin)
