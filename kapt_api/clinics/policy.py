@@ -1,0 +1,41 @@
+"""Who may see and change clinics, rooms and staff.
+
+Admins configure every clinic of the group. Everyone else works at one clinic
+(their staff record) and sees only that clinic's places and people; another
+clinic's objects answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from kapt_api.auth.models import Role, User
+from kapt_api.clinics.models import StaffMember
+from kapt_api.db import db
+
+
+def staff_record(user: User) -> StaffMember | None:
+    """The caller's own staff record, if they have one."""
+    return db.session.scalar(select(StaffMember).where(StaffMember.user_id == user.id))
+
+
+def clinic_scope(user: User) -> frozenset[uuid.UUID] | None:
+    """The clinics a user works in; None means every clinic (admins)."""
+    if Role.ADMIN in user.roles:
+        return None
+    staff = staff_record(user)
+    if staff is None or not staff.active:
+        return frozenset()
+    return frozenset({staff.clinic_id})
+
+
+def can_see_clinic(user: User, clinic_id: uuid.UUID) -> bool:
+    scope = clinic_scope(user)
+    return scope is None or clinic_id in scope
+
+
+def can_manage_clinics(user: User) -> bool:
+    """Only admins create or change clinics, rooms and staff."""
+    return Role.ADMIN in user.roles
