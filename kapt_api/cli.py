@@ -45,13 +45,17 @@ def demo_data(if_empty: bool) -> None:
     from kapt_api import demo
 
     if if_empty and demo.database_has_users():
-        click.echo("Database already has users; demo clinic not loaded.")
-        return
-    logins = demo.load()
-    db.session.commit()
-    click.echo("Demo clinic loaded. Logins (email / password / roles):")
-    for login in logins:
-        click.echo(f"  {login.email:<32} {login.password:<20} {', '.join(login.roles)}")
+        if not demo.demo_loaded():
+            click.echo("Database already has users; demo clinic not loaded.")
+            return
+        click.echo("Demo clinic already loaded.")
+    else:
+        demo.load()
+        db.session.commit()
+        click.echo("Demo clinic loaded.")
+    click.echo("Demo logins (email / password / roles):")
+    for login in demo.LOGINS:
+        click.echo(f"  {login.email:<34} {login.password:<26} {', '.join(login.roles)}")
 
 
 @kapt.command("serve")
