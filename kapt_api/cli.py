@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from kapt_api.auth import service as auth_service
 from kapt_api.auth.models import Role
@@ -72,7 +73,8 @@ def serve(host: str, port: int) -> None:
         runner.start()
         click.echo("Embedded scheduler started.")
     try:
-        app.run(host=host, port=port, use_reloader=False, threaded=True)
+        # werkzeug directly: Flask refuses app.run() inside its own CLI.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if runner is not None:
             runner.shutdown(wait=False)
