@@ -73,6 +73,7 @@ def build(app: Flask, *, blocking: bool) -> BaseScheduler:
             "interval",
             args=(app, job),
             id=job.id,
+            name=job.id,
             seconds=job.every_seconds,
             coalesce=True,
             max_instances=1,
