@@ -1,4 +1,9 @@
-"""The caller's identity: token verification, current_user() and @requires."""
+"""The caller's identity: token verification, current_user() and @requires.
+
+Every endpoint under /api/ needs an access token unless its view is marked
+@public (tokens.install checks it before any argument is parsed), so a route
+that forgets @requires is still closed. @requires adds the role check.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,16 @@ from kapt_api.auth.models import Role, User
 from kapt_api.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC_MARK = "_kapt_public"
+# What a request leaves in `g` about its caller. Cleared when a request starts,
+# because a test client's requests can share one application context.
+IDENTITY_KEYS = (
+    "_kapt_user",
+    "_jwt_extended_jwt",
+    "_jwt_extended_jwt_header",
+    "_jwt_extended_jwt_user",
+    "_jwt_extended_jwt_location",
+)
 
 
 def current_user() -> User:
@@ -26,6 +41,37 @@ def current_user_id() -> uuid.UUID | None:
     return user.id if user is not None else None
 
 
+def forget_identity() -> None:
+    """Drop whatever an earlier request left in `g` about its caller."""
+    for key in IDENTITY_KEYS:
+        g.pop(key, None)
+
+
+def authenticate() -> User:
+    """The caller, from this request's access token (verified once per request)."""
+    user = g.get("_kapt_user")
+    if user is None:
+        verify_jwt_in_request()
+        user = current_user()
+        g._kapt_user = user
+    return cast(User, user)
+
+
+def public(view: F) -> F:
+    """Mark a view under /api/ that answers without an access token (login, refresh)."""
+    setattr(view, PUBLIC_MARK, True)
+    return view
+
+
+def is_public(view: Any, method: str) -> bool:
+    """Whether `view` (a function, or a MethodView's view function) is marked @public."""
+    if getattr(view, PUBLIC_MARK, False):
+        return True
+    view_class = getattr(view, "view_class", None)
+    handler = getattr(view_class, method.lower(), None) if view_class else None
+    return bool(getattr(handler, PUBLIC_MARK, False))
+
+
 def requires(*roles: Role) -> Callable[[F], F]:
     """Needs a valid access token and, if roles are given, one of them."""
     allowed = frozenset(roles)
@@ -33,9 +79,7 @@ def requires(*roles: Role) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            verify_jwt_in_request()
-            user = current_user()
-            g._kapt_user = user
+            user = authenticate()
             if allowed and not user.roles & allowed:
                 names = ", ".join(sorted(r.value for r in allowed))
                 raise Forbidden(f"This needs one of these roles: {names}.", code="missing_role")

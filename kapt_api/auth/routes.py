@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from kapt_api.auth import service
-from kapt_api.auth.identity import authenticated, current_user, requires
+from kapt_api.auth.identity import authenticated, current_user, public, requires
 from kapt_api.auth.models import AuditEvent, Role
 from kapt_api.auth.schemas import AuditEventOut, AuditQuery, LoginIn, TokenOut, UserOut
 from kapt_api.db import db
@@ -39,6 +39,7 @@ def _failed(response: Any) -> bool:
 
 
 @bp.route("/auth/tokens", methods=["POST"])
+@public
 @limiter.limit(_login_limit, deduct_when=_failed)
 @limiter.limit(_login_limit, key_func=_login_account_key, deduct_when=_failed)
 @bp.arguments(LoginIn)
@@ -51,6 +52,7 @@ def create_token(data: dict[str, Any]) -> service.TokenPair:
 
 
 @bp.route("/auth/tokens/refresh", methods=["POST"])
+@public
 @bp.response(201, TokenOut)
 @bp.doc(security=[{"bearerAuth": []}], description="Send the refresh token as the bearer token.")
 def refresh_token() -> service.TokenPair:

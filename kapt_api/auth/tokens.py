@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 
 from kapt_api.auth import service
+from kapt_api.auth.identity import authenticate, forget_identity, is_public
 from kapt_api.auth.models import User
 from kapt_api.errors import Unauthorized, render_domain_error
 from kapt_api.extensions import jwt
@@ -17,11 +18,30 @@ def _unauthorized(detail: str, code: str) -> Response:
     return render_domain_error(Unauthorized(detail, code=code))
 
 
+def _require_access_token() -> None:
+    """Closed by default: every /api/ endpoint needs an access token unless marked @public.
+
+    Runs before the view's arguments are parsed, so a caller without a token
+    learns nothing about the request shape (401, never 422).
+    """
+    forget_identity()
+    # OPTIONS is a browser's CORS preflight, sent without credentials.
+    if request.method == "OPTIONS" or request.endpoint is None:
+        return
+    if not request.path.startswith("/api/"):
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None or is_public(view, request.method):
+        return
+    authenticate()
+
+
 def install(app: Flask) -> None:
     app.config.setdefault("JWT_SECRET_KEY", app.config["SECRET_KEY"])
     app.config["JWT_TOKEN_LOCATION"] = ["headers"]
     app.config["JWT_ALGORITHM"] = "HS256"
     jwt.init_app(app)
+    app.before_request(_require_access_token)
 
     @jwt.user_lookup_loader
     def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
