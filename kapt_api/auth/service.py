@@ -97,7 +97,9 @@ def _issue(user: User, session_id: str, *, with_refresh: bool) -> TokenPair:
 def log_in(*, email: str, password: str) -> TokenPair:
     """Exchange email and password for a new login session's tokens."""
     user = find_user_by_email(email)
-    if user is None or not verify_password(user.password_hash, password) or not user.active:
+    # Verify even when the email is unknown: a quick refusal would tell who has an account.
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not matches or not user.active:
         raise Unauthorized("Email or password is not correct.", code="bad_credentials")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
