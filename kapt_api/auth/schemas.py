@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from kapt_api.auth.models import Role
-from kapt_api.fields import AwareDateTime, Email
+from kapt_api.fields import AwareDateTime, Email, Text
 
 
 class LoginIn(ma.Schema):
@@ -33,8 +33,8 @@ class TokenOut(ma.Schema):
 class AuditQuery(ma.Schema):
     actor_id = ma.fields.UUID()
     patient_id = ma.fields.UUID()
-    resource_type = ma.fields.String(validate=ma.validate.Length(max=40))
-    action = ma.fields.String(validate=ma.validate.Length(max=40))
+    resource_type = Text(max_length=40)
+    action = Text(max_length=40)
     outcome = ma.fields.String(
         validate=ma.validate.OneOf(["success", "denied", "refused", "failed"])
     )
