@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
+JSON_DECODER_FILE = str(Path("json", "decoder.py"))
 log = structlog.get_logger("kapt.errors")
 
 
@@ -206,6 +208,8 @@ def render_http_exception(exc: HTTPException) -> Response:
             headers=headers,
             errors=flat,
         )
+    if status == 429:
+        detail = f"Too many attempts ({detail}); wait as long as Retry-After says."
     return problem(status, title=exc.name, detail=detail, headers=headers)
 
 
@@ -259,6 +263,16 @@ def register(app: Flask) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        if _raised_by_json_decoder(exc):
+            return problem(
+                400,
+                title="Malformed request body",
+                detail="The body is nested too deeply.",
+            )
+        return _unexpected(exc)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
@@ -271,3 +285,11 @@ def register(app: Flask) -> None:
             frames="".join(traceback.format_tb(exc.__traceback__)),
         )
         return problem(500, detail="An unexpected error occurred; it has been logged.")
+
+
+def _raised_by_json_decoder(exc: BaseException) -> bool:
+    """A JSON body nested thousands deep makes the standard decoder recurse too far."""
+    return any(
+        frame.f_code.co_filename.endswith(JSON_DECODER_FILE)
+        for frame, _line in traceback.walk_tb(exc.__traceback__)
+    )
