@@ -7,13 +7,20 @@ drift apart (tests/test_config.py checks the README against this list).
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEV_SECRET = "kapt-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(RuntimeError):
@@ -38,10 +45,91 @@ def _bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def _whole_number(raw: str, *, least: int, most: int | None = None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if value < least or (most is not None and value > most):
+        bounds = f"at least {least}" if most is None else f"between {least} and {most}"
+        raise ValueError(f"must be {bounds}, got {value}")
+    return value
+
+
 def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be a positive whole number")
+    return _whole_number(raw, least=1)
+
+
+def _non_negative_int(raw: str) -> int:
+    return _whole_number(raw, least=0)
+
+
+def _port(raw: str) -> int:
+    return _whole_number(raw, least=1, most=65535)
+
+
+def _env_name(raw: str) -> str:
+    value = raw.strip()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"expected one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return value
+
+
+def _database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError("not a database URL such as postgresql+psycopg://user@host/db") from None
+    return raw.strip()
+
+
+def _secret(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw
+
+
+def _rate_limit(raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        example = "'5 per minute;20 per hour'"
+        raise ValueError(f"expected limits such as {example}, got {raw!r}") from None
+    return raw
+
+
+def _storage_url(raw: str) -> str:
+    from limits.storage import SCHEMES
+
+    scheme = raw.strip().partition("://")[0]
+    if "://" not in raw or scheme not in SCHEMES or scheme.startswith("async+"):
+        raise ValueError(f"expected memory:// or redis://host:6379/0, got {raw!r}")
+    return raw.strip()
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
+    return raw.strip().rstrip("/")
+
+
+def _email(raw: str) -> str:
+    value = raw.strip()
+    if not _EMAIL.match(value):
+        raise ValueError(f"expected an email address, got {raw!r}")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
     return value
 
 
@@ -50,14 +138,14 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_ENV",
         "KAPT_ENV",
         "development",
-        str,
+        _env_name,
         "`development`, `test` or `production`. Production refuses to start without a secret key.",
     ),
     Setting(
         "KAPT_DATABASE_URL",
         "SQLALCHEMY_DATABASE_URI",
         f"sqlite:///{INSTANCE_DIR / 'kapt.db'}",
-        str,
+        _database_url,
         "SQLAlchemy URL. SQLite file under `instance/` by default; "
         "`postgresql+psycopg://user:pass@host/db` in production.",
     ),
@@ -65,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_SECRET_KEY",
         "SECRET_KEY",
         None,
-        str,
+        _secret,
         "Signs tokens. Required when `KAPT_ENV=production`; a fixed development key otherwise.",
     ),
     Setting(
@@ -86,14 +174,14 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_LOGIN_RATE_LIMIT",
         "KAPT_LOGIN_RATE_LIMIT",
         "5 per minute;20 per hour",
-        str,
+        _rate_limit,
         "Failed logins allowed per client address and per account before 429.",
     ),
     Setting(
         "KAPT_RATELIMIT_STORAGE_URL",
         "RATELIMIT_STORAGE_URI",
         "memory://",
-        str,
+        _storage_url,
         "Rate-limit counters: `memory://` for one process, `redis://host:6379/0` for several.",
     ),
     Setting(
@@ -107,7 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_BASE_URL",
         "KAPT_BASE_URL",
         "http://127.0.0.1:5000",
-        str,
+        _http_url,
         "Public URL of the API, used in links sent to people (calendar feeds, emails).",
     ),
     Setting(
@@ -117,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "SMTP relay for reminders. Empty: the console channel logs and records messages instead.",
     ),
-    Setting("KAPT_SMTP_PORT", "KAPT_SMTP_PORT", 25, _positive_int, "SMTP port."),
+    Setting("KAPT_SMTP_PORT", "KAPT_SMTP_PORT", 25, _port, "SMTP port."),
     Setting(
         "KAPT_SMTP_USERNAME", "KAPT_SMTP_USERNAME", "", str, "SMTP user, if the relay needs one."
     ),
@@ -129,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_MAIL_FROM",
         "KAPT_MAIL_FROM",
         "reminders@kapt.invalid",
-        str,
+        _email,
         "Sender address of reminder emails.",
     ),
     Setting(
@@ -147,12 +235,18 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         "How often the scheduler's dispatcher job runs.",
     ),
-    Setting("KAPT_LOG_LEVEL", "KAPT_LOG_LEVEL", "INFO", str, "Log level of the JSON logs."),
+    Setting(
+        "KAPT_LOG_LEVEL",
+        "KAPT_LOG_LEVEL",
+        "INFO",
+        _log_level,
+        "Log level of the JSON logs: " + ", ".join(LOG_LEVELS) + ".",
+    ),
     Setting(
         "KAPT_TRUSTED_PROXIES",
         "KAPT_TRUSTED_PROXIES",
         0,
-        int,
+        _non_negative_int,
         "How many reverse proxies sit in front (for the client address used by rate limits).",
     ),
 )
@@ -180,13 +274,42 @@ def load(
 
 def _check(config: dict[str, Any]) -> None:
     env = config["KAPT_ENV"]
-    if env not in {"development", "test", "production"}:
+    if env not in ENVIRONMENTS:
         raise ConfigError(f"KAPT_ENV must be development, test or production, not {env!r}")
     secret = config.get("SECRET_KEY")
     if env == "production":
         if not secret or secret == DEV_SECRET:
-            raise ConfigError("KAPT_SECRET_KEY must be set in production (a long random string)")
-        if len(secret) < 32:
-            raise ConfigError("KAPT_SECRET_KEY must be at least 32 characters in production")
+            raise ConfigError(
+                "KAPT_SECRET_KEY must be set in production: a long random string "
+                f"(at least {MIN_SECRET_LENGTH} characters), for example from "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
+            )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"KAPT_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production "
+                f"(it has {len(secret)})."
+            )
     elif not secret:
         config["SECRET_KEY"] = DEV_SECRET
+
+
+def _default_text(setting: Setting) -> str:
+    if setting.default is None or setting.default == "":
+        return "(empty)"
+    if isinstance(setting.default, bool):
+        return "`true`" if setting.default else "`false`"
+    default = str(setting.default).replace(str(INSTANCE_DIR.parent), ".")
+    return f"`{default}`"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, one row per setting."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        doc = setting.doc.replace("|", "\\|")
+        rows.append(f"| `{setting.env}` | {_default_text(setting)} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())
