@@ -3,31 +3,89 @@ the access line carries the route template, not the URL or its query string."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import time
+import traceback
 import uuid
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_RENDERED = "kapt_rendered"
 access_log = structlog.get_logger("kapt.access")
 
 
+def _exception_frames(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """`log.exception(...)` keeps the frames and the type, never the message: an
+    exception's message may quote a patient's data."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    error = exc_info if isinstance(exc_info, BaseException) else None
+    if isinstance(exc_info, tuple):
+        error = exc_info[1]
+    if error is not None:
+        event.update(_describe(error))
+    return event
+
+
+def _describe(error: BaseException) -> dict[str, str]:
+    return {
+        "error_type": type(error).__name__,
+        "frames": "".join(traceback.format_tb(error.__traceback__)),
+    }
+
+
+def _to_stdlib(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> tuple[tuple[str], dict[str, Any]]:
+    """structlog's last step: the JSON line, marked so the formatter passes it through."""
+    line = json.dumps(event, default=str)
+    return (line,), {"extra": {_RENDERED: True}}
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line for every record, including other libraries' own.
+
+    Their exceptions are logged as frames and type only, as ours are: an
+    exception's message may quote a patient's data.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, _RENDERED, False):
+            return record.getMessage()
+        event: dict[str, Any] = {
+            "event": record.getMessage(),
+            "logger": record.name,
+            "level": record.levelname.lower(),
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            **structlog.contextvars.get_contextvars(),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            event.update(_describe(record.exc_info[1]))
+        return json.dumps(event, default=str)
+
+
 def configure(level: str = "INFO") -> None:
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
     structlog.configure(
         processors=[
-            *shared,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _exception_frames,
+            _to_stdlib,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # Through the standard library, so gunicorn, APScheduler and pytest's caplog see one stream.
@@ -35,24 +93,36 @@ def configure(level: str = "INFO") -> None:
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
-    if not any(getattr(h, "_kapt", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._kapt = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
+    ours = [h for h in root.handlers if getattr(h, "_kapt", False)]
+    if not ours:
+        stream = logging.StreamHandler(sys.stderr)
+        stream._kapt = True  # type: ignore[attr-defined]
+        root.addHandler(stream)
+        ours = [stream]
+    for handler in ours:
+        handler.setFormatter(JsonLineFormatter())
     root.setLevel(level.upper())
     # werkzeug's own access line prints the full URL, query string included.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+def request_id_from(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is safe to echo and log, else a new one."""
+    if incoming and _REQUEST_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
 def install(app: Flask) -> None:
-    @app.before_request
     def _start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get("X-Request-ID"))
         g.request_started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    # First of all before-request steps: a refusal by any later one (401, 415, 429)
+    # still carries this request's id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -70,3 +140,8 @@ def install(app: Flask) -> None:
             user_id=str(user.id) if user is not None else None,
         )
         return response
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        # The thread serves another request next; nothing of this one may leak into its logs.
+        structlog.contextvars.clear_contextvars()
