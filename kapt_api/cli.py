@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import marshmallow as ma
 from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
@@ -11,8 +12,17 @@ from kapt_api.auth import service as auth_service
 from kapt_api.auth.models import Role
 from kapt_api.db import db
 from kapt_api.errors import DomainError
+from kapt_api.fields import Email, Text
 
 kapt = AppGroup("kapt", help="kapt-api operator commands.")
+
+
+def _checked(option: str, field: ma.fields.Field, value: str) -> str:
+    """The value as the API's own schemas would accept it, or a message naming the option."""
+    try:
+        return str(field.deserialize(value))
+    except ma.ValidationError as exc:
+        raise click.ClickException(f"{option}: {' '.join(map(str, exc.messages))}") from None
 
 
 @kapt.command("create-admin")
@@ -28,6 +38,8 @@ kapt = AppGroup("kapt", help="kapt-api operator commands.")
 )
 def create_admin(email: str, full_name: str, password: str) -> None:
     """Create an administrator account."""
+    email = _checked("--email", Email(), email)
+    full_name = _checked("--name", Text(min_length=1), full_name)
     try:
         user = auth_service.create_user(
             email=email, full_name=full_name, password=password, roles={Role.ADMIN}
