@@ -57,7 +57,8 @@ class Patient(IdMixin, TimestampMixin, Base):
 
     @property
     def care_team_ids(self) -> list[uuid.UUID]:
-        return [member.staff_id for member in self.care_team]
+        """Staff ids in a stable order, so the same team always reads (and hashes) the same."""
+        return sorted(member.staff_id for member in self.care_team)
 
 
 class CareTeamMember(Base):
