@@ -179,3 +179,14 @@ def test_each_kapt_service_gets_the_same_valid_production_config(services):
         assert database.username == services["db"]["environment"]["POSTGRES_USER"]
         assert database.database == services["db"]["environment"]["POSTGRES_DB"]
     assert "redis" in services
+
+
+def test_the_processes_guide_runs_what_compose_runs(services):
+    guide = (compose.ROOT / "docs" / "processes.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bKAPT_[A-Z0-9_]*[A-Z0-9]\b", guide))
+
+    for name in ("migrate", "scheduler"):
+        assert " ".join(services[name]["command"]) in guide
+    assert " ".join(services["api"]["command"][:3]) in guide
+    assert named, "the guide configures the processes with KAPT_* settings"
+    assert named - set(services["api"]["environment"]) == set()
