@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import g
+from flask import g, request
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 
 from kapt_api.auth.models import Role, User
@@ -20,6 +20,7 @@ from kapt_api.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_MARK = "_kapt_public"
+_VERIFIED = "kapt.verified_user"
 # What a request leaves in `g` about its caller. Cleared when a request starts,
 # because a test client's requests can share one application context.
 IDENTITY_KEYS = (
@@ -49,11 +50,12 @@ def forget_identity() -> None:
 
 def authenticate() -> User:
     """The caller, from this request's access token (verified once per request)."""
-    user = g.get("_kapt_user")
+    user = request.environ.get(_VERIFIED)
     if user is None:
         verify_jwt_in_request()
         user = current_user()
-        g._kapt_user = user
+        request.environ[_VERIFIED] = user
+    g._kapt_user = user
     return cast(User, user)
 
 

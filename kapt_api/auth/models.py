@@ -40,6 +40,10 @@ class User(IdMixin, TimestampMixin, Base):
     def roles(self) -> frozenset[Role]:
         return frozenset(Role(row.role) for row in self.role_rows)
 
+    @property
+    def sorted_roles(self) -> list[Role]:
+        return sorted(self.roles)
+
     def set_roles(self, roles: set[Role] | frozenset[Role]) -> None:
         keep = {row for row in self.role_rows if row.role in roles}
         have = {row.role for row in keep}

@@ -17,7 +17,9 @@ class UserOut(ma.Schema):
     id = ma.fields.UUID(required=True)
     email = ma.fields.String(required=True)
     full_name = ma.fields.String(required=True)
-    roles = ma.fields.List(ma.fields.Enum(Role, by_value=True), required=True)
+    roles = ma.fields.List(
+        ma.fields.Enum(Role, by_value=True), required=True, attribute="sorted_roles"
+    )
 
 
 class TokenOut(ma.Schema):
