@@ -1,0 +1,216 @@
+"""The audit log: append-only in the database, readable by admins only."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import jsonify
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from kapt_api.auth import audit
+from kapt_api.auth.identity import requires
+from kapt_api.auth.models import AuditEvent, Role
+from kapt_api.db import db
+from kapt_api.errors import PROBLEM_MIMETYPE, Forbidden
+from tests.conftest import test_overrides as overrides_for
+from tests.separate_app import separate_app
+
+URL = "/api/v1/audit-events"
+START = datetime(2026, 4, 6, 8, 0, tzinfo=UTC)
+
+
+def _event(minutes: int, **values) -> AuditEvent:
+    values.setdefault("actor_id", uuid.uuid4())
+    values.setdefault("action", "read")
+    values.setdefault("resource_type", "patient")
+    values.setdefault("resource_id", str(uuid.uuid4()))
+    values.setdefault("outcome", "success")
+    event = AuditEvent(occurred_at=START + timedelta(minutes=minutes), **values)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+# --- append-only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_events SET action = 'tampered'", "DELETE FROM audit_events"],
+)
+def test_the_database_refuses_to_change_or_remove_an_audit_event(statement):
+    _event(0, action="read")
+
+    with pytest.raises(DBAPIError) as refused, db.session.begin_nested():
+        db.session.execute(text(statement))
+
+    assert "append-only" in str(refused.value)
+    assert db.session.scalar(select(AuditEvent.action)) == "read"
+
+
+def test_audit_events_can_still_be_added():
+    _event(0)
+    _event(1)
+
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 2
+
+
+# --- GET /audit-events ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def history():
+    nurse, prescriber = uuid.uuid4(), uuid.uuid4()
+    patient = uuid.uuid4()
+    events = {
+        "nurse_read": _event(0, actor_id=nurse, patient_id=patient),
+        "nurse_update": _event(10, actor_id=nurse, patient_id=patient, action="update"),
+        "prescriber_read": _event(20, actor_id=prescriber, patient_id=patient),
+        "prescriber_denied": _event(
+            30, actor_id=prescriber, resource_type="appointment", outcome="denied"
+        ),
+        "other_patient": _event(40, actor_id=nurse, patient_id=uuid.uuid4(), action="create"),
+    }
+    return {"nurse": nurse, "prescriber": prescriber, "patient": patient, **events}
+
+
+def _ids(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [item["id"] for item in response.get_json()]
+
+
+def test_admins_read_the_audit_log_newest_first(client, admin_headers, history):
+    response = client.get(URL, headers=admin_headers)
+
+    assert _ids(response) == [
+        str(history[name].id)
+        for name in (
+            "other_patient",
+            "prescriber_denied",
+            "prescriber_read",
+            "nurse_update",
+            "nurse_read",
+        )
+    ]
+    first = response.get_json()[0]
+    assert first["occurred_at"] == "2026-04-06T08:40:00+00:00"
+    assert first["action"] == "create"
+    assert first["outcome"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (lambda h: {"actor_id": h["prescriber"]}, ["prescriber_denied", "prescriber_read"]),
+        (lambda h: {"patient_id": h["patient"]}, ["prescriber_read", "nurse_update", "nurse_read"]),
+        (lambda h: {"resource_type": "appointment"}, ["prescriber_denied"]),
+        (lambda h: {"action": "update"}, ["nurse_update"]),
+        (lambda h: {"outcome": "denied"}, ["prescriber_denied"]),
+        (
+            lambda h: {"from": "2026-04-06T04:10:00-04:00", "to": "2026-04-06T08:30:00Z"},
+            ["prescriber_read", "nurse_update"],
+        ),
+        (
+            lambda h: {"actor_id": h["nurse"], "patient_id": h["patient"], "action": "read"},
+            ["nurse_read"],
+        ),
+    ],
+)
+def test_the_audit_log_filters(client, admin_headers, history, query, expected):
+    response = client.get(URL, headers=admin_headers, query_string=query(history))
+
+    assert _ids(response) == [str(history[name].id) for name in expected]
+
+
+def test_the_audit_log_is_paginated(client, admin_headers, history):
+    first = client.get(URL, headers=admin_headers, query_string={"page_size": 2})
+    last = client.get(URL, headers=admin_headers, query_string={"page_size": 2, "page": 3})
+
+    assert _ids(first) == [str(history["other_patient"].id), str(history["prescriber_denied"].id)]
+    assert _ids(last) == [str(history["nurse_read"].id)]
+    pagination = json.loads(first.headers["X-Pagination"])
+    assert pagination["total"] == 5
+    assert pagination["total_pages"] == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"page_size": 101}, "page_size"),
+        ({"page": 0}, "page"),
+        ({"from": "2026-04-06T08:00:00"}, "from"),
+        ({"actor_id": "not-a-uuid"}, "actor_id"),
+        ({"outcome": "maybe"}, "outcome"),
+        ({"resource_type": "pat\x00ient"}, "resource_type"),
+        ({"action": "x" * 41}, "action"),
+    ],
+)
+def test_bad_audit_filters_get_422_naming_the_parameter(client, admin_headers, query, field):
+    response = client.get(URL, headers=admin_headers, query_string=query)
+
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM_MIMETYPE
+    assert list(response.get_json()["errors"]) == [field]
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
+def test_only_admins_read_the_audit_log(client, make_user, auth_headers, role):
+    response = client.get(URL, headers=auth_headers(make_user(role)))
+
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "missing_role"
+
+
+# --- what a request leaves in the log -------------------------------------------------------
+
+
+@pytest.fixture
+def audited_app(database_url):
+    """An app with one test-only route that reads a "patient" and may then be refused."""
+    with separate_app(overrides_for(database_url)) as application:
+
+        @requires()
+        def look(patient_id: uuid.UUID):
+            audit.record("read", "patient", patient_id, patient_id=patient_id)
+            if patient_id.int % 2:
+                raise Forbidden("Not on this patient's care team.")
+            return jsonify(id=str(patient_id))
+
+        application.add_url_rule("/api/v1/test-look/<uuid:patient_id>", view_func=look)
+        yield application
+
+
+@pytest.fixture
+def look(audited_app, admin, auth_headers):
+    """GET the test route for a patient id that is refused when `refused` is true."""
+
+    def get(*, refused: bool):
+        value = uuid.uuid4().int
+        patient_id = uuid.UUID(int=value | 1 if refused else value & ~1)
+        response = audited_app.test_client().get(
+            f"/api/v1/test-look/{patient_id}", headers=auth_headers(admin)
+        )
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.patient_id == patient_id))
+        return response, patient_id, list(events)
+
+    return get
+
+
+def test_a_read_is_audited_with_who_and_which_request(look, admin):
+    response, patient_id, [event] = look(refused=False)
+
+    assert response.status_code == 200
+    assert (event.actor_id, event.action, event.outcome) == (admin.id, "read", "success")
+    assert event.resource_id == str(patient_id)
+    assert event.request_id == response.headers["X-Request-ID"]
+
+
+def test_a_refused_look_is_audited_as_denied(look, admin):
+    response, _patient_id, [event] = look(refused=True)
+
+    assert response.status_code == 403
+    assert (event.actor_id, event.action, event.outcome) == (admin.id, "read", "denied")
