@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kapt_api.auth.models import User
+from kapt_api.auth.models import Role, User
 from kapt_api.db import Base, IdMixin, TimestampMixin
 
 
@@ -82,11 +82,26 @@ class StaffMember(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     user: Mapped[User] = relationship(lazy="joined")
+    clinic: Mapped[Clinic] = relationship()
     working_hours: Mapped[list[WorkingHours]] = relationship(
         cascade="all, delete-orphan",
         lazy="selectin",
         order_by="(WorkingHours.weekday, WorkingHours.starts)",
     )
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def full_name(self) -> str:
+        return self.user.full_name
+
+    @property
+    def sorted_roles(self) -> list[Role]:
+        """The login's roles in a stable order (a set's order varies between processes,
+        and the ETag is computed from what is shown)."""
+        return sorted(self.user.roles)
 
 
 class WorkingHours(Base):

@@ -8,12 +8,15 @@ clinic's objects answer 404, as if they did not exist.
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from kapt_api.auth.models import Role, User
 from kapt_api.clinics.models import StaffMember
 from kapt_api.db import db
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 
 def staff_record(user: User) -> StaffMember | None:
@@ -39,3 +42,9 @@ def can_see_clinic(user: User, clinic_id: uuid.UUID) -> bool:
 def can_manage_clinics(user: User) -> bool:
     """Only admins create or change clinics, rooms and staff."""
     return Role.ADMIN in user.roles
+
+
+def within_scope(stmt: Select[T], clinic_column: Any, user: User) -> Select[T]:
+    """`stmt` narrowed to the rows of the clinics `user` may see."""
+    scope = clinic_scope(user)
+    return stmt if scope is None else stmt.where(clinic_column.in_(scope))

@@ -1,0 +1,70 @@
+"""Clinics test fixtures: two clinics in different zones, a nurse at each, and helpers
+for the HTTP contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from kapt_api.auth.models import Role, User
+from kapt_api.clinics.models import Clinic, StaffMember
+
+API = "/api/v1"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def clinic(make_clinic: Callable[..., Clinic]) -> Clinic:
+    return make_clinic(name="Cedar Clinic", time_zone="America/New_York")
+
+
+@pytest.fixture
+def other_clinic(make_clinic: Callable[..., Clinic]) -> Clinic:
+    return make_clinic(name="Birch Clinic", time_zone="Europe/London")
+
+
+@pytest.fixture
+def nurse(clinic: Clinic, make_staff: Callable[..., StaffMember]) -> StaffMember:
+    return make_staff(clinic, Role.NURSE, full_name="Nia Nurse")
+
+
+@pytest.fixture
+def other_nurse(other_clinic: Clinic, make_staff: Callable[..., StaffMember]) -> StaffMember:
+    return make_staff(other_clinic, Role.NURSE, full_name="Olu Other")
+
+
+@pytest.fixture
+def staff_headers(
+    auth_headers: Callable[[User], dict[str, str]],
+) -> Callable[[StaffMember], dict[str, str]]:
+    def headers(staff: StaffMember) -> dict[str, str]:
+        return auth_headers(staff.user)
+
+    return headers
+
+
+@pytest.fixture
+def nurse_headers(nurse: StaffMember, staff_headers: Any) -> dict[str, str]:
+    return staff_headers(nurse)
+
+
+def etag_of(client: FlaskClient, url: str, headers: dict[str, str]) -> str:
+    """The ETag a GET of `url` answers."""
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["ETag"]
+    return response.headers["ETag"]
+
+
+def assert_problem(response: Any, status: int, *fields: str) -> dict[str, Any]:
+    """The answer is problem+json with this status, naming these fields among its errors."""
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["status"] == status
+    for name in fields:
+        assert name in body.get("errors", {}), body
+    return body
