@@ -17,6 +17,7 @@ from kapt_api.auth.models import AuditEvent, Role, User
 from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.db import db
 from kapt_api.patients import policy
+from kapt_api.patients.models import Patient
 
 NOON = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
 
@@ -42,11 +43,27 @@ def frozen_now() -> datetime:
     return NOON
 
 
+# A refused request rolls the session back; what a test set up must survive that,
+# so the factories here commit (into the test's own transaction, rolled back after it).
+
+
 @pytest.fixture
 def make_team(make_clinic, make_staff) -> Callable[..., Team]:
     def make(**clinic_overrides: Any) -> Team:
         clinic = make_clinic(**clinic_overrides)
-        return Team(clinic, *(make_staff(clinic, role) for role in Role))
+        team = Team(clinic, *(make_staff(clinic, role) for role in Role))
+        db.session.commit()
+        return team
+
+    return make
+
+
+@pytest.fixture
+def make_patient(make_patient) -> Callable[..., Patient]:
+    def make(*args: Any, **kwargs: Any) -> Patient:
+        patient = make_patient(*args, **kwargs)
+        db.session.commit()
+        return patient
 
     return make
 
