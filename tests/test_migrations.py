@@ -15,11 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from kapt_api import clock, create_app
+from kapt_api import clock
 from kapt_api.auth.models import AuditEvent
 from kapt_api.db import db
 from tests import conftest
 from tests.ops.databases import fresh_postgres_database
+from tests.separate_app import separate_app
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,12 +34,11 @@ def empty_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]
 
 
 def _app_on(url: str) -> Iterator[Flask]:
-    app = create_app(conftest.test_overrides(url))
-    assert table_names(app) == set()
-    try:
-        yield app
-    finally:
-        with app.app_context():
+    with separate_app(conftest.test_overrides(url)) as app:
+        assert table_names(app) == set()
+        try:
+            yield app
+        finally:
             db.engine.dispose()
 
 
