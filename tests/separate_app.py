@@ -27,14 +27,21 @@ def _snapshot(obj: object) -> dict[str, Any]:
 
 
 @contextmanager
-def separate_app(overrides: dict[str, Any]) -> Iterator[Flask]:
-    """Build an app from `overrides`, restoring the shared extensions on exit."""
+def kept_extensions() -> Iterator[None]:
+    """Whatever apps are built inside, the shared extensions end as they began."""
     saved = {obj: _snapshot(obj) for obj in (api, limiter)}
     try:
-        application = create_app(overrides)
-        with application.app_context():
-            yield application
+        yield
     finally:
         for obj, state in saved.items():
             vars(obj).clear()
             vars(obj).update(state)
+
+
+@contextmanager
+def separate_app(overrides: dict[str, Any]) -> Iterator[Flask]:
+    """Build an app from `overrides`, restoring the shared extensions on exit."""
+    with kept_extensions():
+        application = create_app(overrides)
+        with application.app_context():
+            yield application
