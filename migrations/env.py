@@ -9,8 +9,11 @@ from flask import current_app
 
 config = context.config
 
-# Alembic's own loggers, without silencing the ones the application configured.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app factory has already set up the JSON logs (kapt_api/logs.py); alembic.ini's
+# plain console logging is only for a run without them, as fileConfig would replace
+# the root handler and level for the rest of the process.
+if not any(getattr(h, "_kapt", False) for h in logging.getLogger().handlers):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
