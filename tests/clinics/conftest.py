@@ -101,3 +101,16 @@ def assert_problem(response: Any, status: int, *fields: str) -> dict[str, Any]:
     for name in fields:
         assert name in body.get("errors", {}), body
     return body
+
+
+def assert_retry_answers_the_first(
+    client: FlaskClient, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """A creating POST sent twice with one Idempotency-Key answers the first result twice."""
+    headers = {**headers, "Idempotency-Key": f"retry-{url}"}
+    first = client.post(url, json=body, headers=headers)
+    again = client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers.get("Location") == first.headers.get("Location")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from kapt_api.auth.models import AuditEvent, Role, User
 from kapt_api.clinics.models import Clinic, Room, StaffMember, TimeOff
 from kapt_api.db import db
-from tests.clinics.conftest import API, assert_problem, etag_of
+from tests.clinics.conftest import API, assert_problem, assert_retry_answers_the_first, etag_of
 
 WEEKDAY_HOURS = [
     {"weekday": day, "opens": "08:00", "closes": "18:00"}
@@ -125,12 +125,7 @@ def test_opening_a_clinic_needs_a_token(client):
 
 
 def test_a_retried_clinic_creation_returns_the_first_clinic(client, admin_headers):
-    headers = {**admin_headers, "Idempotency-Key": "clinic-aspen-1"}
-    first = client.post(f"{API}/clinics", json=NEW_CLINIC, headers=headers)
-    again = client.post(f"{API}/clinics", json=NEW_CLINIC, headers=headers)
-    assert first.status_code == again.status_code == 201
-    assert again.get_json()["id"] == first.get_json()["id"]
-    assert again.headers["Idempotent-Replayed"] == "true"
+    assert_retry_answers_the_first(client, f"{API}/clinics", NEW_CLINIC, admin_headers)
     assert count(Clinic) == 1
 
 
@@ -259,12 +254,8 @@ def test_a_room_for_an_unknown_clinic_is_404(client, admin_headers):
 
 
 def test_a_retried_room_creation_returns_the_first_room(client, admin_headers, clinic):
-    headers = {**admin_headers, "Idempotency-Key": "room-1"}
     url = f"{API}/clinics/{clinic.id}/rooms"
-    first = client.post(url, json={"name": "Calm", "kind": "therapy"}, headers=headers)
-    again = client.post(url, json={"name": "Calm", "kind": "therapy"}, headers=headers)
-    assert again.status_code == 201
-    assert again.get_json()["id"] == first.get_json()["id"]
+    assert_retry_answers_the_first(client, url, {"name": "Calm", "kind": "therapy"}, admin_headers)
     assert count(Room) == 1
 
 
@@ -395,11 +386,7 @@ def test_a_taken_email_is_a_conflict_naming_the_field(client, admin_headers, cli
 
 
 def test_a_retried_staff_creation_returns_the_first_staff_member(client, admin_headers, clinic):
-    headers = {**admin_headers, "Idempotency-Key": "staff-rae"}
-    first = client.post(f"{API}/staff", json=new_staff(clinic), headers=headers)
-    again = client.post(f"{API}/staff", json=new_staff(clinic), headers=headers)
-    assert first.status_code == again.status_code == 201
-    assert again.get_json()["id"] == first.get_json()["id"]
+    assert_retry_answers_the_first(client, f"{API}/staff", new_staff(clinic), admin_headers)
     assert count(StaffMember) == 1
 
 
@@ -579,13 +566,8 @@ def test_bad_time_off_is_refused_naming_the_field(client, admin_headers, nurse, 
 
 
 def test_a_retried_time_off_returns_the_first_entry(client, admin_headers, nurse):
-    headers = {**admin_headers, "Idempotency-Key": "leave-1"}
     data = {"starts_at": "2026-12-24T00:00:00Z", "ends_at": "2026-12-25T00:00:00Z"}
-    url = f"{API}/staff/{nurse.id}/time-off"
-    first = client.post(url, json=data, headers=headers)
-    again = client.post(url, json=data, headers=headers)
-    assert again.status_code == 201
-    assert again.get_json()["id"] == first.get_json()["id"]
+    assert_retry_answers_the_first(client, f"{API}/staff/{nurse.id}/time-off", data, admin_headers)
     assert count(TimeOff) == 1
 
 
