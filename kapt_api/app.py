@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     _init_database(app)
+    _retry_after_only_when_waiting(app)  # before the limiter, so it runs after it
     limiter.init_app(app)
     api.init_app(app)
     register_openapi_fields(api)
@@ -62,12 +63,24 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.auth.routes import bp as auth_bp
     from kapt_api.clinics.routes import bp as clinics_bp
     from kapt_api.patients.routes import bp as patients_bp
+    from kapt_api.protocols.routes import bp as protocols_bp
 
     tokens.install(app)
     audit.install(app)
-    for blueprint in (health.bp, auth_bp, clinics_bp, patients_bp):
+    for blueprint in (health.bp, auth_bp, clinics_bp, patients_bp, protocols_bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+
+
+def _retry_after_only_when_waiting(app: Flask) -> None:
+    """Flask-Limiter puts Retry-After on every answer of a limited endpoint; the header
+    tells a client to wait (RFC 9110), so only 429 and 503 answers keep it."""
+
+    @app.after_request
+    def _strip_retry_after(response: Response) -> Response:
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
 
 
 def _require_json_bodies(app: Flask) -> None:

@@ -5,6 +5,7 @@ from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, Tim
 from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
 from kapt_api.patients.models import CareTeamMember, Patient
+from kapt_api.protocols.models import Protocol, ProtocolVersion
 
 __all__ = [
     "AuditEvent",
@@ -13,6 +14,8 @@ __all__ = [
     "IdempotencyRecord",
     "OpeningHours",
     "Patient",
+    "Protocol",
+    "ProtocolVersion",
     "RevokedSession",
     "Room",
     "SchedulerHeartbeat",
