@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import Select, func, or_, select
 
 from kapt_api.auth import audit
@@ -80,9 +81,9 @@ def directory(
     )
 
 
-def list_patients(*, by: Caller, page: Any, **filters: Any) -> list[Patient]:
-    """One page of the directory (`page`: flask-smorest pagination parameters), each
-    patient on it audited as listed."""
+def list_patients(*, by: Caller, page: PaginationParameters, **filters: Any) -> list[Patient]:
+    """One page of the directory, each patient on it audited as listed (`page` gets the
+    total count)."""
     patients = QueryPage(directory(by=by, **filters), page).items
     for patient in patients:
         audit.record("list", RESOURCE, patient.id, patient_id=patient.id, actor_id=by.user_id)
@@ -101,7 +102,6 @@ def register_patient(*, data: Mapping[str, Any], by: Caller, now: datetime) -> P
         "time_zone": clinic.time_zone,
         "active": True,
         "rems_enrolled": False,
-        "care_team": [],
     }
     changes = dict(data)
     changes.pop("clinic_id")
@@ -109,7 +109,7 @@ def register_patient(*, data: Mapping[str, Any], by: Caller, now: datetime) -> P
         changes["preferred_reminder_channel"] = rules.default_reminder_channel(
             email=changes.get("email")
         )
-    _change(patient, before=before, changes=changes, consent=None, now=now, new=True)
+    _change(patient, before=before, changes=changes, consent=None, now=now)
     db.session.add(patient)
     db.session.flush()
     audit.record("create", RESOURCE, patient.id, patient_id=patient.id, actor_id=by.user_id)
@@ -123,9 +123,8 @@ def update_patient(
     care team's clinicians; every broken rule named."""
     _refuse(policy.change_violations(by, changes.keys(), care_team=patient.care_team_ids))
     before = {name: getattr(patient, name) for name in (*CONTACT_COLUMNS, *CLINICAL_COLUMNS)}
-    before["care_team"] = patient.care_team_ids
     consent = rules.Consent(patient.sms_opt_in, patient.sms_opt_in_at, patient.sms_opt_out_at)
-    _change(patient, before=before, changes=dict(changes), consent=consent, now=now, new=False)
+    _change(patient, before=before, changes=dict(changes), consent=consent, now=now)
     db.session.flush()
     return patient
 
@@ -146,9 +145,9 @@ def _change(
     changes: dict[str, Any],
     consent: rules.Consent | None,
     now: datetime,
-    new: bool,
 ) -> None:
-    """Check the record as it would be after `changes`, then write it."""
+    """Check the record as it would be after `changes`, then write it (`consent` is
+    None for a patient being registered)."""
     after = {**before, **{k: v for k, v in changes.items() if k != "clinical"}}
     after.update(changes.get("clinical", {}))
     opted_in = changes.get("sms_opt_in", consent.opted_in if consent else False)
@@ -157,7 +156,12 @@ def _change(
             channel=after["preferred_reminder_channel"], email=after["email"]
         )
     errors = _errors(
-        after, changes=changes, opted_in=opted_in, clinic_id=patient.clinic_id, now=now, new=new
+        after,
+        changes=changes,
+        opted_in=opted_in,
+        clinic_id=patient.clinic_id,
+        now=now,
+        new=consent is None,
     )
     if errors:
         raise InvalidInput(errors)

@@ -204,6 +204,12 @@ def test_invalid_clinical_changes_are_problem_json_naming_the_field(
     assert_problem(response, 422, field)
 
 
+def test_a_body_over_the_size_limit_is_413(client, team, headers_of, patient_body):
+    body = patient_body(team.clinic, family_name="x" * (300 * 1024))
+    response = client.post(BASE, json=body, headers=headers_of(team.front_desk))
+    assert_problem(response, 413)
+
+
 def test_malformed_json_is_400(client, team, headers_of):
     response = client.post(
         BASE,

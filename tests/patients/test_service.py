@@ -278,6 +278,15 @@ def test_another_clinics_patient_is_not_found_for_staff_but_is_for_admins(
     assert service.find_patient(patient_id=theirs.id, by=caller_of(team.admin)) is theirs
 
 
+def test_staff_whose_record_is_inactive_see_no_patients(team, caller_of, make_patient):
+    patient = make_patient(team.clinic)
+    team.front_desk.active = False
+    who = caller_of(team.front_desk)
+    assert service.list_patients(by=who, page=PaginationParameters(1, 10)) == []
+    with pytest.raises(NotFound):
+        service.find_patient(patient_id=patient.id, by=who)
+
+
 def page(number=1, size=10):
     return PaginationParameters(number, size)
 
