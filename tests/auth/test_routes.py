@@ -156,6 +156,15 @@ def test_successful_logins_do_not_count_towards_the_limit(make_user, login):
     assert login(user.email, "wrong password!").status_code == 401
 
 
+def test_only_a_refusal_to_wait_says_retry_after(make_user, login):
+    user = make_user(Role.NURSE)
+
+    answers = [login(user.email), login(user.email, "wrong password!")]
+
+    assert [a.status_code for a in answers] == [201, 401]
+    assert ["Retry-After" in a.headers for a in answers] == [False, False]
+
+
 @pytest.mark.usefixtures("three_per_minute")
 def test_invalid_input_does_not_count_as_a_failed_login(client, make_user, login):
     user = make_user(Role.NURSE)
