@@ -75,7 +75,11 @@ class PatientFields(ma.Schema):
         },
     )
     sms_opt_in = Flag(
-        metadata={"description": "Consent to texts; the server records when it changes"}
+        metadata={
+            "description": "Consent to texts; the server records when it is given and "
+            "withdrawn. Withdrawing it while SMS is the reminder channel moves reminders to "
+            "email when there is an address, else to none."
+        }
     )
     care_team = ma.fields.List(
         ma.fields.UUID(),
