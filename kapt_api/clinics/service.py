@@ -34,7 +34,7 @@ STAFF_COLUMNS = ("credentials", "phone")
 M = TypeVar("M", Room, StaffMember)
 
 
-def weekly_rows(
+def _weekly_intervals(
     hours: Sequence[Mapping[str, Any]], *, field: str, start: str, end: str
 ) -> list[rules.WeeklyInterval]:
     """Weekly intervals from the request's items, refused with every problem named
@@ -54,10 +54,20 @@ def _in_scope(model: type[M], object_id: uuid.UUID, by: User, noun: str) -> M:
     return found
 
 
-def set_fields(target: Any, changes: Mapping[str, Any], columns: Sequence[str]) -> None:
+def _set_fields(target: Any, changes: Mapping[str, Any], columns: Sequence[str]) -> None:
     for name in columns:
         if name in changes:
             setattr(target, name, changes[name])
+
+
+def opening_pattern(*, clinic: Clinic) -> list[rules.WeeklyInterval]:
+    """A clinic's opening hours as weekly intervals for the rules (clinic local time)."""
+    return [rules.WeeklyInterval(h.weekday, h.opens, h.closes) for h in clinic.opening_hours]
+
+
+def working_pattern(*, staff: StaffMember) -> list[rules.WeeklyInterval]:
+    """A staff member's working hours as weekly intervals for the rules (clinic local time)."""
+    return [rules.WeeklyInterval(h.weekday, h.starts, h.ends) for h in staff.working_hours]
 
 
 # --- clinics --------------------------------------------------------------------------------
@@ -78,14 +88,14 @@ def clinics_for(*, by: User) -> Select[tuple[Clinic]]:
 
 
 def _opening_hours(hours: Sequence[Mapping[str, Any]]) -> list[OpeningHours]:
-    intervals = weekly_rows(hours, field="opening_hours", start="opens", end="closes")
+    intervals = _weekly_intervals(hours, field="opening_hours", start="opens", end="closes")
     return [OpeningHours(weekday=i.weekday, opens=i.start, closes=i.end) for i in intervals]
 
 
 def create_clinic(*, data: Mapping[str, Any], by: User) -> Clinic:
     """Open a clinic with its time zone and weekly opening hours."""
     clinic = Clinic()
-    set_fields(clinic, data, CLINIC_COLUMNS)
+    _set_fields(clinic, data, CLINIC_COLUMNS)
     clinic.opening_hours = _opening_hours(data.get("opening_hours", []))
     db.session.add(clinic)
     db.session.flush()
@@ -95,7 +105,7 @@ def create_clinic(*, data: Mapping[str, Any], by: User) -> Clinic:
 
 def update_clinic(*, clinic: Clinic, changes: Mapping[str, Any], by: User) -> Clinic:
     """Change a clinic; opening hours, when sent, replace the whole week."""
-    set_fields(clinic, changes, CLINIC_COLUMNS)
+    _set_fields(clinic, changes, CLINIC_COLUMNS)
     if "opening_hours" in changes:
         clinic.opening_hours = _opening_hours(changes["opening_hours"])
     db.session.flush()
@@ -137,7 +147,7 @@ def create_room(*, clinic: Clinic, data: Mapping[str, Any], by: User) -> Room:
     """Add a room to a clinic; its name must be new there."""
     _check_room_name(clinic.id, data["name"], room_id=None)
     room = Room(clinic_id=clinic.id, active=data.get("active", True))
-    set_fields(room, data, ROOM_COLUMNS)
+    _set_fields(room, data, ROOM_COLUMNS)
     db.session.add(room)
     db.session.flush()
     audit.record("create", "room", room.id, actor_id=by.id)
@@ -148,7 +158,7 @@ def update_room(*, room: Room, changes: Mapping[str, Any], by: User) -> Room:
     """Rename a room, change its kind, or take it out of (or back into) use."""
     if "name" in changes:
         _check_room_name(room.clinic_id, changes["name"], room_id=room.id)
-    set_fields(room, changes, ROOM_COLUMNS)
+    _set_fields(room, changes, ROOM_COLUMNS)
     db.session.flush()
     audit.record("update", "room", room.id, actor_id=by.id)
     return room
@@ -202,7 +212,7 @@ def create_staff(*, data: Mapping[str, Any], by: User) -> StaffMember:
         roles=set(data["roles"]),
     )
     staff = StaffMember(user=user, clinic=clinic)
-    set_fields(staff, data, STAFF_COLUMNS)
+    _set_fields(staff, data, STAFF_COLUMNS)
     db.session.add(staff)
     db.session.flush()
     audit.record("create", "staff", staff.id, actor_id=by.id)
@@ -242,7 +252,7 @@ def update_staff(*, staff: StaffMember, changes: Mapping[str, Any], by: User) ->
         staff.user.set_roles(set(changes["roles"]))
     if "active" in changes:
         staff.active = staff.user.active = changes["active"]
-    set_fields(staff, changes, STAFF_COLUMNS)
+    _set_fields(staff, changes, STAFF_COLUMNS)
     db.session.flush()
     audit.record("update", "staff", staff.id, actor_id=by.id)
     return staff
@@ -252,7 +262,7 @@ def replace_working_hours(
     *, staff: StaffMember, hours: Sequence[Mapping[str, Any]], by: User
 ) -> StaffMember:
     """Replace a staff member's whole working week (clinic local time)."""
-    intervals = weekly_rows(hours, field="working_hours", start="starts", end="ends")
+    intervals = _weekly_intervals(hours, field="working_hours", start="starts", end="ends")
     staff.working_hours = [
         WorkingHours(weekday=i.weekday, starts=i.start, ends=i.end) for i in intervals
     ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from kapt_api.auth.models import AuditEvent, Role, User
 from kapt_api.auth.passwords import verify_password
-from kapt_api.clinics import policy, service
+from kapt_api.clinics import policy, rules, service
 from kapt_api.clinics.models import OpeningHours, RoomKind, StaffMember, WorkingHours
 from kapt_api.clinics.schemas import ClinicOut, RoomOut, StaffOut, TimeOffOut, WorkingWeekOut
 from kapt_api.db import db
@@ -358,3 +358,16 @@ def test_every_out_schema_dumps_a_stored_object(admin, clinic, nurse, make_room)
     assert "password" not in shown and "password_hash" not in shown
     assert WorkingWeekOut().dump(nurse)["time_zone"] == "America/New_York"
     assert TimeOffOut().dump(entry)["starts_at"] == "2026-12-01T17:00:00+00:00"
+
+
+def test_patterns_feed_the_rules_in_clinic_local_time(clinic, nurse):
+    monday = date(2026, 3, 9)  # the first Monday of daylight saving time in New York
+    opening = service.opening_pattern(clinic=clinic)
+    working = service.working_pattern(staff=nurse)
+    assert opening[0] == rules.WeeklyInterval(0, time(8), time(18))
+    assert rules.local_intervals_to_utc(monday, opening, clinic.time_zone) == [
+        (datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 9, 22, tzinfo=UTC))
+    ]
+    assert rules.local_intervals_to_utc(monday, working, clinic.time_zone) == [
+        (datetime(2026, 3, 9, 13, tzinfo=UTC), datetime(2026, 3, 9, 21, tzinfo=UTC))
+    ]
