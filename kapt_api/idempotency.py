@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,6 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
+# Longer than any request may run (gunicorn's worker timeout is 30 s by default).
+IN_PROGRESS_LEASE = timedelta(minutes=2)
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 
 
@@ -100,11 +103,33 @@ def _claim(user_id: uuid.UUID, key: str, fingerprint: str) -> IdempotencyRecord 
             }
         )
     if existing.status_code is None:
+        if _take_over_abandoned(existing):
+            return existing
         raise Conflict(
             "A request with this Idempotency-Key is still in progress.",
             code="idempotency_in_progress",
         )
     return _replay(existing)
+
+
+def _take_over_abandoned(record: IdempotencyRecord) -> bool:
+    """A claim older than the lease belongs to a request whose process died (a worker
+    killed mid-request releases nothing); the retry takes it over, once."""
+    now = clock.now()
+    if record.created_at >= now - IN_PROGRESS_LEASE:
+        return False
+    taken = db.session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == record.id,
+            IdempotencyRecord.created_at == record.created_at,
+            IdempotencyRecord.status_code.is_(None),
+        )
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(getattr(taken, "rowcount", 0))
 
 
 def _release(record_id: uuid.UUID) -> None:
