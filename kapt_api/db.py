@@ -79,6 +79,10 @@ class TimestampMixin:
     )
 
 
+SQLITE_BEGIN = "sqlite_begin"
+_WRITE_TRANSACTION = "kapt_write_transaction"
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave: foreign keys on, WAL, waits instead of "database is locked",
     and transactions that SQLAlchemy (not pysqlite) begins, so SAVEPOINT and
@@ -95,9 +99,34 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A booking asks for the write lock up front (DESIGN.md: no double booking).
-        mode = connection.info.get("sqlite_begin", "BEGIN")
+        # A booking asks for the write lock up front (DESIGN.md: no double booking):
+        # begin_write() passes the mode as an execution option of this one connection.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN) or connection.info.get(
+            SQLITE_BEGIN, "BEGIN"
+        )
         connection.exec_driver_sql(mode)
+
+
+def begin_write(session: Any) -> None:
+    """Begin the session's transaction holding the database's write lock from its first
+    statement, so nothing a booking reads can change before it writes.
+
+    SQLite: BEGIN IMMEDIATE (a deferred transaction that has read cannot take the lock
+    later without failing when another writer got there first). PostgreSQL needs nothing
+    here: row locks and exclusion constraints do that job. Call it at the boundary before
+    anything is written; a read-only transaction already open (the caller's identity was
+    loaded) is ended first. Calling it again in the same transaction does nothing.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.info.get(_WRITE_TRANSACTION) is session.get_transaction():
+            return
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() must come before anything is written")
+        session.commit()
+    session.connection(execution_options={SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+    session.info[_WRITE_TRANSACTION] = session.get_transaction()
 
 
 def utc(value: datetime) -> datetime:

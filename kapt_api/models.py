@@ -6,20 +6,32 @@ from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.models import Protocol, ProtocolVersion
+from kapt_api.scheduling.models import (
+    Appointment,
+    AppointmentStaff,
+    Course,
+    ResourceHold,
+    StatusChange,
+)
 
 __all__ = [
+    "Appointment",
+    "AppointmentStaff",
     "AuditEvent",
     "CareTeamMember",
     "Clinic",
+    "Course",
     "IdempotencyRecord",
     "OpeningHours",
     "Patient",
     "Protocol",
     "ProtocolVersion",
+    "ResourceHold",
     "RevokedSession",
     "Room",
     "SchedulerHeartbeat",
     "StaffMember",
+    "StatusChange",
     "TimeOff",
     "User",
     "UserRole",

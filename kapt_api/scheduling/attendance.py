@@ -1,0 +1,175 @@
+"""Cancelling an appointment and its status steps: check in, start, complete, no-show.
+
+The status machine is strict (rules.TRANSITIONS); a step it does not allow answers 409
+naming the current and the wanted status. Every step is kept in the appointment's
+history with who, when and why. A cancelled or no-show appointment releases its
+resource holds. They flush and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+
+from kapt_api.auth import audit
+from kapt_api.db import db
+from kapt_api.errors import Conflict, RuleRefused, Violation
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import SessionKind
+from kapt_api.scheduling import loaders, policy, rules, signals
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.models import Appointment, Course, ResourceHold, StatusChange
+from kapt_api.scheduling.progress import course_finished
+from kapt_api.scheduling.service import (
+    audit_change,
+    audit_override,
+    refuse_override_unless_allowed,
+    session_type_of,
+)
+
+
+def _step(
+    appointment: Appointment,
+    to: AppointmentStatus,
+    *,
+    by: Caller,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Move along the status machine (or 409 naming the current and wanted status)."""
+    current = AppointmentStatus(appointment.status)
+    refused = rules.transition_violation(current, to)
+    if refused is not None:
+        raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
+    appointment.status = to.value
+    appointment.history.append(
+        StatusChange(
+            from_status=current.value, to_status=to.value, at=now, by=by.user_id, reason=reason
+        )
+    )
+    if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
+        db.session.execute(
+            delete(ResourceHold).where(ResourceHold.appointment_id == appointment.id)
+        )
+
+
+def release(appointment: Appointment, *, reason: str, by: Caller, now: datetime) -> Appointment:
+    """Cancel without asking the course's rules (the course itself is ending)."""
+    course = db.session.get(Course, appointment.course_id)
+    assert course is not None
+    session_type = session_type_of(course, SessionKind(appointment.kind))
+    _step(appointment, AppointmentStatus.CANCELLED, by=by, now=now, reason=reason)
+    appointment.late_cancellation = rules.is_late_cancellation(
+        session_type, appointment.starts_at, now=now
+    )
+    db.session.flush()
+    audit_change(appointment, by, "cancel", reason)
+    signals.appointment_cancelled.send(appointment, now=now, late=appointment.late_cancellation)
+    return appointment
+
+
+def cancel(
+    *,
+    appointment: Appointment,
+    reason: str,
+    by: Caller,
+    now: datetime,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """Cancel a booked appointment, with a reason; inside the session type's cancellation
+    notice it is marked a late cancellation. Refused when the rest of the course would
+    break a protocol rule (a dose left without its preparation), naming it."""
+    course = loaders.locked_course(appointment.course_id)
+    assert course is not None
+    policy.ensure(policy.can_run_desk(by), "Only front desk and administrators cancel.")
+    refuse_override_unless_allowed(by, override)
+    refused = rules.transition_violation(
+        AppointmentStatus(appointment.status), AppointmentStatus.CANCELLED
+    )
+    if refused is not None:
+        raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
+    state = loaders.course_state(course, now=now)
+    zone = loaders.clinic_zone(course.clinic_id)
+    decision = rules.decide(
+        rules.cancellation_violations(appointment.id, state, zone=zone),
+        override["rules"] if override else (),
+    )
+    if decision.blocking:
+        raise RuleRefused(decision.blocking)
+    release(appointment, reason=reason, by=by, now=now)
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
+    return appointment
+
+
+def check_in(*, appointment: Appointment, by: Caller, now: datetime) -> Appointment:
+    """The patient has arrived."""
+    policy.ensure(policy.can_run_desk(by), "Only front desk and administrators check in.")
+    _step(appointment, AppointmentStatus.CHECKED_IN, by=by, now=now)
+    db.session.flush()
+    audit_change(appointment, by, "check_in")
+    return appointment
+
+
+def mark_no_show(
+    *, appointment: Appointment, by: Caller, now: datetime, reason: str | None = None
+) -> Appointment:
+    """The patient did not come; the time, room and people are free again."""
+    policy.ensure(policy.can_run_desk(by), "Only front desk and administrators mark a no-show.")
+    if now < appointment.starts_at and appointment.status == AppointmentStatus.BOOKED.value:
+        raise RuleRefused(
+            [
+                Violation(
+                    "not_started_yet",
+                    "A no-show can be recorded once the appointment's start time has passed.",
+                )
+            ]
+        )
+    _step(appointment, AppointmentStatus.NO_SHOW, by=by, now=now, reason=reason)
+    db.session.flush()
+    audit_change(appointment, by, "no_show", reason)
+    return appointment
+
+
+def _ensure_treats(appointment: Appointment, by: Caller) -> None:
+    policy.ensure(
+        policy.treats(by, loaders.patient_care_team(appointment.patient_id)),
+        "Only prescribers, nurses and therapists on the patient's care team start and "
+        "complete a session.",
+    )
+
+
+def start(*, appointment: Appointment, by: Caller, now: datetime) -> Appointment:
+    """The session begins."""
+    _ensure_treats(appointment, by)
+    _step(appointment, AppointmentStatus.IN_PROGRESS, by=by, now=now)
+    db.session.flush()
+    audit_change(appointment, by, "start")
+    return appointment
+
+
+def complete(
+    *, appointment: Appointment, by: Caller, now: datetime, clinical_notes: str | None = None
+) -> Appointment:
+    """The session is over; when it was the course's last, the course is completed."""
+    _ensure_treats(appointment, by)
+    _step(appointment, AppointmentStatus.COMPLETED, by=by, now=now)
+    if clinical_notes is not None:
+        appointment.clinical_notes = clinical_notes
+    db.session.flush()
+    audit_change(appointment, by, "complete")
+    course = db.session.get(Course, appointment.course_id)
+    assert course is not None
+    sessions = [loaders.session_of(a) for a in loaders.course_appointments(course.id)]
+    if course.status == CourseStatus.ACTIVE.value and course_finished(course.definition, sessions):
+        course.status = CourseStatus.COMPLETED.value
+        course.completed_at = now
+        db.session.flush()
+        audit.record(
+            "complete", "course", course.id, patient_id=course.patient_id, actor_id=by.user_id
+        )
+    signals.appointment_completed.send(appointment, now=now)
+    return appointment

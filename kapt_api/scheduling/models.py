@@ -1,0 +1,201 @@
+"""Courses, appointments, their status history and the resource holds.
+
+A course pins the protocol version it was enrolled on. An appointment holds its
+staff, room and patient for its time range plus the session type's buffer, as rows
+of `resource_holds`; on PostgreSQL an exclusion constraint makes two overlapping
+holds of one resource impossible, on SQLite a trigger refuses them (migration
+0003_scheduling) and bookings take the write lock first (db.begin_write).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    literal_column,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kapt_api import clock
+from kapt_api.db import Base, IdMixin, TimestampMixin
+from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
+from kapt_api.protocols.models import ProtocolVersion
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+
+
+def _one_of(column: str, values: Any) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Course(IdMixin, TimestampMixin, Base):
+    """A patient's treatment on one published protocol version, with its care team."""
+
+    __tablename__ = "courses"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CourseStatus), name="status_known"),
+        CheckConstraint(
+            "(status = 'discontinued') = (discontinued_at IS NOT NULL)",
+            name="discontinued_at_when_discontinued",
+        ),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"), index=True)
+    protocol_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("protocol_versions.id"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default=CourseStatus.ACTIVE.value)
+    prescriber_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    therapist_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    nurse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    enrolled_at: Mapped[datetime]
+    enrolled_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    completed_at: Mapped[datetime | None]
+    discontinued_at: Mapped[datetime | None]
+    discontinued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    discontinue_reason: Mapped[str | None] = mapped_column(Text)
+
+    protocol_version: Mapped[ProtocolVersion] = relationship(lazy="joined")
+
+    @property
+    def definition(self) -> ProtocolDefinition:
+        return self.protocol_version.definition
+
+    @property
+    def care_team(self) -> dict[str, uuid.UUID | None]:
+        return {
+            "prescriber_id": self.prescriber_id,
+            "therapist_id": self.therapist_id,
+            "nurse_id": self.nurse_id,
+        }
+
+    @property
+    def care_team_ids(self) -> list[uuid.UUID]:
+        return [i for i in (self.prescriber_id, self.therapist_id, self.nurse_id) if i]
+
+
+class Appointment(IdMixin, TimestampMixin, Base):
+    """One session of a course: when, where, with whom, and how it went."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", AppointmentStatus), name="status_known"),
+        CheckConstraint(_one_of("kind", SessionKind), name="kind_known"),
+        CheckConstraint("starts_at < ends_at AND ends_at <= held_until", name="times_in_order"),
+        CheckConstraint(
+            "(override_rules IS NULL) = (override_reason IS NULL)", name="override_has_reason"
+        ),
+        Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
+        Index("ix_appointments_clinic_starts", "clinic_id", "starts_at"),
+    )
+
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=AppointmentStatus.BOOKED.value)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # The end of the session's buffer: until then its people and room stay held.
+    held_until: Mapped[datetime]
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"), index=True)
+    late_cancellation: Mapped[bool] = mapped_column(default=False)
+    override_rules: Mapped[list[str] | None] = mapped_column(JSON)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    clinical_notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    staff: Mapped[list[AppointmentStaff]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="AppointmentStaff.position"
+    )
+    history: Mapped[list[StatusChange]] = relationship(
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="(StatusChange.at, StatusChange.id)",
+    )
+
+    @property
+    def staff_ids(self) -> list[uuid.UUID]:
+        return [member.staff_id for member in self.staff]
+
+    @property
+    def override(self) -> dict[str, Any] | None:
+        if self.override_rules is None:
+            return None
+        return {
+            "rules": self.override_rules,
+            "reason": self.override_reason,
+            "by": self.override_by,
+        }
+
+
+class AppointmentStaff(Base):
+    __tablename__ = "appointment_staff"
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_members.id"), primary_key=True, index=True
+    )
+    # The order the staff were given in, so an appointment always reads the same.
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class StatusChange(Base):
+    """One step of an appointment's status machine: who, when, from, to and why."""
+
+    __tablename__ = "appointment_status_changes"
+    __table_args__ = (
+        CheckConstraint(_one_of("to_status", AppointmentStatus), name="to_status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
+    by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ResourceHold(IdMixin, Base):
+    """A resource (`staff:<id>`, `room:<id>`, `patient:<id>`) held by an appointment
+    from its start to the end of its buffer. Two holds of one resource never overlap."""
+
+    __tablename__ = "resource_holds"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
+        Index("ix_resource_holds_key_starts", "resource_key", "starts_at"),
+        ExcludeConstraint(
+            (literal_column("resource_key"), "="),
+            (
+                func.tstzrange(
+                    literal_column("starts_at"), literal_column("ends_at"), literal_column("'[)'")
+                ),
+                "&&",
+            ),
+            name="resource_holds_no_overlap",
+            using="gist",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    resource_key: Mapped[str] = mapped_column(String(60))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]

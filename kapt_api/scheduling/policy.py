@@ -1,0 +1,67 @@
+"""Who may see and change courses and appointments.
+
+- Everyone sees only their own clinic's courses and appointments (admins: every
+  clinic); anything else answers 404.
+- Front desk and admins book, move, cancel, check in and mark no-shows; clinicians
+  (prescriber, nurse, therapist) on the patient's care team may book and move too.
+- Clinicians on the care team start and complete a session.
+- Admins and prescribers enrol patients on a course; admins and the care team's
+  prescribers discontinue one.
+- Admins and prescribers may override a clinical booking rule, with a reason.
+- Clinical notes and override reasons are shown to clinicians on the care team only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from kapt_api.auth.models import Role
+from kapt_api.errors import Forbidden
+from kapt_api.patients.policy import Caller, clinician_of, is_on_care_team
+
+DESK = frozenset({Role.FRONT_DESK, Role.ADMIN})
+OVERRIDERS = frozenset({Role.ADMIN, Role.PRESCRIBER})
+ENROLLERS = frozenset({Role.ADMIN, Role.PRESCRIBER})
+
+
+def can_see(who: Caller, clinic_id: uuid.UUID) -> bool:
+    return who.works_in(clinic_id)
+
+
+def treats(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
+    """A prescriber, nurse or therapist on this patient's care team."""
+    return clinician_of(who, care_team)
+
+
+def can_book(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
+    return bool(who.roles & DESK) or treats(who, care_team)
+
+
+def can_run_desk(who: Caller) -> bool:
+    """Cancel, check in, mark a no-show."""
+    return bool(who.roles & DESK)
+
+
+def can_override(who: Caller) -> bool:
+    return bool(who.roles & OVERRIDERS)
+
+
+def can_enroll(who: Caller) -> bool:
+    return bool(who.roles & ENROLLERS)
+
+
+def can_discontinue(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
+    return Role.ADMIN in who.roles or (
+        Role.PRESCRIBER in who.roles and is_on_care_team(who, care_team)
+    )
+
+
+def sees_clinical(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
+    return treats(who, care_team)
+
+
+def ensure(allowed: bool, message: str) -> None:
+    """Refuse with 403 unless allowed."""
+    if not allowed:
+        raise Forbidden(message)

@@ -1,0 +1,329 @@
+"""The booking rules: may this session be booked (or moved) here, now? Every rule it
+breaks is returned, each a Violation with a stable code and a sentence a front-desk
+person understands (API.md, "Booking rules a refused request must name").
+
+Pure functions over facts.py values: no database, no Flask, `now` passed in. The
+calendar rules live in calendar_rules.py, the protocol's sequencing in
+course_rules.py; this module puts them together, with overrides, the appointment
+status machine, and local dates and times that name no single instant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+from kapt_api.auth.models import Role
+from kapt_api.clinics.rules import LocalTimeProblem, strict_local_to_utc
+from kapt_api.errors import Violation
+from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, SessionType
+from kapt_api.scheduling.calendar_rules import (
+    CONFLICT_RULES,
+    calendar_violations,
+    conflict_rule,
+    default_staff,
+    match_roles,
+    role_names,
+    session_name,
+)
+from kapt_api.scheduling.course_rules import NEW_SESSION, changed_findings
+from kapt_api.scheduling.facts import (
+    AppointmentStatus,
+    BookingRequest,
+    Calendar,
+    CourseSession,
+    CourseState,
+    CourseStatus,
+    held_until,
+    local_text,
+    session_end,
+)
+
+__all__ = [
+    "BOOKING_RULES",
+    "NOT_OVERRIDABLE",
+    "RESOURCE_RULES",
+    "Decision",
+    "booking_violations",
+    "cancellation_violations",
+    "care_team_errors",
+    "conflict_rule",
+    "decide",
+    "default_staff",
+    "is_late_cancellation",
+    "local_instant",
+    "override_problems",
+    "transition_violation",
+]
+
+BOOKING_RULES = (
+    "staff_conflict",
+    "room_conflict",
+    "patient_conflict",
+    "outside_working_hours",
+    "outside_clinic_hours",
+    "staff_time_off",
+    "wrong_room_kind",
+    "missing_role",
+    "preparation_incomplete",
+    "too_soon_after_previous_dose",
+    "weekly_dose_limit",
+    "course_dose_limit",
+    "integration_outside_window",
+    "integration_missing",
+    "course_not_active",
+    "in_the_past",
+    "minimum_notice",
+    "pre_dose_gate",
+)
+RESOURCE_RULES = frozenset(CONFLICT_RULES.values())
+# Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
+NOT_OVERRIDABLE_BECAUSE = {
+    "staff_conflict": "nobody can be in two sessions at once",
+    "room_conflict": "a room cannot hold two sessions at once",
+    "patient_conflict": "a patient cannot be in two sessions at once",
+    "in_the_past": "a session cannot be booked in the past",
+    "course_not_active": "a course that has ended takes no more sessions",
+}
+NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
+
+# The appointment status machine: booked -> checked_in -> in_progress -> completed;
+# booked -> cancelled | no_show. Completed, cancelled and no_show are final.
+TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    AppointmentStatus.BOOKED: frozenset(
+        {AppointmentStatus.CHECKED_IN, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW}
+    ),
+    AppointmentStatus.CHECKED_IN: frozenset({AppointmentStatus.IN_PROGRESS}),
+    AppointmentStatus.IN_PROGRESS: frozenset({AppointmentStatus.COMPLETED}),
+}
+LOCAL_TIME_RULES = {
+    "nonexistent": "nonexistent_local_time",
+    "ambiguous": "ambiguous_local_time",
+}
+
+
+# --- booking and moving --------------------------------------------------------------------
+
+
+def booking_violations(
+    request: BookingRequest, course: CourseState, calendar: Calendar, *, now: datetime
+) -> list[Violation]:
+    """Every rule that booking `request` (or moving its appointment there) breaks.
+
+    A move keeps its time-of-booking rules (in_the_past, minimum_notice) only when it
+    changes the time: a new room an hour before the session needs no notice.
+    """
+    session_type = _session_type(course, request.kind)
+    starts_at = request.starts_at
+    session = (starts_at, session_end(session_type, starts_at))
+    current = _current(course, request.appointment_id)
+    violations: list[Violation] = []
+    if course.status is not CourseStatus.ACTIVE:
+        violations.append(
+            Violation(
+                "course_not_active",
+                f"This course is {course.status.value}; it takes no more sessions.",
+                {"course_status": course.status.value},
+            )
+        )
+    if current is None or current.starts_at != starts_at:
+        violations += _time_violations(session_type, starts_at, now=now, zone=calendar.zone)
+    violations += calendar_violations(
+        request,
+        session_type,
+        calendar,
+        session=session,
+        held_until=held_until(session_type, starts_at),
+    )
+    if request.kind is SessionKind.DOSING and course.pre_dose_hold:
+        violations.append(
+            Violation(
+                "pre_dose_gate",
+                "The last monitoring checklist holds the next dose for a prescriber's "
+                f"decision: {course.pre_dose_hold}",
+            )
+        )
+    violations += _sequencing_violations(request, course, session[1], zone=calendar.zone)
+    return [_marked(v) for v in violations]
+
+
+def _session_type(course: CourseState, kind: SessionKind) -> SessionType:
+    found = course.definition.session_type(kind)
+    if found is None:
+        raise ValueError(f"the protocol has no {kind} session type")
+    return found
+
+
+def _current(course: CourseState, appointment_id: uuid.UUID | None) -> CourseSession | None:
+    if appointment_id is None:
+        return None
+    return next((s for s in course.sessions if s.id == appointment_id), None)
+
+
+def _time_violations(
+    session_type: SessionType, starts_at: datetime, *, now: datetime, zone: str
+) -> list[Violation]:
+    if starts_at < now:
+        return [
+            Violation(
+                "in_the_past",
+                f"{local_text(starts_at, zone)} has already passed (it is now "
+                f"{local_text(now, zone)}).",
+            )
+        ]
+    notice = timedelta(hours=session_type.min_notice_hours)
+    if starts_at < now + notice:
+        return [
+            Violation(
+                "minimum_notice",
+                f"A {session_name(session_type.kind)} needs {session_type.min_notice_hours} "
+                f"hours' notice; the earliest start now is {local_text(now + notice, zone)}.",
+                {"min_notice_hours": session_type.min_notice_hours},
+            )
+        ]
+    return []
+
+
+def _sequencing_violations(
+    request: BookingRequest, course: CourseState, ends_at: datetime, *, zone: str
+) -> list[Violation]:
+    changed = request.appointment_id or NEW_SESSION
+    proposed = CourseSession(changed, request.kind, request.starts_at, ends_at)
+    after = [s for s in course.sessions if s.id != changed] + [proposed]
+    return changed_findings(course.definition, course.sessions, after, changed=changed, zone=zone)
+
+
+def _marked(violation: Violation) -> Violation:
+    """The violation with whether an administrator or prescriber may override it."""
+    overridable = violation.rule not in NOT_OVERRIDABLE
+    return replace(violation, details={**violation.details, "overridable": overridable})
+
+
+# --- cancelling ----------------------------------------------------------------------------
+
+
+def cancellation_violations(
+    appointment_id: uuid.UUID, course: CourseState, *, zone: str
+) -> list[Violation]:
+    """What cancelling this appointment would break for the rest of the course: a dose
+    left without the preparation before it, a dose left without its integration
+    session before the next one, an integration session left with no dose before it."""
+    after = [s for s in course.sessions if s.id != appointment_id]
+    return [
+        _marked(v)
+        for v in changed_findings(
+            course.definition, course.sessions, after, changed=appointment_id, zone=zone
+        )
+    ]
+
+
+def is_late_cancellation(session_type: SessionType, starts_at: datetime, *, now: datetime) -> bool:
+    """Cancelled inside the session type's cancellation notice window."""
+    return now > starts_at - timedelta(hours=session_type.cancellation_notice_hours)
+
+
+# --- overrides -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Violations an override does not cover (they refuse the request) and those it does."""
+
+    blocking: tuple[Violation, ...]
+    overridden: tuple[Violation, ...]
+
+    @property
+    def overridden_rules(self) -> list[str]:
+        return sorted({v.rule for v in self.overridden})
+
+
+def override_problems(codes: Iterable[str]) -> list[str]:
+    """Why each of these rule codes cannot be overridden (empty: all can)."""
+    problems = []
+    for code in codes:
+        if code in NOT_OVERRIDABLE_BECAUSE:
+            problems.append(f"Nobody can override {code}: {NOT_OVERRIDABLE_BECAUSE[code]}.")
+        elif code not in BOOKING_RULES:
+            problems.append(f"{code} is not a booking rule.")
+    return problems
+
+
+def decide(violations: Sequence[Violation], override: Collection[str] = ()) -> Decision:
+    """Split violations into those the override covers and those that still refuse."""
+    covered = frozenset(override) - NOT_OVERRIDABLE
+    return Decision(
+        blocking=tuple(v for v in violations if v.rule not in covered),
+        overridden=tuple(v for v in violations if v.rule in covered),
+    )
+
+
+# --- the status machine --------------------------------------------------------------------
+
+
+def _label(status: AppointmentStatus) -> str:
+    return status.value.replace("_", " ")
+
+
+def transition_violation(current: AppointmentStatus, wanted: AppointmentStatus) -> Violation | None:
+    """None when an appointment may go from `current` to `wanted`, else why not."""
+    allowed = TRANSITIONS.get(current, frozenset())
+    if wanted in allowed:
+        return None
+    if allowed:
+        options = " or ".join(sorted(_label(s) for s in allowed))
+        then = f"from {_label(current)} it can only become {options}"
+    else:
+        then = f"{_label(current)} is final"
+    return Violation(
+        "illegal_status_change",
+        f"This appointment is {_label(current)}; it cannot become {_label(wanted)} ({then}).",
+        {"current_status": current.value, "wanted_status": wanted.value},
+    )
+
+
+# --- local dates and times ----------------------------------------------------------------
+
+
+def local_instant(day: date, wall: time, zone: str) -> datetime | Violation:
+    """The one instant the clinic's clocks show `wall` on `day`, or, for a time the clocks
+    skip (spring forward) or show twice (fall back), a violation saying which."""
+    try:
+        return strict_local_to_utc(day, wall, zone)
+    except LocalTimeProblem as problem:
+        return Violation(LOCAL_TIME_RULES[problem.reason], str(problem))
+
+
+# --- the care team of a course -------------------------------------------------------------
+
+CARE_TEAM_ROLES = {
+    "prescriber_id": Role.PRESCRIBER,
+    "therapist_id": Role.THERAPIST,
+    "nurse_id": Role.NURSE,
+}
+
+
+def care_team_errors(
+    team: Mapping[str, tuple[uuid.UUID, frozenset[Role]] | None], definition: ProtocolDefinition
+) -> dict[str, list[str]]:
+    """What is wrong with a course's care team (field -> messages): each member holds the
+    role their field names, and together they can fill the required roles of every
+    session type of the protocol, so a booking can always default to them."""
+    errors: dict[str, list[str]] = {}
+    for field, role in CARE_TEAM_ROLES.items():
+        member = team.get(field)
+        if member is not None and role not in member[1]:
+            errors[f"care_team.{field}"] = [f"This staff member is not a {role.value}."]
+    members = [member for member in team.values() if member is not None]
+    for session_type in definition.session_types:
+        requirements = session_type.required_roles
+        filled = match_roles(requirements, members)
+        missing = [requirements[i] for i in range(len(requirements)) if i not in filled]
+        if missing:
+            needed = " and ".join(role_names(r) for r in missing)
+            errors.setdefault("care_team", []).append(
+                f"The care team cannot staff this protocol's {session_name(session_type.kind)}s: "
+                f"they also need {needed}."
+            )
+    return errors

@@ -1,0 +1,423 @@
+"""Appointment use cases: book, move, cancel, the status steps, find and list. They
+flush and never commit; the boundary (route, job) calls db.begin_write first and
+commits once.
+
+Booking and moving load the course (its row locked), the calendar around the
+requested time and the protocol's rules, ask rules.booking_violations for every
+broken rule, refuse with all of them unless an override covers them, then write
+the appointment and its resource holds and send a signal. The holds are the last
+word: a race lost to a booking committed a moment earlier is caught by the
+database (exclusion constraint, SQLSTATE 23P01) and refused the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from kapt_api.auth import audit
+from kapt_api.auth.models import CLINICAL_ROLES
+from kapt_api.db import db
+from kapt_api.errors import Conflict, InvalidInput, NotFound, RuleRefused, Violation
+from kapt_api.openapi import QueryPage
+from kapt_api.patients.models import CareTeamMember
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import SessionKind, SessionType
+from kapt_api.scheduling import loaders, policy, rules, signals
+from kapt_api.scheduling.facts import (
+    AppointmentStatus,
+    BookingRequest,
+    held_until,
+    session_end,
+)
+from kapt_api.scheduling.models import (
+    Appointment,
+    AppointmentStaff,
+    Course,
+    ResourceHold,
+    StatusChange,
+)
+
+RESOURCE = "appointment"
+_HELD_KEY = re.compile(r"\((staff|room|patient):")
+SQLITE_OVERLAP = "resource_hold_overlap"
+
+
+class BookingRefused(RuleRefused):
+    """A booking or move refused with every rule it breaks: 409 when a person, room or
+    patient is already taken, else 422."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__(violations)
+        if any(v.rule in rules.RESOURCE_RULES for v in self.violations):
+            self.status = 409
+            self.code = "booking_conflict"
+            self.title = "The booking clashes with another"
+
+
+def refuse_override_unless_allowed(by: Caller, override: Mapping[str, Any] | None) -> None:
+    """Only admins and prescribers override, and only rules that may be overridden."""
+    if override is None:
+        return
+    policy.ensure(
+        policy.can_override(by),
+        "Only administrators and prescribers may override a booking rule.",
+    )
+    problems = rules.override_problems(override["rules"])
+    if problems:
+        raise InvalidInput({"override.rules": problems})
+
+
+# --- finding and listing -------------------------------------------------------------------
+
+
+def find_appointment(
+    *, appointment_id: uuid.UUID, by: Caller, action: str = "read", for_change: bool = False
+) -> Appointment:
+    """The appointment if `by` works at its clinic (else 404), the look audited. With
+    `for_change`, its course's row is locked first and the appointment read fresh."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is not None and for_change:
+        loaders.locked_course(appointment.course_id)
+        appointment = db.session.get(Appointment, appointment_id, populate_existing=True)
+    audit.record(
+        action,
+        RESOURCE,
+        appointment_id,
+        patient_id=appointment.patient_id if appointment else None,
+        actor_id=by.user_id,
+    )
+    if appointment is None or not policy.can_see(by, appointment.clinic_id):
+        raise NotFound("No appointment with this id.")
+    return appointment
+
+
+def appointments(
+    *,
+    by: Caller,
+    patient_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    course_id: uuid.UUID | None = None,
+    clinic_id: uuid.UUID | None = None,
+    starts_from: datetime | None = None,
+    until: datetime | None = None,
+    status: str | None = None,
+) -> Select[tuple[Appointment]]:
+    """The appointments `by` may see matching the filters (a time range keeps those that
+    overlap it), by start time."""
+    stmt = select(Appointment)
+    if by.clinics is not None:
+        stmt = stmt.where(Appointment.clinic_id.in_(by.clinics))
+    equal = {
+        Appointment.patient_id: patient_id,
+        Appointment.course_id: course_id,
+        Appointment.clinic_id: clinic_id,
+        Appointment.status: status,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if staff_id is not None:
+        booked = select(AppointmentStaff.appointment_id).where(
+            AppointmentStaff.staff_id == staff_id
+        )
+        stmt = stmt.where(Appointment.id.in_(booked))
+    if starts_from is not None:
+        stmt = stmt.where(Appointment.ends_at > starts_from)
+    if until is not None:
+        stmt = stmt.where(Appointment.starts_at < until)
+    return stmt.order_by(Appointment.starts_at, Appointment.id)
+
+
+def list_appointments(*, by: Caller, page: Any, **filters: Any) -> list[Appointment]:
+    """One page of appointments (`page`: flask-smorest pagination parameters, its
+    item_count set), each one listed audited."""
+    pager = QueryPage(appointments(by=by, **filters), page)
+    page.item_count = pager.item_count
+    found = pager.items
+    for appointment in found:
+        audit.record(
+            "list", RESOURCE, appointment.id, patient_id=appointment.patient_id, actor_id=by.user_id
+        )
+    return found
+
+
+def clinical_patients(by: Caller, patient_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of these patients whose clinical detail `by` may see (care team clinicians)."""
+    if by.staff_id is None or not patient_ids or not by.roles & CLINICAL_ROLES:
+        return set()
+    rows = db.session.scalars(
+        select(CareTeamMember.patient_id).where(
+            CareTeamMember.staff_id == by.staff_id, CareTeamMember.patient_id.in_(patient_ids)
+        )
+    )
+    return set(rows)
+
+
+# --- booking and moving --------------------------------------------------------------------
+
+
+def session_type_of(course: Course, kind: SessionKind) -> SessionType:
+    found = course.definition.session_type(kind)
+    if found is None:
+        raise InvalidInput({"kind": [f"This course's protocol has no {kind.value} sessions."]})
+    return found
+
+
+def _course_for_booking(course_id: uuid.UUID, by: Caller) -> Course:
+    course = loaders.locked_course(course_id)
+    if course is None or not policy.can_see(by, course.clinic_id):
+        raise InvalidInput({"course_id": ["No course with this id."]})
+    return course
+
+
+def _decision(
+    request: BookingRequest,
+    course: Course,
+    session_type: SessionType,
+    *,
+    override: Sequence[str],
+    now: datetime,
+) -> rules.Decision:
+    """Every rule the request breaks, split by the override; refused if any remain."""
+    around = (request.starts_at, held_until(session_type, request.starts_at))
+    room = loaders.room_facts(request.room_id, clinic_id=course.clinic_id)
+    staff = loaders.staff_facts(request.staff_ids, clinic_id=course.clinic_id, around=around)
+    calendar = loaders.calendar(
+        clinic_id=course.clinic_id,
+        room=room,
+        staff=staff,
+        keys=request.resource_keys(),
+        around=around,
+    )
+    state = loaders.course_state(course, now=now, hold=request.kind is SessionKind.DOSING)
+    decision = rules.decide(rules.booking_violations(request, state, calendar, now=now), override)
+    if decision.blocking:
+        raise BookingRefused(decision.blocking)
+    return decision
+
+
+def _default_staff(course: Course, session_type: SessionType) -> tuple[uuid.UUID, ...]:
+    return rules.default_staff(session_type, loaders.team_roles(course.care_team_ids))
+
+
+def _write_holds(appointment: Appointment, request: BookingRequest) -> None:
+    """Replace the appointment's holds: old ones deleted first (a moved session may
+    overlap where it was), new ones in one fixed order."""
+    db.session.execute(delete(ResourceHold).where(ResourceHold.appointment_id == appointment.id))
+    db.session.add_all(
+        ResourceHold(
+            appointment_id=appointment.id,
+            resource_key=key,
+            starts_at=appointment.starts_at,
+            ends_at=appointment.held_until,
+        )
+        for key in request.resource_keys()
+    )
+    db.session.flush()
+
+
+def _lost_race_rule(error: IntegrityError) -> str | None:
+    """The conflict rule when the database refused overlapping holds, else None."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "23P01":
+        detail = getattr(getattr(original, "diag", None), "message_detail", None) or ""
+        found = _HELD_KEY.search(detail)
+        return rules.conflict_rule(f"{found.group(1)}:") if found else "staff_conflict"
+    message = str(original)
+    if SQLITE_OVERLAP in message:
+        kind = message.rsplit(" ", 1)[-1]
+        return rules.conflict_rule(f"{kind}:") or "staff_conflict"
+    return None
+
+
+def _save(
+    appointment: Appointment,
+    request: BookingRequest,
+    course: Course,
+    session_type: SessionType,
+    *,
+    override: Sequence[str],
+    now: datetime,
+) -> None:
+    """Write the appointment and its holds in a savepoint. A hold the database refuses
+    (a booking committed a moment ago) rolls the savepoint back, and the request is
+    checked again against what is now there, so the refusal names every rule."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(appointment)
+            db.session.flush()
+            _write_holds(appointment, request)
+    except IntegrityError as error:
+        rule = _lost_race_rule(error)
+        if rule is None:
+            raise
+        _decision(request, course, session_type, override=override, now=now)
+        raise BookingRefused(
+            [Violation(rule, "Someone else booked this time a moment ago; choose another.")]
+        ) from None
+
+
+def audit_change(
+    appointment: Appointment, by: Caller, action: str, reason: str | None = None
+) -> None:
+    audit.record(
+        action,
+        RESOURCE,
+        appointment.id,
+        patient_id=appointment.patient_id,
+        actor_id=by.user_id,
+        reason=reason[:500] if reason else None,
+    )
+
+
+def _set_override(
+    appointment: Appointment, decision: rules.Decision, override: Mapping[str, Any], by: Caller
+) -> None:
+    appointment.override_rules = decision.overridden_rules
+    appointment.override_reason = override["reason"]
+    appointment.override_by = by.user_id
+
+
+def audit_override(
+    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
+) -> None:
+    audit_change(appointment, by, "override", f"{', '.join(decision.overridden_rules)}: {reason}")
+
+
+def _set_staff(appointment: Appointment, staff_ids: Sequence[uuid.UUID]) -> None:
+    # Members who stay keep their rows: re-adding the same key would collide in one flush.
+    kept = {member.staff_id: member for member in appointment.staff if member.staff_id in staff_ids}
+    rows = []
+    for position, staff_id in enumerate(staff_ids):
+        row = kept.get(staff_id) or AppointmentStaff(staff_id=staff_id)
+        row.position = position
+        rows.append(row)
+    appointment.staff = rows
+
+
+def book(
+    *,
+    course_id: uuid.UUID,
+    kind: SessionKind,
+    starts_at: datetime,
+    room_id: uuid.UUID,
+    by: Caller,
+    now: datetime,
+    staff_ids: Sequence[uuid.UUID] | None = None,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """Book a session of a course; every rule it breaks is named in the refusal."""
+    course = _course_for_booking(course_id, by)
+    policy.ensure(
+        policy.can_book(by, loaders.patient_care_team(course.patient_id)),
+        "Only front desk, administrators and clinicians on the patient's care team book.",
+    )
+    refuse_override_unless_allowed(by, override)
+    session_type = session_type_of(course, kind)
+    chosen = tuple(staff_ids) if staff_ids else _default_staff(course, session_type)
+    request = BookingRequest(kind, starts_at, room_id, chosen, course.patient_id)
+    codes = override["rules"] if override else ()
+    decision = _decision(request, course, session_type, override=codes, now=now)
+    appointment = Appointment(
+        course_id=course.id,
+        patient_id=course.patient_id,
+        clinic_id=course.clinic_id,
+        kind=kind.value,
+        status=AppointmentStatus.BOOKED.value,
+        starts_at=starts_at,
+        ends_at=session_end(session_type, starts_at),
+        held_until=held_until(session_type, starts_at),
+        room_id=room_id,
+        created_by=by.user_id,
+    )
+    _set_staff(appointment, chosen)
+    appointment.history = [
+        StatusChange(to_status=AppointmentStatus.BOOKED.value, at=now, by=by.user_id)
+    ]
+    if override and decision.overridden:
+        _set_override(appointment, decision, override, by)
+    _save(appointment, request, course, session_type, override=codes, now=now)
+    audit_change(appointment, by, "create")
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
+    signals.appointment_booked.send(appointment, now=now)
+    return appointment
+
+
+def move(
+    *,
+    appointment: Appointment,
+    by: Caller,
+    now: datetime,
+    starts_at: datetime | None = None,
+    room_id: uuid.UUID | None = None,
+    staff_ids: Sequence[uuid.UUID] | None = None,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """Reschedule a booked appointment (time, room, staff); every rule is checked again.
+
+    An override sent with the move replaces the appointment's; without one, the
+    appointment keeps its override while its time stays the same.
+    """
+    course = loaders.locked_course(appointment.course_id)
+    assert course is not None
+    policy.ensure(
+        policy.can_book(by, loaders.patient_care_team(course.patient_id)),
+        "Only front desk, administrators and clinicians on the patient's care team move "
+        "appointments.",
+    )
+    _ensure_status(appointment, AppointmentStatus.BOOKED, "moved")
+    refuse_override_unless_allowed(by, override)
+    kind = SessionKind(appointment.kind)
+    session_type = session_type_of(course, kind)
+    new_start = starts_at or appointment.starts_at
+    chosen = tuple(staff_ids) if staff_ids else tuple(appointment.staff_ids)
+    request = BookingRequest(
+        kind, new_start, room_id or appointment.room_id, chosen, course.patient_id, appointment.id
+    )
+    carried = override is None and new_start == appointment.starts_at
+    if override:
+        codes: Sequence[str] = override["rules"]
+    else:
+        codes = (appointment.override_rules or []) if carried else ()
+    decision = _decision(request, course, session_type, override=codes, now=now)
+    previous = appointment.starts_at
+    appointment.starts_at = new_start
+    appointment.ends_at = session_end(session_type, new_start)
+    appointment.held_until = held_until(session_type, new_start)
+    appointment.room_id = request.room_id
+    _set_staff(appointment, chosen)
+    if override and decision.overridden:
+        _set_override(appointment, decision, override, by)
+    elif not (carried and decision.overridden):
+        appointment.override_rules = appointment.override_reason = appointment.override_by = None
+    _save(appointment, request, course, session_type, override=codes, now=now)
+    audit_change(appointment, by, "update")
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
+    signals.appointment_moved.send(appointment, now=now, previous_starts_at=previous)
+    return appointment
+
+
+def _ensure_status(appointment: Appointment, status: AppointmentStatus, verb: str) -> None:
+    if appointment.status != status.value:
+        current = AppointmentStatus(appointment.status)
+        raise Conflict(
+            f"Only a {status.value.replace('_', ' ')} appointment can be {verb}; this one is "
+            f"{current.value.replace('_', ' ')}.",
+            code="illegal_status_change",
+            violations=[
+                Violation(
+                    "illegal_status_change",
+                    f"This appointment is {current.value.replace('_', ' ')}.",
+                    {"current_status": current.value},
+                )
+            ],
+        )

@@ -1,0 +1,27 @@
+"""What scheduling tells the packages above it (DESIGN.md: imports run one way, news
+travels up by signal). Each is sent inside the booking's own transaction, after the
+change is flushed and before it is committed, so a subscriber's writes (reminders
+planned, moved, cancelled) commit or roll back with it. Scheduling never imports
+its subscribers.
+
+Every signal is sent with the appointment as sender and `now=` (the time the change
+was made); appointment_moved adds `previous_starts_at=`, appointment_cancelled adds
+`late=` (inside the cancellation notice window).
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+appointment_booked = _signals.signal("appointment-booked")
+appointment_moved = _signals.signal("appointment-moved")
+appointment_cancelled = _signals.signal("appointment-cancelled")
+appointment_completed = _signals.signal("appointment-completed")
+
+# Asked (sender: the course, `now=`) before a dosing session is booked or moved. A
+# receiver (monitoring) returns a sentence saying why the course's last checklist
+# holds the next dose for a prescriber's decision, or None. Nobody answering means
+# no hold. The answer feeds the pre_dose_gate rule.
+pre_dose_hold_check = _signals.signal("pre-dose-hold-check")
