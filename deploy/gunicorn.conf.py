@@ -21,6 +21,9 @@ max_requests_jitter = 200
 SHARED_MEMORY = "/dev/shm"  # noqa: S108
 if os.path.isdir(SHARED_MEMORY):
     worker_tmp_dir = SHARED_MEMORY
+# No control socket (gunicorn 25+): it would let any process of the same user resize
+# or stop the server, and every instance of a user shares its default path.
+control_socket_disable = True
 # No gunicorn access log: it prints full URLs, query strings included (patient
 # searches). The application logs each request itself, by route template.
 accesslog = None

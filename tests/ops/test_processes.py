@@ -120,9 +120,12 @@ def process_environment(overrides: dict[str, str]) -> dict[str, str]:
     return {**inherited, **from_compose, **overrides}
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ask every process to stop at once, then wait for each (killing a straggler)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -131,13 +134,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start(
-    running: ExitStack, logs: Path, name: str, args: list[str], env: dict[str, str]
+    running: list[subprocess.Popen[bytes]],
+    logs: Path,
+    name: str,
+    args: list[str],
+    env: dict[str, str],
 ) -> subprocess.Popen[bytes]:
-    output = running.enter_context((logs / f"{name}.log").open("wb"))
-    process = subprocess.Popen(
-        args, cwd=compose.ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-    )
-    running.callback(stop, process)
+    with (logs / f"{name}.log").open("wb") as output:
+        process = subprocess.Popen(
+            args, cwd=compose.ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    running.append(process)
     return process
 
 
@@ -156,7 +163,12 @@ def run(logs: Path, name: str, args: list[str], env: dict[str, str]) -> None:
 
 
 def serve(
-    running: ExitStack, logs: Path, name: str, args: list[str], env: dict[str, str], port: int
+    running: list[subprocess.Popen[bytes]],
+    logs: Path,
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    port: int,
 ) -> subprocess.Popen[bytes]:
     """Start a server process and wait until it accepts connections on its port."""
     process = start(running, logs, name, args, env)
@@ -170,58 +182,66 @@ def serve(
     return process
 
 
+def start_stack(running: list[subprocess.Popen[bytes]], logs: Path, database_url: str) -> Stack:
+    """Start every process compose describes, in its order, against `database_url`."""
+    redis_port, smtp_port, api_port = free_ports(3)
+    base_url = f"http://127.0.0.1:{api_port}"
+    redis_url = None
+    if shutil.which("redis-server"):
+        redis_command = ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port)]
+        serve(running, logs, "redis", [*redis_command, "--save", ""], {**os.environ}, redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    maildir = logs / "maildir"
+    smtp_command = [PYTHON, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}"]
+    smtp_command += ["-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
+    serve(running, logs, "smtp", smtp_command, {**os.environ}, smtp_port)
+
+    environ = process_environment(
+        {
+            "KAPT_DATABASE_URL": database_url,
+            "KAPT_RATELIMIT_STORAGE_URL": redis_url or "memory://",
+            "KAPT_SMTP_HOST": "127.0.0.1",
+            "KAPT_SMTP_PORT": str(smtp_port),
+            "KAPT_BASE_URL": base_url,
+        }
+    )
+    run(logs, "migrate", [PYTHON, "-m", "flask", "--app", "wsgi", "db", "upgrade"], environ)
+
+    gunicorn_command = [PYTHON, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"]
+    gunicorn_command += ["--bind", f"127.0.0.1:{api_port}", "--workers", "2", "wsgi:app"]
+    gunicorn = serve(running, logs, "gunicorn", gunicorn_command, environ, api_port)
+    ready_before = wait_for(
+        lambda: get_json(f"{base_url}/readyz"),
+        what="gunicorn answering /readyz",
+        timeout=START_TIMEOUT,
+        watched=[gunicorn],
+        logs=logs,
+    )
+
+    scheduler_command = [PYTHON, "-m", "flask", "--app", "wsgi", "kapt", "scheduler"]
+    scheduler = start(running, logs, "scheduler", scheduler_command, environ)
+    return Stack(
+        base_url=base_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        maildir=maildir,
+        environ=environ,
+        gunicorn=gunicorn,
+        scheduler=scheduler,
+        ready_before_scheduler=ready_before,
+        logs=logs,
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("processes")
-    maildir = logs / "maildir"
-    redis_port, smtp_port, api_port = free_ports(3)
-    base_url = f"http://127.0.0.1:{api_port}"
-    with fresh_postgres_database("kapt_processes") as database_url, ExitStack() as running:
-        redis_url = None
-        if shutil.which("redis-server"):
-            redis_args = ["--bind", "127.0.0.1", "--port", str(redis_port), "--save", ""]
-            serve(running, logs, "redis", ["redis-server", *redis_args], {**os.environ}, redis_port)
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        smtp_args = ["-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox"]
-        smtp_args.append(str(maildir))
-        smtp_command = [PYTHON, "-m", "aiosmtpd", *smtp_args]
-        serve(running, logs, "smtp", smtp_command, {**os.environ}, smtp_port)
-
-        environ = process_environment(
-            {
-                "KAPT_DATABASE_URL": database_url,
-                "KAPT_RATELIMIT_STORAGE_URL": redis_url or "memory://",
-                "KAPT_SMTP_HOST": "127.0.0.1",
-                "KAPT_SMTP_PORT": str(smtp_port),
-                "KAPT_BASE_URL": base_url,
-            }
-        )
-        # The `migrate` service, then `api`, then `scheduler`, as compose orders them.
-        run(logs, "migrate", [PYTHON, "-m", "flask", "--app", "wsgi", "db", "upgrade"], environ)
-        gunicorn_args = ["--config", "deploy/gunicorn.conf.py", "--workers", "2"]
-        gunicorn_args += ["--bind", f"127.0.0.1:{api_port}", "wsgi:app"]
-        gunicorn_command = [PYTHON, "-m", "gunicorn", *gunicorn_args]
-        gunicorn = serve(running, logs, "gunicorn", gunicorn_command, environ, api_port)
-        ready_before = wait_for(
-            lambda: get_json(f"{base_url}/readyz"),
-            what="gunicorn answering /readyz",
-            timeout=START_TIMEOUT,
-            watched=[gunicorn],
-            logs=logs,
-        )
-        scheduler_command = [PYTHON, "-m", "flask", "--app", "wsgi", "kapt", "scheduler"]
-        scheduler = start(running, logs, "scheduler", scheduler_command, environ)
-        yield Stack(
-            base_url=base_url,
-            database_url=database_url,
-            redis_url=redis_url,
-            maildir=maildir,
-            environ=environ,
-            gunicorn=gunicorn,
-            scheduler=scheduler,
-            ready_before_scheduler=ready_before,
-            logs=logs,
-        )
+    running: list[subprocess.Popen[bytes]] = []
+    with fresh_postgres_database("kapt_processes") as database_url:
+        try:
+            yield start_stack(running, logs, database_url)
+        finally:
+            stop_all(running)
 
 
 def worker_pids(master_pid: int) -> set[int]:
