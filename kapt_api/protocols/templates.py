@@ -117,7 +117,7 @@ def _measured(*measurements: M) -> tuple[ChecklistMeasurement, ...]:
     items = []
     for measurement in measurements:
         plausible = measurement.info.plausible
-        low, high = plausible if plausible else (None, None)
+        low, high = (float(plausible[0]), float(plausible[1])) if plausible else (None, None)
         items.append(ChecklistMeasurement(measurement, low, high))
     return tuple(items)
 
@@ -130,7 +130,10 @@ def _alert(
     phase: ThresholdPhase = ThresholdPhase.ANY,
     action: AlertAction = AlertAction.NOTIFY_PRESCRIBER,
 ) -> Threshold:
-    return Threshold(measurement, low, high, severity, action, phase)
+    def number(value: float | None) -> float | None:
+        return None if value is None else float(value)
+
+    return Threshold(measurement, number(low), number(high), severity, action, phase)
 
 
 def _alerts(*, hold_systolic: float, hold_diastolic: float) -> tuple[Threshold, ...]:
@@ -286,7 +289,8 @@ def _esketamine() -> ProtocolTemplate:
             "SPRAVATO label, https://uat.mimsdev.com/hongkong/drug/info/spravato",
             "No food 2 h and no liquids 30 min before; nasal corticosteroid or decongestant "
             "1 h before; no driving until the next day after restful sleep: SPRAVATO label "
-            "sections 2 and 17",
+            "sections 2 and 17, https://www.droracle.ai/articles/538624/what-protocol-should-be-"
+            "in-place-when-administering-spravato",
             "Chair time about 2-2.5 h: "
             "https://www.beinghealth.co/blog/spravato-treatment-first-8-weeks",
         ),
@@ -342,7 +346,8 @@ def _iv_series() -> ProtocolTemplate:
         (
             "6 infusions over about 3 weeks, 2-3 a week: Midwest Hearts and Minds, "
             "https://www.midwestheartsandminds.com/ketamine-infusion-1",
-            "0.5 mg/kg over 40 minutes: Andrade, J Clin Psychiatry 2017;78(7):e852",
+            "0.5 mg/kg over 40 minutes: Andrade, J Clin Psychiatry 2017;78(7):e852, "
+            "https://dev2.psychiatrist.com/jcp/ketamine-for-depression-dosing-administration-and-duration",
             "BP every 10 minutes during the infusion and every 15 minutes after: Riva-Posse et "
             "al., J Affect Disord 2018 (684 infusions)",
             "Values back to baseline within 1.5 h (90-minute minimum monitoring): Szarmach et "
@@ -409,7 +414,9 @@ def _kap(
             *sources,
             SOURCE_KAP,
             "BP peak 30-40 minutes after the dose: Gen Hosp Psychiatry 2024 (Yale, 2,342 "
-            "infusions); 2 h minimum monitoring for a 2-3 h session: design suggestion",
+            "infusions), https://litmetric.com/detail/38991311/Blood-pressure-changes-during-"
+            "ketamine-infusion-for-the-treatment-of-depression; 2 h minimum monitoring for a "
+            "2-3 h session: design suggestion (DOMAIN.md §3.2)",
             SOURCE_HOLD,
         ),
     )
@@ -444,7 +451,8 @@ def _im_kap() -> ProtocolTemplate:
             "IM given and monitored by licensed medical staff (nurse or prescriber), therapist "
             "present throughout: DOMAIN.md §3.3; Calliope, https://calliope.health/preparing-"
             "for-your-ketamine-journey-and-group-experience/",
-            "Integration within 1-3 days after IM/IV dosing: Balance Health & Healing",
+            "Integration within 1-3 days after IM/IV dosing: Balance Health & Healing, "
+            "https://balancehealthandhealing.com/faq-what-should-i-expect-with-ketamine-therapy/",
             "Fasting 6 h solids, 2 h clear liquids: Balance Health & Healing, "
             "https://balancehealthandhealing.com/faq-how-do-i-prepare-for-ketamine-therapy/",
         ),
@@ -473,8 +481,10 @@ def _sublingual_kap() -> ProtocolTemplate:
             "before dosing and at the end: Journey Clinical, https://journeyclinical.zendesk.com"
             "/hc/en-us/articles/34352436570644-Overview-Journey-Clinical-s-Offerings",
             "Sublingual onset 10-30 min, peak about 40 min, effects 45-80 min: Andrade, J Clin "
-            "Psychiatry 2019",
-            "Integration within 1-7 days after oral dosing: Balance Health & Healing",
+            "Psychiatry 2019, https://www.psychiatrist.com/jcp/depression/oral-ketamine-for-"
+            "depression-practical-considerations/",
+            "Integration within 1-7 days after oral dosing: Balance Health & Healing, "
+            "https://balancehealthandhealing.com/faq-what-should-i-expect-with-ketamine-therapy/",
             "Fasting 3 h food, 1 h liquids: Flow Wellness, https://theflowwellness.com/"
             "ketamine-oral-dissolving-tablet-odt-treatment-information-and-instructions/",
         ),
