@@ -264,7 +264,7 @@ def phase_problems(seq: Sequencing) -> list[Problem]:
         problems += _phase_rate_problems(seq, phase_path=path, index=i)
         before = planned
         planned += phase.dose_count
-        if planned > seq.dose_count >= before:
+        if planned > seq.dose_count >= max(before, 1):
             problems.append(
                 Problem(
                     f"{path}.last_week",

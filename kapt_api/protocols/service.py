@@ -257,10 +257,14 @@ def publish(*, version: ProtocolVersion, by: User | None, now: datetime) -> Prot
         medication=Medication(version.protocol.medication),
         route=Route(version.protocol.route),
     )
-    version.status = VersionStatus.PUBLISHED.value
-    version.published_at = now
-    version.published_by = _id(by)
-    version.updated_at = now
+    # One UPDATE: once the row says published, the database refuses any further change
+    # (so nothing here may autoflush half of it, such as loading the publisher's id).
+    publisher = _id(by)
+    with db.session.no_autoflush:
+        version.status = VersionStatus.PUBLISHED.value
+        version.published_at = now
+        version.published_by = publisher
+        version.updated_at = now
     db.session.flush()
     audit.record("publish", "protocol_version", version.id, actor_id=_id(by))
     log.info("protocol_version_published", version_id=str(version.id), number=version.number)
