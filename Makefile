@@ -34,8 +34,8 @@ run: install
 test: install-test lint typecheck test-sqlite test-postgresql
 
 lint: install-test
-	$(BIN)/ruff check kapt_api tests bench deploy wsgi.py
-	$(BIN)/ruff format --check kapt_api tests bench deploy wsgi.py
+	$(BIN)/ruff check kapt_api tests $(wildcard bench) deploy wsgi.py
+	$(BIN)/ruff format --check kapt_api tests $(wildcard bench) deploy wsgi.py
 
 typecheck: install-test
 	$(BIN)/mypy
