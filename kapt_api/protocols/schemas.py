@@ -55,18 +55,16 @@ class TemplateCopyIn(ma.Schema):
 
 class NewVersionIn(ma.Schema):
     from_version_id = ma.fields.UUID(
-        metadata={"description": "A version of this protocol; defaults to the latest"}
+        metadata={
+            "description": "A version of this protocol to copy; defaults to the latest. "
+            "Give this or template, not both."
+        }
     )
     template = ma.fields.String(
         validate=ma.validate.OneOf(sorted(TEMPLATES)),
         metadata={"description": "Start from a built-in template instead"},
     )
     notes = Text(max_length=2000, load_default="")
-
-    @ma.validates_schema
-    def _one_source(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if "from_version_id" in data and "template" in data:
-            raise ma.ValidationError("Give from_version_id or template, not both.", "template")
 
 
 class VersionPatch(DefinitionSections):

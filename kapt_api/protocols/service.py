@@ -175,6 +175,8 @@ def create_draft(
             code="draft_exists",
             headers={"Link": f'<{BASE}/protocol-versions/{draft.id}>; rel="edit"'},
         )
+    if template_key is not None and from_version_id is not None:
+        raise InvalidInput({"template": ["Give from_version_id or template, not both."]})
     based_on: ProtocolVersion | None = None
     if template_key is not None:
         found = template(key=template_key)
