@@ -167,6 +167,8 @@ def create_draft(
 ) -> ProtocolVersion:
     """A new draft version, copied from a version of this protocol (the latest by
     default) or from a built-in template."""
+    if template_key is not None and from_version_id is not None:
+        raise InvalidInput({"template": ["Give from_version_id or template, not both."]})
     draft = protocol.draft
     if draft is not None:
         raise Conflict(
@@ -175,8 +177,6 @@ def create_draft(
             code="draft_exists",
             headers={"Link": f'<{BASE}/protocol-versions/{draft.id}>; rel="edit"'},
         )
-    if template_key is not None and from_version_id is not None:
-        raise InvalidInput({"template": ["Give from_version_id or template, not both."]})
     based_on: ProtocolVersion | None = None
     if template_key is not None:
         found = template(key=template_key)
