@@ -8,6 +8,8 @@ back the same way (`from_document`); only validated definitions are ever stored
 
 from __future__ import annotations
 
+import functools
+import json
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
@@ -373,10 +375,16 @@ def _decode(kind: Any, raw: Any) -> Any:
 
 
 class StoredVersion(typing.Protocol):
-    status: str
     document: dict[str, Any]
 
 
 def definition_of(version: StoredVersion) -> ProtocolDefinition:
     """The typed rules of a protocol version: what scheduling, monitoring and reminders read."""
-    return from_document(version.document)
+    return _parsed(json.dumps(version.document, sort_keys=True, separators=(",", ":")))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(document: str) -> ProtocolDefinition:
+    # Keyed by the document's content, so a cached definition is never stale; the values
+    # are frozen, so every reader may share one.
+    return from_document(json.loads(document))
