@@ -188,7 +188,8 @@ def create_draft(
     else:
         based_on = _source_version(protocol, from_version_id)
         definition = based_on.definition
-    _check(definition, medication=Medication(protocol.medication), route=Route(protocol.route))
+    # Copied as it is, unchecked: a version published under older rules must still be
+    # copyable so it can be corrected; every edit and the publishing check it whole.
     version = _new_version(
         protocol,
         definition,

@@ -379,3 +379,27 @@ def test_a_course_enrols_only_on_a_published_version_its_clinic_may_use(
     with pytest.raises(RuleRefused) as refused:
         service.enrollable_version(version_id=draft.id, clinic_id=clinic.id)
     assert refused.value.violations[0].rule == "protocol_version_not_published"
+
+
+def test_a_version_that_newer_rules_refuse_can_still_be_copied_and_corrected(make_protocol, admin):
+    """A version published before a rule tightened must not lock its protocol."""
+    protocol = make_protocol(published=True)
+    legacy = ProtocolVersion(
+        number=2,
+        status="published",
+        document={**protocol.versions[0].document, "approval_note": "  "},
+        published_at=NOW,
+    )
+    protocol.versions.append(legacy)
+    db.session.flush()
+    draft = service.create_draft(
+        protocol=protocol, from_version_id=None, template_key=None, notes="", by=admin, now=NOW
+    )
+    assert draft.based_on_version_id == legacy.id
+    with pytest.raises(InvalidInput) as refused:
+        service.publish(version=draft, by=admin, now=LATER)
+    assert list(refused.value.errors) == ["approval_note"]
+    service.update_draft(
+        version=draft, changes={"approval_note": "Approved by Dr Reyes"}, by=admin, now=LATER
+    )
+    assert service.publish(version=draft, by=admin, now=LATER).status == "published"
