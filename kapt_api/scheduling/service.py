@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -136,11 +137,9 @@ def appointments(
 
 
 def list_appointments(*, by: Caller, page: Any, **filters: Any) -> list[Appointment]:
-    """One page of appointments (`page`: flask-smorest pagination parameters, its
-    item_count set), each one listed audited."""
-    pager = QueryPage(appointments(by=by, **filters), page)
-    page.item_count = pager.item_count
-    found = pager.items
+    """One page of appointments (`page`: flask-smorest pagination parameters), each one
+    listed audited."""
+    found = QueryPage(appointments(by=by, **filters), page).items
     for appointment in found:
         audit.record(
             "list", RESOURCE, appointment.id, patient_id=appointment.patient_id, actor_id=by.user_id
@@ -302,14 +301,37 @@ def _set_staff(appointment: Appointment, staff_ids: Sequence[uuid.UUID]) -> None
     appointment.staff = rows
 
 
+def start_of(
+    starts_at: datetime | None,
+    local_start: Mapping[str, Any] | None,
+    *,
+    clinic_id: uuid.UUID,
+    required: bool,
+) -> datetime | None:
+    """The requested start: `starts_at`, or `local_start` ({date, time} on the clinic's
+    clocks) refused when the clocks skip that time or show it twice."""
+    if starts_at is not None and local_start is not None:
+        raise InvalidInput({"local_start": ["Give starts_at or local_start, not both."]})
+    if local_start is None:
+        if starts_at is None and required:
+            raise InvalidInput({"starts_at": ["Give starts_at or local_start."]})
+        return starts_at
+    zone = loaders.clinic_zone(clinic_id)
+    found = rules.local_instant(local_start["date"], local_start["time"], zone)
+    if isinstance(found, Violation):
+        raise RuleRefused([replace(found, details={"field": "local_start"})])
+    return found
+
+
 def book(
     *,
     course_id: uuid.UUID,
     kind: SessionKind,
-    starts_at: datetime,
     room_id: uuid.UUID,
     by: Caller,
     now: datetime,
+    starts_at: datetime | None = None,
+    local_start: Mapping[str, Any] | None = None,
     staff_ids: Sequence[uuid.UUID] | None = None,
     override: Mapping[str, Any] | None = None,
 ) -> Appointment:
@@ -320,6 +342,9 @@ def book(
         "Only front desk, administrators and clinicians on the patient's care team book.",
     )
     refuse_override_unless_allowed(by, override)
+    starts_at = start_of(starts_at, local_start, clinic_id=course.clinic_id, required=True)
+    assert starts_at is not None
+    kind = SessionKind(kind)
     session_type = session_type_of(course, kind)
     chosen = tuple(staff_ids) if staff_ids else _default_staff(course, session_type)
     request = BookingRequest(kind, starts_at, room_id, chosen, course.patient_id)
@@ -357,6 +382,7 @@ def move(
     by: Caller,
     now: datetime,
     starts_at: datetime | None = None,
+    local_start: Mapping[str, Any] | None = None,
     room_id: uuid.UUID | None = None,
     staff_ids: Sequence[uuid.UUID] | None = None,
     override: Mapping[str, Any] | None = None,
@@ -375,6 +401,7 @@ def move(
     )
     _ensure_status(appointment, AppointmentStatus.BOOKED, "moved")
     refuse_override_unless_allowed(by, override)
+    starts_at = start_of(starts_at, local_start, clinic_id=course.clinic_id, required=False)
     kind = SessionKind(appointment.kind)
     session_type = session_type_of(course, kind)
     new_start = starts_at or appointment.starts_at

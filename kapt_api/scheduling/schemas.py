@@ -1,0 +1,256 @@
+"""What goes over the wire for courses and appointments.
+
+Times are RFC 3339 with an offset, answered in UTC. Instead of `starts_at` a booking
+may give `local_start` (a date and an HH:MM time on the clinic's clocks); a time the
+clocks skip or show twice is refused saying which. Two Out schemas each: clinicians
+on the patient's care team also see clinical notes, override reasons and why a
+course was discontinued; everyone else of the clinic sees the schedule.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from kapt_api.fields import AwareDateTime, Date, LocalTime, Text
+from kapt_api.protocols.definition import SessionKind
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.rules import BOOKING_RULES
+
+KINDS = [kind.value for kind in SessionKind]
+STATUSES = [status.value for status in AppointmentStatus]
+COURSE_STATUSES = [status.value for status in CourseStatus]
+MAX_STAFF = 6
+MAX_REASON = 500
+
+
+# --- in ------------------------------------------------------------------------------------
+
+
+class OverrideIn(ma.Schema):
+    """Book despite these clinical rules (administrators and prescribers only)."""
+
+    rules = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(BOOKING_RULES)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=len(BOOKING_RULES)),
+        metadata={
+            "description": "Rule codes to override; staff_conflict, room_conflict, "
+            "patient_conflict, in_the_past and course_not_active never can be."
+        },
+    )
+    reason = Text(
+        required=True,
+        min_length=1,
+        max_length=MAX_REASON,
+        metadata={"description": "Why; kept and audited"},
+    )
+
+
+class LocalStartIn(ma.Schema):
+    """A start as the clinic's clocks show it."""
+
+    date = Date(required=True)
+    time = LocalTime(required=True)
+
+
+class _Placing(ma.Schema):
+    starts_at = AwareDateTime(metadata={"description": "Give this or local_start"})
+    local_start = ma.fields.Nested(
+        LocalStartIn, metadata={"description": "Give this or starts_at: clinic local time"}
+    )
+    room_id = ma.fields.UUID()
+    staff_ids = ma.fields.List(
+        ma.fields.UUID(),
+        validate=ma.validate.Length(min=1, max=MAX_STAFF),
+        metadata={"description": "Defaults to the course care team filling the required roles"},
+    )
+    override = ma.fields.Nested(OverrideIn)
+
+
+class AppointmentIn(_Placing):
+    course_id = ma.fields.UUID(required=True)
+    kind = ma.fields.Enum(SessionKind, by_value=True, required=True)
+    room_id = ma.fields.UUID(required=True)
+
+
+class AppointmentPatch(_Placing):
+    """Reschedule: any of the time, the room and the staff; send If-Match."""
+
+
+class CancelIn(ma.Schema):
+    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+    override = ma.fields.Nested(
+        OverrideIn, metadata={"description": "Cancel although a later session depends on it"}
+    )
+
+
+class NoShowIn(ma.Schema):
+    reason = Text(min_length=1, max_length=MAX_REASON)
+
+
+class CompleteIn(ma.Schema):
+    clinical_notes = Text(max_length=10000, metadata={"description": "Care team only"})
+
+
+class AppointmentQuery(ma.Schema):
+    patient_id = ma.fields.UUID()
+    staff_id = ma.fields.UUID()
+    course_id = ma.fields.UUID()
+    clinic_id = ma.fields.UUID()
+    starts_from = AwareDateTime(
+        data_key="from", metadata={"description": "Appointments ending after this"}
+    )
+    until = AwareDateTime(
+        data_key="to", metadata={"description": "Appointments starting before this"}
+    )
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+
+
+class CareTeamIn(ma.Schema):
+    prescriber_id = ma.fields.UUID(required=True)
+    therapist_id = ma.fields.UUID(allow_none=True)
+    nurse_id = ma.fields.UUID(allow_none=True)
+
+
+class CourseIn(ma.Schema):
+    patient_id = ma.fields.UUID(required=True)
+    protocol_version_id = ma.fields.UUID(
+        required=True, metadata={"description": "A published version; the course pins it"}
+    )
+    care_team = ma.fields.Nested(
+        CareTeamIn,
+        required=True,
+        metadata={
+            "description": "Staff of the patient's clinic; they join the patient's care team"
+        },
+    )
+
+
+class DiscontinueIn(ma.Schema):
+    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+
+
+# --- out -----------------------------------------------------------------------------------
+
+
+class StatusChangeOut(ma.Schema):
+    from_status = ma.fields.String(allow_none=True, required=True)
+    to_status = ma.fields.String(required=True)
+    at = AwareDateTime(required=True)
+    by = ma.fields.UUID(allow_none=True, required=True)
+    reason = ma.fields.String(allow_none=True, required=True)
+
+
+class OverrideOut(ma.Schema):
+    rules = ma.fields.List(ma.fields.String(), required=True)
+    by = ma.fields.UUID(allow_none=True, required=True)
+
+
+class OverrideClinicalOut(OverrideOut):
+    reason = ma.fields.String(required=True)
+
+
+class AppointmentOut(ma.Schema):
+    """The schedule's view of an appointment."""
+
+    id = ma.fields.UUID(required=True)
+    course_id = ma.fields.UUID(required=True)
+    patient_id = ma.fields.UUID(required=True)
+    clinic_id = ma.fields.UUID(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+    held_until = AwareDateTime(
+        required=True, metadata={"description": "End of the buffer after the session"}
+    )
+    room_id = ma.fields.UUID(required=True)
+    staff_ids = ma.fields.List(ma.fields.UUID(), required=True)
+    late_cancellation = ma.fields.Boolean(required=True)
+    override = ma.fields.Nested(OverrideOut, allow_none=True, required=True)
+    history = ma.fields.List(ma.fields.Nested(StatusChangeOut), required=True)
+    created_by = ma.fields.UUID(allow_none=True, required=True)
+    created_at = AwareDateTime(required=True)
+    updated_at = AwareDateTime(required=True)
+
+
+class AppointmentClinicalOut(AppointmentOut):
+    """The care team's view: with clinical notes and the override's reason."""
+
+    override = ma.fields.Nested(OverrideClinicalOut, allow_none=True, required=True)
+    clinical_notes = ma.fields.String(allow_none=True, required=True)
+
+
+class CareTeamOut(ma.Schema):
+    prescriber_id = ma.fields.UUID(required=True)
+    therapist_id = ma.fields.UUID(allow_none=True, required=True)
+    nurse_id = ma.fields.UUID(allow_none=True, required=True)
+
+
+class CourseOut(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    patient_id = ma.fields.UUID(required=True)
+    clinic_id = ma.fields.UUID(required=True)
+    protocol_id = ma.fields.UUID(attribute="protocol_version.protocol_id", required=True)
+    protocol_name = ma.fields.String(attribute="protocol_version.protocol.name", required=True)
+    protocol_version_id = ma.fields.UUID(required=True)
+    protocol_version_number = ma.fields.Integer(attribute="protocol_version.number", required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(COURSE_STATUSES))
+    care_team = ma.fields.Nested(CareTeamOut, required=True)
+    enrolled_at = AwareDateTime(required=True)
+    enrolled_by = ma.fields.UUID(allow_none=True, required=True)
+    completed_at = AwareDateTime(allow_none=True, required=True)
+    discontinued_at = AwareDateTime(allow_none=True, required=True)
+    discontinued_by = ma.fields.UUID(allow_none=True, required=True)
+
+
+class CourseClinicalOut(CourseOut):
+    discontinue_reason = ma.fields.String(allow_none=True, required=True)
+
+
+class ScheduledSessionOut(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+
+
+class DueSessionOut(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    number = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The n-th preparation or dose; for integration, its dose"},
+    )
+    earliest = AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "Earliest start the rules allow"}
+    )
+    latest = AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Latest start (integration window, next dose, phase)"},
+    )
+    note = ma.fields.String(required=True)
+    phase = ma.fields.String(allow_none=True, required=True)
+
+
+class ProgressOut(ma.Schema):
+    course_id = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(COURSE_STATUSES))
+    dose_count = ma.fields.Integer(required=True)
+    doses_booked = ma.fields.Integer(required=True, metadata={"description": "Done included"})
+    doses_done = ma.fields.Integer(required=True)
+    preparations_required = ma.fields.Integer(required=True)
+    preparations_scheduled = ma.fields.Integer(required=True)
+    done = ma.fields.List(ma.fields.Nested(ScheduledSessionOut), required=True)
+    booked = ma.fields.List(ma.fields.Nested(ScheduledSessionOut), required=True)
+    due = ma.fields.List(ma.fields.Nested(DueSessionOut), required=True)
+
+
+APPOINTMENT_OUT = AppointmentOut()
+APPOINTMENT_CLINICAL_OUT = AppointmentClinicalOut()
+COURSE_OUT = CourseOut()
+COURSE_CLINICAL_OUT = CourseClinicalOut()
+# For the OpenAPI document: which one a caller gets is decided per patient.
+APPOINTMENT_OUT_DOC = {"oneOf": [AppointmentOut, AppointmentClinicalOut]}
+COURSE_OUT_DOC = {"oneOf": [CourseOut, CourseClinicalOut]}
