@@ -17,6 +17,7 @@ from kapt_api.auth.models import Role, User
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, WorkingHours
 from kapt_api.db import db
 from kapt_api.patients.models import CareTeamMember, Patient
+from kapt_api.protocols import service as protocol_service
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _clinic() -> Clinic:
 
 def _staff(clinic: Clinic) -> dict[str, StaffMember]:
     members: dict[str, StaffMember] = {}
+    # Staff records are keyed by their first role; the admin has one too (it runs the clinic).
     for login in LOGINS:
         user = auth_service.create_user(
             email=login.email,
@@ -128,5 +130,6 @@ def load() -> list[DemoLogin]:
     clinic = _clinic()
     staff = _staff(clinic)
     _patients(clinic, staff)
+    protocol_service.install_builtin_templates(by=staff["admin"].user)
     db.session.flush()
     return list(LOGINS)

@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from kapt_api import demo
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
+from kapt_api.protocols.models import Protocol, ProtocolVersion
+from kapt_api.protocols.templates import TEMPLATES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -19,6 +21,10 @@ def test_demo_data_loads_once_and_prints_working_logins(runner, client):
     second = runner.invoke(args=["kapt", "demo-data", "--if-empty"])
     assert "already loaded" in second.output
     assert db.session.scalar(select(func.count()).select_from(Clinic)) == 1
+    published = db.session.scalars(
+        select(Protocol.name).join(ProtocolVersion).where(ProtocolVersion.status == "published")
+    ).all()
+    assert sorted(published) == sorted(t.name for t in TEMPLATES.values())
 
     for login in demo.LOGINS:
         assert login.email in second.output and login.password in second.output
