@@ -6,6 +6,7 @@ from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.models import Protocol, ProtocolVersion
+from kapt_api.scheduling.feed_models import CalendarFeed, CalendarRevision
 from kapt_api.scheduling.models import (
     Appointment,
     AppointmentStaff,
@@ -18,6 +19,8 @@ __all__ = [
     "Appointment",
     "AppointmentStaff",
     "AuditEvent",
+    "CalendarFeed",
+    "CalendarRevision",
     "CareTeamMember",
     "Clinic",
     "Course",
