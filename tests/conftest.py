@@ -1,6 +1,10 @@
 """The fixture chain: a migrated database per run, an app, a client, and a
 transaction per test that is rolled back (see test_isolation.py for the proof).
 
+Factories commit to the test's savepoint: an error answer rolls the session back to
+the last commit, and what a test set up must survive that (the test's own outer
+transaction still undoes everything).
+
 KAPT_TEST_DB chooses the engine: `sqlite` (default) or `postgresql`, the latter
 on a fresh database created on KAPT_TEST_POSTGRES_URL's server and dropped after.
 """
@@ -130,12 +134,14 @@ def make_user() -> Callable[..., User]:
         password: str = PASSWORD,
         full_name: str = "Test User",
     ) -> User:
-        return auth_service.create_user(
+        user = auth_service.create_user(
             email=email or f"user-{uuid.uuid4().hex[:10]}@clinic.test",
             full_name=full_name,
             password=password,
             roles=set(roles),
         )
+        db.session.commit()
+        return user
 
     return make
 
@@ -155,7 +161,7 @@ def make_clinic() -> Callable[..., Clinic]:
             OpeningHours(weekday=d, opens=time(8), closes=time(18)) for d in range(5)
         ]
         db.session.add(clinic)
-        db.session.flush()
+        db.session.commit()
         return clinic
 
     return make
@@ -168,7 +174,7 @@ def make_room() -> Callable[..., Room]:
         values.update(overrides)
         room = Room(clinic_id=clinic.id, **values)
         db.session.add(room)
-        db.session.flush()
+        db.session.commit()
         return room
 
     return make
@@ -183,7 +189,7 @@ def make_staff(make_user: Callable[..., User]) -> Callable[..., StaffMember]:
             WorkingHours(weekday=d, starts=time(9), ends=time(17)) for d in range(5)
         ]
         db.session.add(staff)
-        db.session.flush()
+        db.session.commit()
         return staff
 
     return make
@@ -211,7 +217,7 @@ def make_patient() -> Callable[..., Patient]:
         patient = Patient(clinic_id=clinic.id, **values)
         patient.care_team = [CareTeamMember(staff_id=s.id) for s in care_team]
         db.session.add(patient)
-        db.session.flush()
+        db.session.commit()
         return patient
 
     return make

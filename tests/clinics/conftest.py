@@ -10,43 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from kapt_api.auth.models import Role, User
-from kapt_api.clinics.models import Clinic, Room, StaffMember
-from kapt_api.db import db
+from kapt_api.clinics.models import Clinic, StaffMember
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
-
-
-def _committed(factory: Callable[..., Any]) -> Callable[..., Any]:
-    """A factory whose objects survive the rollback that an error answer makes: committed
-    to the test's savepoint, still undone when the test ends."""
-
-    def make(*args: Any, **kwargs: Any) -> Any:
-        made = factory(*args, **kwargs)
-        db.session.commit()
-        return made
-
-    return make
-
-
-@pytest.fixture
-def make_user(make_user: Callable[..., User]) -> Callable[..., User]:
-    return _committed(make_user)
-
-
-@pytest.fixture
-def make_clinic(make_clinic: Callable[..., Clinic]) -> Callable[..., Clinic]:
-    return _committed(make_clinic)
-
-
-@pytest.fixture
-def make_room(make_room: Callable[..., Room]) -> Callable[..., Room]:
-    return _committed(make_room)
-
-
-@pytest.fixture
-def make_staff(make_staff: Callable[..., StaffMember]) -> Callable[..., StaffMember]:
-    return _committed(make_staff)
 
 
 @pytest.fixture

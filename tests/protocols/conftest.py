@@ -30,30 +30,6 @@ IM_KAP = TEMPLATES["im-kap"]
 ESKETAMINE = TEMPLATES["esketamine-rems-induction"]
 
 
-def _committed(factory: Callable[..., Any]) -> Callable[..., Any]:
-    def make(*args: Any, **kwargs: Any) -> Any:
-        made = factory(*args, **kwargs)
-        db.session.commit()
-        return made
-
-    return make
-
-
-@pytest.fixture
-def make_user(make_user: Callable[..., User]) -> Callable[..., User]:
-    return _committed(make_user)
-
-
-@pytest.fixture
-def make_clinic(make_clinic: Callable[..., Clinic]) -> Callable[..., Clinic]:
-    return _committed(make_clinic)
-
-
-@pytest.fixture
-def make_staff(make_staff: Callable[..., StaffMember]) -> Callable[..., StaffMember]:
-    return _committed(make_staff)
-
-
 @pytest.fixture
 def definition() -> ProtocolDefinition:
     """A valid definition: the IM KAP template's."""
