@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,6 +46,7 @@ from kapt_api.scheduling.models import (
     StatusChange,
 )
 
+log = structlog.get_logger("kapt.scheduling")
 RESOURCE = "appointment"
 _HELD_KEY = re.compile(r"\((staff|room|patient):")
 SQLITE_OVERLAP = "resource_hold_overlap"
@@ -257,6 +259,7 @@ def _save(
         rule = _lost_race_rule(error)
         if rule is None:
             raise
+        log.info("booking_race_lost", rule=rule, course_id=str(course.id))
         _decision(request, course, session_type, override=override, now=now)
         raise BookingRefused(
             [Violation(rule, "Someone else booked this time a moment ago; choose another.")]
