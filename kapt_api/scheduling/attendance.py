@@ -111,6 +111,7 @@ def check_in(*, appointment: Appointment, by: Caller, now: datetime) -> Appointm
     _step(appointment, AppointmentStatus.CHECKED_IN, by=by, now=now)
     db.session.flush()
     audit_change(appointment, by, "check_in")
+    signals.appointment_checked_in.send(appointment, now=now)
     return appointment
 
 
@@ -145,6 +146,10 @@ def _ensure_treats(appointment: Appointment, by: Caller) -> None:
 def start(*, appointment: Appointment, by: Caller, now: datetime) -> Appointment:
     """The session begins."""
     _ensure_treats(appointment, by)
+    answers = signals.appointment_starting.send(appointment, now=now)
+    held = next((str(answer) for _receiver, answer in answers if answer), None)
+    if held is not None:
+        raise RuleRefused([Violation("pre_dose_gate", held)])
     _step(appointment, AppointmentStatus.IN_PROGRESS, by=by, now=now)
     db.session.flush()
     audit_change(appointment, by, "start")

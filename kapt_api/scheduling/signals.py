@@ -19,9 +19,16 @@ appointment_booked = _signals.signal("appointment-booked")
 appointment_moved = _signals.signal("appointment-moved")
 appointment_cancelled = _signals.signal("appointment-cancelled")
 appointment_completed = _signals.signal("appointment-completed")
+appointment_checked_in = _signals.signal("appointment-checked-in")
 
 # Asked (sender: the course, `now=`) before a dosing session is booked or moved. A
 # receiver (monitoring) returns a sentence saying why the course's last checklist
 # holds the next dose for a prescriber's decision, or None. Nobody answering means
 # no hold. The answer feeds the pre_dose_gate rule.
 pre_dose_hold_check = _signals.signal("pre-dose-hold-check")
+
+# Asked (sender: the appointment, `now=`) before a session starts. A receiver
+# (monitoring) returns a sentence saying why the session is held for a prescriber's
+# decision, or None; it may note the start time. Any answer refuses the start with
+# pre_dose_gate.
+appointment_starting = _signals.signal("appointment-starting")
