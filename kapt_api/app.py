@@ -64,11 +64,20 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.clinics.routes import bp as clinics_bp
     from kapt_api.patients.routes import bp as patients_bp
     from kapt_api.protocols.routes import bp as protocols_bp
+    from kapt_api.reminders.routes import bp as reminders_bp
     from kapt_api.scheduling.routes import bp as scheduling_bp
 
     tokens.install(app)
     audit.install(app)
-    for blueprint in (health.bp, auth_bp, clinics_bp, patients_bp, protocols_bp, scheduling_bp):
+    for blueprint in (
+        health.bp,
+        auth_bp,
+        clinics_bp,
+        patients_bp,
+        protocols_bp,
+        scheduling_bp,
+        reminders_bp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
 

@@ -119,6 +119,10 @@ def _http_url(raw: str) -> str:
     return raw.strip().rstrip("/")
 
 
+def _optional_http_url(raw: str) -> str:
+    return _http_url(raw) if raw.strip() else ""
+
+
 def _email(raw: str) -> str:
     value = raw.strip()
     if not _EMAIL.match(value):
@@ -234,6 +238,56 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         _positive_int,
         "How often the scheduler's dispatcher job runs.",
+    ),
+    Setting(
+        "KAPT_REMINDER_BATCH_SIZE",
+        "KAPT_REMINDER_BATCH_SIZE",
+        100,
+        _positive_int,
+        "How many due reminders one dispatcher claims at a time.",
+    ),
+    Setting(
+        "KAPT_REMINDER_LEASE_SECONDS",
+        "KAPT_REMINDER_LEASE_SECONDS",
+        120,
+        _positive_int,
+        "How long a claim lasts: a crashed dispatcher's reminders are sent by another after it.",
+    ),
+    Setting(
+        "KAPT_REMINDER_MAX_ATTEMPTS",
+        "KAPT_REMINDER_MAX_ATTEMPTS",
+        8,
+        _positive_int,
+        "Tries before a reminder that keeps failing is marked failed and alerted.",
+    ),
+    Setting(
+        "KAPT_REMINDER_RETRY_SECONDS",
+        "KAPT_REMINDER_RETRY_SECONDS",
+        30,
+        _positive_int,
+        "First retry delay; it doubles with each failure (with jitter).",
+    ),
+    Setting(
+        "KAPT_REMINDER_RETRY_MAX_SECONDS",
+        "KAPT_REMINDER_RETRY_MAX_SECONDS",
+        3600,
+        _positive_int,
+        "Longest retry delay.",
+    ),
+    Setting(
+        "KAPT_SMS_GATEWAY_URL",
+        "KAPT_SMS_GATEWAY_URL",
+        "",
+        _optional_http_url,
+        "The clinic's SMS gateway, which receives texts as signed webhooks. "
+        "Empty: texts go to the console channel.",
+    ),
+    Setting(
+        "KAPT_SMS_GATEWAY_SECRET",
+        "KAPT_SMS_GATEWAY_SECRET",
+        "",
+        str,
+        "Shared secret signing posts to the SMS gateway (HMAC-SHA256).",
     ),
     Setting(
         "KAPT_LOG_LEVEL",

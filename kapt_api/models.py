@@ -6,6 +6,7 @@ from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.models import Protocol, ProtocolVersion
+from kapt_api.reminders.models import Reminder, WebhookSubscription
 from kapt_api.scheduling.feed_models import CalendarFeed, CalendarRevision
 from kapt_api.scheduling.models import (
     Appointment,
@@ -29,6 +30,7 @@ __all__ = [
     "Patient",
     "Protocol",
     "ProtocolVersion",
+    "Reminder",
     "ResourceHold",
     "RevokedSession",
     "Room",
@@ -38,5 +40,6 @@ __all__ = [
     "TimeOff",
     "User",
     "UserRole",
+    "WebhookSubscription",
     "WorkingHours",
 ]

@@ -24,6 +24,7 @@ from flask import Flask
 from kapt_api import clock, health, idempotency
 from kapt_api.auth import service as auth_service
 from kapt_api.db import db
+from kapt_api.reminders import dispatcher as reminder_dispatcher
 
 log = structlog.get_logger("kapt.scheduler")
 INSTANCE_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -33,7 +34,12 @@ INSTANCE_NAME = f"{socket.gethostname()}:{os.getpid()}"
 class Job:
     id: str
     run: Callable[[datetime], object]
-    every_seconds: int
+    # Seconds, or the name of the setting that gives them.
+    every_seconds: int | str
+
+
+def _dispatch_reminders(now: datetime) -> None:
+    reminder_dispatcher.dispatch_until_idle(now=now)
 
 
 def _heartbeat(now: datetime) -> None:
@@ -48,6 +54,7 @@ def _purge_expired(now: datetime) -> None:
 JOBS: tuple[Job, ...] = (
     Job("heartbeat", _heartbeat, 30),
     Job("purge-expired-keys", _purge_expired, 3600),
+    Job("dispatch-reminders", _dispatch_reminders, "KAPT_SCHEDULER_TICK_SECONDS"),
 )
 
 
@@ -74,7 +81,11 @@ def build(app: Flask, *, blocking: bool) -> BaseScheduler:
             args=(app, job),
             id=job.id,
             name=job.id,
-            seconds=job.every_seconds,
+            seconds=(
+                app.config[job.every_seconds]
+                if isinstance(job.every_seconds, str)
+                else job.every_seconds
+            ),
             coalesce=True,
             max_instances=1,
             replace_existing=True,

@@ -36,6 +36,13 @@ PARSED = {
     "KAPT_MAIL_FROM": ("reminders@cedar.example", "reminders@cedar.example"),
     "KAPT_EMBEDDED_SCHEDULER": ("off", False),
     "KAPT_SCHEDULER_TICK_SECONDS": ("2", 2),
+    "KAPT_REMINDER_BATCH_SIZE": ("500", 500),
+    "KAPT_REMINDER_LEASE_SECONDS": ("60", 60),
+    "KAPT_REMINDER_MAX_ATTEMPTS": ("3", 3),
+    "KAPT_REMINDER_RETRY_SECONDS": ("5", 5),
+    "KAPT_REMINDER_RETRY_MAX_SECONDS": ("600", 600),
+    "KAPT_SMS_GATEWAY_URL": ("https://sms.cedar.example/hook/", "https://sms.cedar.example/hook"),
+    "KAPT_SMS_GATEWAY_SECRET": ("s3cret-for-hmac", "s3cret-for-hmac"),
     "KAPT_LOG_LEVEL": ("warning", "WARNING"),
     "KAPT_TRUSTED_PROXIES": ("2", 2),
 }
@@ -58,10 +65,21 @@ REFUSED = [
     ("KAPT_MAIL_FROM", "reminders"),
     ("KAPT_EMBEDDED_SCHEDULER", "2"),
     ("KAPT_SCHEDULER_TICK_SECONDS", ""),
+    ("KAPT_REMINDER_BATCH_SIZE", "0"),
+    ("KAPT_REMINDER_LEASE_SECONDS", "two minutes"),
+    ("KAPT_REMINDER_MAX_ATTEMPTS", "-3"),
+    ("KAPT_REMINDER_RETRY_SECONDS", "1.5"),
+    ("KAPT_REMINDER_RETRY_MAX_SECONDS", "0"),
+    ("KAPT_SMS_GATEWAY_URL", "sms.cedar.example/hook"),
     ("KAPT_LOG_LEVEL", "LOUD"),
     ("KAPT_TRUSTED_PROXIES", "-1"),
 ]
-FREE_TEXT = {"KAPT_SMTP_HOST", "KAPT_SMTP_USERNAME", "KAPT_SMTP_PASSWORD"}
+FREE_TEXT = {
+    "KAPT_SMTP_HOST",
+    "KAPT_SMTP_USERNAME",
+    "KAPT_SMTP_PASSWORD",
+    "KAPT_SMS_GATEWAY_SECRET",
+}
 
 
 def _by_env(env: str) -> config.Setting:

@@ -1,0 +1,46 @@
+"""What a patient's reminder says: the protocol's PHI-safe template filled with the
+clinic's name and phone, the date, time and place (DOMAIN.md §5.1), and a calendar
+event to attach to emails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+
+from kapt_api.clinics.models import Clinic
+from kapt_api.patients.models import Patient
+from kapt_api.protocols.reminder_text import ReminderContext
+from kapt_api.scheduling.models import Appointment
+
+
+def context_for(appointment: Appointment, patient: Patient, clinic: Clinic) -> ReminderContext:
+    """The values a reminder may carry; times in the clinic's zone, where the session is."""
+    local = appointment.starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    return ReminderContext(
+        patient_first_name=patient.given_name,
+        clinic_name=clinic.name,
+        clinic_phone=clinic.phone or "",
+        date=f"{local:%A, %B} {local.day}",
+        time=local.strftime("%I:%M %p").lstrip("0"),
+        location=clinic.address or clinic.name,
+    )
+
+
+def calendar_event(appointment: Appointment, clinic: Clinic, *, domain: str, now: datetime) -> str:
+    """A one-event iCalendar file: stable UID per appointment, so a moved appointment's
+    new reminder updates the event already in the patient's calendar."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//kapt-api//reminders//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"appointment-{appointment.id}@{domain}")
+    event.add("dtstamp", now)
+    event.add("dtstart", appointment.starts_at)
+    event.add("dtend", appointment.ends_at)
+    event.add("summary", f"Appointment: {clinic.name}")
+    event.add("location", clinic.address or clinic.name)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()

@@ -1,0 +1,30 @@
+"""What goes over the wire about the outbox."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from kapt_api.fields import AwareDateTime
+
+
+class ReminderQuery(ma.Schema):
+    appointment_id = ma.fields.UUID(required=True)
+
+
+class ReminderOut(ma.Schema):
+    id = ma.fields.UUID()
+    appointment_id = ma.fields.UUID(allow_none=True)
+    channel = ma.fields.String()
+    offset_hours = ma.fields.Integer(allow_none=True)
+    due_at = AwareDateTime()
+    status = ma.fields.String(
+        metadata={"description": "pending, sent, failed, expired, cancelled or skipped"}
+    )
+    reason = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Why it was skipped, cancelled, expired or failed."},
+    )
+    attempts = ma.fields.Integer()
+    next_attempt_at = AwareDateTime()
+    last_error = ma.fields.String(allow_none=True)
+    sent_at = AwareDateTime(allow_none=True)
