@@ -62,6 +62,8 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.auth import audit, tokens
     from kapt_api.auth.routes import bp as auth_bp
     from kapt_api.clinics.routes import bp as clinics_bp
+    from kapt_api.monitoring.routes import bp as monitoring_bp
+    from kapt_api.outcomes.routes import bp as outcomes_bp
     from kapt_api.patients.routes import bp as patients_bp
     from kapt_api.protocols.routes import bp as protocols_bp
     from kapt_api.reminders.routes import bp as reminders_bp
@@ -77,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
         protocols_bp,
         scheduling_bp,
         reminders_bp,
+        monitoring_bp,
+        outcomes_bp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)

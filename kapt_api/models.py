@@ -4,6 +4,8 @@ from kapt_api.auth.models import AuditEvent, RevokedSession, User, UserRole
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, TimeOff, WorkingHours
 from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
+from kapt_api.monitoring.models import Alert, MonitoringSession, Reading
+from kapt_api.outcomes.models import OutcomeMeasure
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.models import Protocol, ProtocolVersion
 from kapt_api.reminders.models import Reminder, WebhookSubscription
@@ -17,6 +19,7 @@ from kapt_api.scheduling.models import (
 )
 
 __all__ = [
+    "Alert",
     "Appointment",
     "AppointmentStaff",
     "AuditEvent",
@@ -26,10 +29,13 @@ __all__ = [
     "Clinic",
     "Course",
     "IdempotencyRecord",
+    "MonitoringSession",
     "OpeningHours",
+    "OutcomeMeasure",
     "Patient",
     "Protocol",
     "ProtocolVersion",
+    "Reading",
     "Reminder",
     "ResourceHold",
     "RevokedSession",

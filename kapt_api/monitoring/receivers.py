@@ -1,0 +1,31 @@
+"""Monitoring listens to scheduling (which never imports it): a dosing session's
+checklist opens at check-in, a held session may not start, a held course books no
+further dose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kapt_api.monitoring import service
+from kapt_api.scheduling import signals
+from kapt_api.scheduling.models import Appointment, Course
+
+
+def _checked_in(appointment: Appointment, *, now: datetime, **_: Any) -> None:
+    service.open_session(appointment, now=now)
+
+
+def _starting(appointment: Appointment, *, now: datetime, **_: Any) -> str | None:
+    return service.hold_answer(appointment, now=now)
+
+
+def _course_held(course: Course, *, now: datetime, **_: Any) -> str | None:
+    return service.course_hold(course, now=now)
+
+
+def connect() -> None:
+    """Subscribe (weakly referenced module functions stay alive with the module)."""
+    signals.appointment_checked_in.connect(_checked_in)
+    signals.appointment_starting.connect(_starting)
+    signals.pre_dose_hold_check.connect(_course_held)

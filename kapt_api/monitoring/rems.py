@@ -1,0 +1,184 @@
+"""The esketamine REMS record of a session: the administration (first device, devices,
+dose, lot) and the Patient Monitoring Form built from it, due within 7 days
+(DOMAIN.md §1.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from kapt_api.auth import audit
+from kapt_api.db import db
+from kapt_api.errors import Conflict, InvalidInput
+from kapt_api.monitoring import rules, service
+from kapt_api.monitoring.models import MonitoringSession, Reading
+from kapt_api.patients.models import Patient
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import TimepointKind
+from kapt_api.protocols.measurements import Measurement
+
+MG_PER_DEVICE = 28
+SUBMIT_WITHIN = timedelta(days=7)
+BP_PEAK_MINUTES = 40
+BP_PEAK_WINDOW_MINUTES = 10
+ADVERSE_EVENTS = ("sedation", "dissociation", "respiratory_depression", "bp_increase")
+
+
+def record_administration(
+    *,
+    session: MonitoringSession,
+    first_device_at: datetime,
+    devices: int,
+    dose_mg: int,
+    lot_number: str,
+    by: Caller,
+    now: datetime,
+) -> MonitoringSession:
+    """The dose as given: monitoring time counts from the first device."""
+    problems: dict[str, list[str]] = {}
+    if not session.rems_required:
+        raise Conflict("This session's protocol keeps no REMS record.", code="not_rems")
+    if dose_mg != devices * MG_PER_DEVICE:
+        problems["dose_mg"] = [
+            f"{devices} device(s) of {MG_PER_DEVICE} mg give {devices * MG_PER_DEVICE} mg."
+        ]
+    if first_device_at > now:
+        problems["first_device_at"] = ["The first device cannot be given in the future."]
+    if first_device_at < session.checked_in_at:
+        problems["first_device_at"] = ["The first device cannot be given before check-in."]
+    if problems:
+        raise InvalidInput(problems)
+    session.first_device_at = first_device_at
+    session.dose_started_at = first_device_at
+    session.devices = devices
+    session.dose_mg = dose_mg
+    session.lot_number = lot_number
+    db.session.flush()
+    audit.record(
+        "update", service.RESOURCE, session.id, patient_id=session.patient_id, actor_id=by.user_id
+    )
+    return session
+
+
+@dataclass(frozen=True)
+class BloodPressure:
+    systolic: float
+    diastolic: float
+    measured_at: datetime
+
+
+def _bp(reading: Reading | None) -> BloodPressure | None:
+    if reading is None:
+        return None
+    values = reading.values
+    systolic = values.get(Measurement.SYSTOLIC_BP.value)
+    diastolic = values.get(Measurement.DIASTOLIC_BP.value)
+    if systolic is None or diastolic is None:
+        return None
+    return BloodPressure(systolic, diastolic, reading.measured_at)
+
+
+def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
+    """The Patient Monitoring Form's fields, with the ones still missing named."""
+    template = service.template_of(session)
+    readings = service.current_readings(session)
+    kinds = {t.key: t.kind for t in template.timepoints}
+    baseline = _last(r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.PRE_DOSE)
+    final = _last(
+        r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.BEFORE_DISCHARGE
+    )
+    patient = db.session.get(Patient, session.patient_id)
+    assert patient is not None
+    fields: dict[str, Any] = {
+        "patient_name": f"{patient.given_name} {patient.family_name}",
+        "date_of_birth": patient.date_of_birth,
+        "treatment_date": _treatment_date(session),
+        "first_treatment": _first_treatment(session),
+        "dose_mg": session.dose_mg,
+        "devices": session.devices,
+        "lot_number": session.lot_number,
+        "first_device_at": session.first_device_at,
+        "discharged_at": session.discharged_at,
+        "total_monitoring_minutes": _duration(session),
+        "bp_before_administration": _bp(baseline),
+        "bp_40_minutes": _bp_near_peak(session, readings),
+        "bp_before_discharge": _bp(final),
+        "vitals_in_range_before_administration": _in_range(template, baseline, pre_dose=True),
+        "vitals_in_range_before_discharge": _in_range(template, final, pre_dose=False),
+        **{name: getattr(session, name) for name in ADVERSE_EVENTS},
+        "submit_by": _treatment_date(session) + SUBMIT_WITHIN,
+        "submitted_at": session.rems_submitted_at,
+    }
+    optional = {"submitted_at", "date_of_birth"}
+    missing = sorted(k for k, v in fields.items() if v is None and k not in optional)
+    audit.record(
+        "read", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
+    )
+    return {**fields, "complete": not missing, "missing": missing}
+
+
+def _last(readings: Any) -> Reading | None:
+    found = list(readings)
+    return found[-1] if found else None
+
+
+def _treatment_date(session: MonitoringSession) -> date:
+    return (session.first_device_at or session.checked_in_at).date()
+
+
+def _first_treatment(session: MonitoringSession) -> bool:
+    earlier = db.session.scalar(
+        select(func.count(MonitoringSession.id)).where(
+            MonitoringSession.course_id == session.course_id,
+            MonitoringSession.checked_in_at < session.checked_in_at,
+            MonitoringSession.first_device_at.is_not(None),
+        )
+    )
+    return not earlier
+
+
+def _duration(session: MonitoringSession) -> int | None:
+    if session.first_device_at is None or session.discharged_at is None:
+        return None
+    return int((session.discharged_at - session.first_device_at).total_seconds() // 60)
+
+
+def _bp_near_peak(session: MonitoringSession, readings: list[Reading]) -> BloodPressure | None:
+    """The blood pressure taken nearest 40 minutes after the first device (within 10)."""
+    if session.first_device_at is None:
+        return None
+    peak = session.first_device_at + timedelta(minutes=BP_PEAK_MINUTES)
+    window = timedelta(minutes=BP_PEAK_WINDOW_MINUTES)
+    near = [
+        (abs(r.measured_at - peak), bp)
+        for r in readings
+        if (bp := _bp(r)) is not None and abs(r.measured_at - peak) <= window
+    ]
+    return min(near, key=lambda pair: pair[0])[1] if near else None
+
+
+def _in_range(template: Any, reading: Reading | None, *, pre_dose: bool) -> bool | None:
+    if reading is None:
+        return None
+    return not rules.breaches(template, reading.values, pre_dose=pre_dose)
+
+
+def submit(*, session: MonitoringSession, by: Caller, now: datetime) -> MonitoringSession:
+    """The form was submitted to the REMS (online or by fax)."""
+    if not session.rems_required:
+        raise Conflict("This session's protocol keeps no REMS record.", code="not_rems")
+    if session.rems_submitted_at is not None:
+        raise Conflict("This form was already submitted.", code="already_submitted")
+    missing = form(session=session, by=by)["missing"]
+    if missing:
+        raise InvalidInput({name: ["Missing on the form."] for name in missing})
+    session.rems_submitted_at = now
+    session.rems_submitted_by = by.user_id
+    db.session.flush()
+    audit.record(
+        "update", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
+    )
+    return session

@@ -1,0 +1,191 @@
+"""What goes over the wire for monitoring: readings in, checklists, alerts, the REMS
+form out. Values travel with their UCUM unit; times carry an offset."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from kapt_api.fields import AwareDateTime, Date, Text
+from kapt_api.monitoring.models import AlertStatus
+from kapt_api.monitoring.rules import TimepointState
+from kapt_api.protocols.measurements import Measurement
+
+MAX_REASON = 1000
+MAX_VALUES = 20
+NUMERIC = [m.value for m in Measurement if m.info.numeric]
+
+
+# --- in ------------------------------------------------------------------------------------
+
+
+class ValueIn(ma.Schema):
+    measurement = ma.fields.String(required=True, validate=ma.validate.OneOf(NUMERIC))
+    value = ma.fields.Float(
+        required=True, allow_nan=False, validate=ma.validate.Range(min=-1000, max=1000)
+    )
+    unit = Text(required=True, max_length=20, metadata={"description": "UCUM, e.g. mm[Hg]"})
+
+
+class ReadingIn(ma.Schema):
+    timepoint = Text(
+        max_length=60, metadata={"description": "A checklist timepoint key; absent: ad hoc"}
+    )
+    measured_at = AwareDateTime(required=True)
+    values = ma.fields.List(
+        ma.fields.Nested(ValueIn), required=True, validate=ma.validate.Length(max=MAX_VALUES)
+    )
+    note = Text(max_length=2000)
+    supersedes_id = ma.fields.UUID(metadata={"description": "The reading this corrects"})
+    correction_reason = Text(min_length=1, max_length=MAX_REASON)
+
+
+class ReasonIn(ma.Schema):
+    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+
+
+class AdverseEventsIn(ma.Schema):
+    sedation = ma.fields.Boolean(required=True)
+    dissociation = ma.fields.Boolean(required=True)
+    respiratory_depression = ma.fields.Boolean(required=True)
+    bp_increase = ma.fields.Boolean(required=True)
+
+
+class DischargeIn(ma.Schema):
+    confirmed = ma.fields.List(
+        Text(max_length=60),
+        required=True,
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "Discharge criteria confirmed, e.g. escort_present"},
+    )
+    override_reason = Text(
+        min_length=1,
+        max_length=MAX_REASON,
+        metadata={"description": "Prescriber only: discharge with readings out of range"},
+    )
+    adverse_events = ma.fields.Nested(
+        AdverseEventsIn, metadata={"description": "Required for an esketamine session"}
+    )
+
+
+class AdministrationIn(ma.Schema):
+    first_device_at = AwareDateTime(required=True)
+    devices = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=3))
+    dose_mg = ma.fields.Integer(required=True, validate=ma.validate.Range(min=28, max=84))
+    lot_number = Text(required=True, min_length=1, max_length=60)
+
+
+class AlertQuery(ma.Schema):
+    clinic_id = ma.fields.UUID()
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AlertStatus]))
+
+
+class AcknowledgeIn(ma.Schema):
+    note = Text(required=True, min_length=1, max_length=MAX_REASON)
+
+
+# --- out -----------------------------------------------------------------------------------
+
+
+class ReadingOut(ma.Schema):
+    id = ma.fields.UUID()
+    timepoint = ma.fields.String(allow_none=True)
+    slot_minutes = ma.fields.Integer(allow_none=True)
+    measured_at = ma.fields.AwareDateTime()
+    values = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+    note = ma.fields.String(allow_none=True)
+    recorded_by = ma.fields.UUID()
+    recorded_at = ma.fields.AwareDateTime()
+    supersedes_id = ma.fields.UUID(allow_none=True)
+    correction_reason = ma.fields.String(allow_none=True)
+
+
+class OccurrenceOut(ma.Schema):
+    timepoint = ma.fields.Function(lambda o: o.timepoint.key)
+    label = ma.fields.Function(lambda o: o.timepoint.label)
+    kind = ma.fields.Function(lambda o: o.timepoint.kind.value)
+    measurements = ma.fields.Function(lambda o: [m.value for m in o.timepoint.measurements])
+    slot_minutes = ma.fields.Integer(allow_none=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    state = ma.fields.Enum(TimepointState, by_value=True)
+    reading_id = ma.fields.UUID(allow_none=True)
+
+
+class HoldOut(ma.Schema):
+    held = ma.fields.Boolean()
+    reason = ma.fields.String(attribute="hold_reason", allow_none=True)
+    override_reason = ma.fields.String(attribute="hold_override_reason", allow_none=True)
+    override_by = ma.fields.UUID(attribute="hold_override_by", allow_none=True)
+    override_at = ma.fields.AwareDateTime(attribute="hold_override_at", allow_none=True)
+
+
+class SessionOut(ma.Schema):
+    id = ma.fields.UUID()
+    appointment_id = ma.fields.UUID()
+    course_id = ma.fields.UUID()
+    patient_id = ma.fields.UUID()
+    protocol_version_id = ma.fields.UUID()
+    rems_required = ma.fields.Boolean()
+    checked_in_at = ma.fields.AwareDateTime()
+    dose_started_at = ma.fields.AwareDateTime(allow_none=True)
+    hold = ma.fields.Function(lambda s: HoldOut().dump(s))
+    discharged_at = ma.fields.AwareDateTime(allow_none=True)
+    discharged_by = ma.fields.UUID(allow_none=True)
+    discharge_confirmed = ma.fields.List(ma.fields.String(), allow_none=True)
+    discharge_override_reason = ma.fields.String(allow_none=True)
+
+
+class ChecklistOut(ma.Schema):
+    session = ma.fields.Nested(SessionOut)
+    min_monitoring_minutes = ma.fields.Integer()
+    timepoints = ma.fields.List(ma.fields.Nested(OccurrenceOut), attribute="occurrences")
+    readings = ma.fields.List(ma.fields.Nested(ReadingOut))
+
+
+class AlertOut(ma.Schema):
+    id = ma.fields.UUID()
+    clinic_id = ma.fields.UUID()
+    patient_id = ma.fields.UUID()
+    course_id = ma.fields.UUID(allow_none=True)
+    session_id = ma.fields.UUID(allow_none=True)
+    reading_id = ma.fields.UUID(allow_none=True)
+    kind = ma.fields.String()
+    severity = ma.fields.String()
+    measurement = ma.fields.String(allow_none=True)
+    message = ma.fields.String()
+    raised_at = ma.fields.AwareDateTime()
+    status = ma.fields.String()
+    acknowledged_by = ma.fields.UUID(allow_none=True)
+    acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
+    acknowledgement_note = ma.fields.String(allow_none=True)
+
+
+class BloodPressureOut(ma.Schema):
+    systolic = ma.fields.Float()
+    diastolic = ma.fields.Float()
+    measured_at = ma.fields.AwareDateTime()
+
+
+class RemsFormOut(ma.Schema):
+    patient_name = ma.fields.String()
+    date_of_birth = Date(allow_none=True)
+    treatment_date = Date()
+    first_treatment = ma.fields.Boolean()
+    dose_mg = ma.fields.Integer(allow_none=True)
+    devices = ma.fields.Integer(allow_none=True)
+    lot_number = ma.fields.String(allow_none=True)
+    first_device_at = ma.fields.AwareDateTime(allow_none=True)
+    discharged_at = ma.fields.AwareDateTime(allow_none=True)
+    total_monitoring_minutes = ma.fields.Integer(allow_none=True)
+    bp_before_administration = ma.fields.Nested(BloodPressureOut, allow_none=True)
+    bp_40_minutes = ma.fields.Nested(BloodPressureOut, allow_none=True)
+    bp_before_discharge = ma.fields.Nested(BloodPressureOut, allow_none=True)
+    vitals_in_range_before_administration = ma.fields.Boolean(allow_none=True)
+    vitals_in_range_before_discharge = ma.fields.Boolean(allow_none=True)
+    sedation = ma.fields.Boolean(allow_none=True)
+    dissociation = ma.fields.Boolean(allow_none=True)
+    respiratory_depression = ma.fields.Boolean(allow_none=True)
+    bp_increase = ma.fields.Boolean(allow_none=True)
+    submit_by = Date()
+    submitted_at = ma.fields.AwareDateTime(allow_none=True)
+    complete = ma.fields.Boolean()
+    missing = ma.fields.List(ma.fields.String())

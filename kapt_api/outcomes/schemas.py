@@ -1,0 +1,54 @@
+"""PHQ-9 and GAD-7 over the wire: the item answers in, each total and the trend out."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from kapt_api.fields import AwareDateTime
+from kapt_api.outcomes.rules import INSTRUMENTS, ITEM_MAX, Instrument
+
+INSTRUMENT_NAMES = [i.value for i in Instrument]
+
+
+class MeasureIn(ma.Schema):
+    instrument = ma.fields.String(required=True, validate=ma.validate.OneOf(INSTRUMENT_NAMES))
+    items = ma.fields.List(
+        ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=ITEM_MAX)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=9),
+        metadata={"description": "Each item 0-3, in questionnaire order (PHQ-9: 9, GAD-7: 7)"},
+    )
+    measured_at = AwareDateTime(required=True)
+    appointment_id = ma.fields.UUID(metadata={"description": "The dosing session it precedes"})
+
+
+class MeasureQuery(ma.Schema):
+    instrument = ma.fields.String(validate=ma.validate.OneOf(INSTRUMENT_NAMES))
+
+
+class MeasureOut(ma.Schema):
+    id = ma.fields.UUID()
+    course_id = ma.fields.UUID()
+    appointment_id = ma.fields.UUID(allow_none=True)
+    instrument = ma.fields.String()
+    items = ma.fields.List(ma.fields.Integer())
+    total = ma.fields.Integer()
+    loinc = ma.fields.Function(lambda m: INSTRUMENTS[Instrument(m.instrument)].loinc_total)
+    measured_at = ma.fields.AwareDateTime()
+    recorded_by = ma.fields.UUID()
+    recorded_at = ma.fields.AwareDateTime()
+
+
+class ScoreOut(ma.Schema):
+    measured_at = ma.fields.AwareDateTime()
+    total = ma.fields.Integer()
+
+
+class TrendOut(ma.Schema):
+    instrument = ma.fields.Enum(Instrument, by_value=True)
+    first = ma.fields.Integer(allow_none=True)
+    latest = ma.fields.Integer(allow_none=True)
+    change = ma.fields.Integer(allow_none=True)
+    percent_change = ma.fields.Float(allow_none=True)
+    severity = ma.fields.String(allow_none=True)
+    points = ma.fields.List(ma.fields.Nested(ScoreOut))

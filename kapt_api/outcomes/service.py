@@ -1,0 +1,126 @@
+"""Recording a course's questionnaire scores and reading their trend.
+
+A PHQ-9 item 9 answered above 0 raises a critical monitoring alert for the prescriber
+(outcomes uses monitoring's alerts; monitoring never imports outcomes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Select, select
+
+from kapt_api.auth import audit
+from kapt_api.db import db
+from kapt_api.errors import InvalidInput, NotFound
+from kapt_api.monitoring import alerts, policy
+from kapt_api.monitoring.models import AlertKind
+from kapt_api.outcomes import rules
+from kapt_api.outcomes.models import OutcomeMeasure
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import SessionKind, Severity
+from kapt_api.scheduling import loaders
+from kapt_api.scheduling.models import Appointment, Course
+
+RESOURCE = "outcome_measure"
+
+
+def find_course(*, course_id: uuid.UUID, by: Caller, action: str) -> Course:
+    """The course if `by` is a clinician on the patient's care team (else 404 or 403)."""
+    course = db.session.get(Course, course_id)
+    audit.record(
+        action,
+        RESOURCE,
+        course_id,
+        patient_id=course.patient_id if course else None,
+        actor_id=by.user_id,
+    )
+    if course is None:
+        raise NotFound("No course with this id.")
+    policy.ensure_clinician(
+        by,
+        clinic_id=course.clinic_id,
+        care_team=loaders.patient_care_team(course.patient_id),
+        what="course",
+    )
+    return course
+
+
+def record_measure(
+    *,
+    course: Course,
+    instrument: str,
+    items: list[int],
+    measured_at: datetime,
+    by: Caller,
+    now: datetime,
+    appointment_id: uuid.UUID | None = None,
+) -> OutcomeMeasure:
+    """Store one questionnaire; a self-harm answer raises a critical alert."""
+    kind = rules.Instrument(instrument)
+    problems: dict[str, list[str]] = {}
+    if found := rules.item_problems(kind, items):
+        problems["items"] = found
+    if measured_at > now:
+        problems["measured_at"] = ["A questionnaire cannot be answered in the future."]
+    if appointment_id is not None:
+        appointment = db.session.get(Appointment, appointment_id)
+        if (
+            appointment is None
+            or appointment.course_id != course.id
+            or appointment.kind != SessionKind.DOSING.value
+        ):
+            problems["appointment_id"] = ["Not a dosing session of this course."]
+    if problems:
+        raise InvalidInput(problems)
+    measure = OutcomeMeasure(
+        course_id=course.id,
+        patient_id=course.patient_id,
+        clinic_id=course.clinic_id,
+        appointment_id=appointment_id,
+        instrument=kind.value,
+        items=list(items),
+        total=rules.total(items),
+        measured_at=measured_at,
+        recorded_by=by.user_id,
+        recorded_at=now,
+    )
+    db.session.add(measure)
+    db.session.flush()
+    audit.record("create", RESOURCE, measure.id, patient_id=course.patient_id, actor_id=by.user_id)
+    if rules.self_harm_answered(kind, items):
+        alerts.raise_alert(
+            key=f"self-harm:{measure.id}",
+            now=now,
+            raised_by=by.user_id,
+            clinic_id=course.clinic_id,
+            patient_id=course.patient_id,
+            course_id=course.id,
+            kind=AlertKind.SELF_HARM_ANSWER.value,
+            severity=Severity.CRITICAL.value,
+            message="PHQ-9 item 9 (thoughts of self-harm) was answered above 0: the "
+            "prescriber must assess before dosing.",
+        )
+    return measure
+
+
+def measures_query(
+    *, course: Course, instrument: str | None = None
+) -> Select[tuple[OutcomeMeasure]]:
+    stmt = select(OutcomeMeasure).where(OutcomeMeasure.course_id == course.id)
+    if instrument is not None:
+        stmt = stmt.where(OutcomeMeasure.instrument == instrument)
+    return stmt.order_by(OutcomeMeasure.measured_at, OutcomeMeasure.id)
+
+
+def trends(*, course: Course) -> list[rules.Trend]:
+    """Each instrument's first and latest total and the change over the course."""
+    measures = list(db.session.scalars(measures_query(course=course)))
+    return [
+        rules.trend(
+            kind,
+            [rules.Score(m.measured_at, m.total) for m in measures if m.instrument == kind.value],
+        )
+        for kind in rules.Instrument
+    ]

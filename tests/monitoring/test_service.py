@@ -1,0 +1,396 @@
+"""Monitoring use cases on the database, the clock driven by the tests."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import blinker
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+
+from kapt_api.db import db
+from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
+from kapt_api.monitoring import alerts, chart, fhir, jobs, rems, service
+from kapt_api.monitoring.models import Alert, AlertKind, Reading
+from kapt_api.monitoring.rules import TimepointState
+from kapt_api.scheduling import attendance, loaders
+from kapt_api.scheduling.models import Appointment, Course
+from tests.monitoring.conftest import ARRIVAL, at, vitals
+
+CONFIRMED = ["alert_and_oriented", "escort_present", "no_driving_acknowledged"]
+
+
+@pytest.fixture
+def raised():
+    found = []
+
+    def receive(alert, **kwargs):
+        found.append((alert, kwargs))
+
+    signal = blinker.signal("alert.raised")
+    signal.connect(receive)
+    yield found
+    signal.disconnect(receive)
+
+
+def record(team, session, *, minutes, timepoint=None, by=None, **values):
+    return service.record_reading(
+        session=session,
+        timepoint=timepoint,
+        measured_at=at(minutes),
+        values=values.pop("given", None) or vitals(**values),
+        by=team.caller(by or team.nurse),
+        now=at(minutes),
+    )
+
+
+def start(team, session, minutes=10):
+    appointment = db.session.get(Appointment, session.appointment_id)
+    attendance.start(appointment=appointment, by=team.caller(team.nurse), now=at(minutes))
+
+
+def test_check_in_opens_the_dosing_sessions_checklist_from_the_course_version(team, session):
+    course = db.session.get(Course, session.course_id)
+    assert session.protocol_version_id == course.protocol_version_id
+    assert session.checked_in_at == ARRIVAL and not session.rems_required
+    checklist = service.checklist(session=session, now=at(1))
+    assert checklist.min_monitoring_minutes == 120
+    assert checklist.occurrences[0].timepoint.key == "baseline"
+    assert checklist.occurrences[0].state is TimepointState.DUE
+
+
+def test_an_integration_session_gets_no_checklist(make_course, make_appointment, team, now):
+    appointment = make_appointment(make_course(), kind="integration")
+    attendance.check_in(appointment=appointment, by=team.caller(team.front_desk), now=ARRIVAL)
+    assert service.session_of_appointment(appointment.id) is None
+
+
+def test_a_reading_is_stored_with_who_recorded_it_and_marks_its_timepoint_done(team, session):
+    reading = record(team, session, minutes=2, timepoint="baseline")
+    assert reading.recorded_by == team.nurse.user.id
+    assert reading.values["systolic_bp"] == 120
+    states = {o.timepoint.key: o.state for o in service.occurrences(session, now=at(3))}
+    assert states["baseline"] is TimepointState.DONE
+
+
+def test_an_implausible_value_is_refused_naming_the_field(team, session):
+    with pytest.raises(InvalidInput) as refused:
+        record(team, session, minutes=2, timepoint="baseline", spo2=140)
+    assert list(refused.value.errors) == ["values.spo2"]
+    assert db.session.scalars(select(Reading)).all() == []
+
+
+def test_a_reading_beyond_a_threshold_raises_an_alert_at_once(team, session, raised):
+    start(team, session)
+    reading = record(team, session, minutes=30, given=vitals(heart_rate=135))
+    (alert,) = db.session.scalars(select(Alert)).all()
+    assert (alert.kind, alert.severity, alert.measurement) == ("threshold", "warning", "heart_rate")
+    assert alert.reading_id == reading.id and alert.status == "open"
+    assert raised == [(alert, {"now": at(30)})]
+
+
+def test_a_correction_supersedes_the_earlier_reading_and_keeps_both(team, session):
+    first = record(team, session, minutes=2, timepoint="baseline", systolic=190)
+    corrected = service.record_reading(
+        session=session,
+        timepoint="baseline",
+        measured_at=at(2),
+        values=vitals(systolic=130),
+        supersedes_id=first.id,
+        correction_reason="Cuff was too small",
+        by=team.caller(team.prescriber),
+        now=at(4),
+    )
+    current = service.current_readings(session)
+    assert [r.id for r in current] == [corrected.id]
+    assert {r.id for r in service.all_readings(session)} == {first.id, corrected.id}
+    assert corrected.recorded_by == team.prescriber.user.id
+    with pytest.raises(Conflict):
+        service.record_reading(
+            session=session,
+            measured_at=at(2),
+            values=vitals(),
+            timepoint="baseline",
+            supersedes_id=first.id,
+            correction_reason="again",
+            by=team.caller(team.nurse),
+            now=at(5),
+        )
+
+
+def test_a_correction_needs_a_reason_and_a_stored_reading_cannot_be_changed(team, session):
+    first = record(team, session, minutes=2, timepoint="baseline")
+    with pytest.raises(InvalidInput) as refused:
+        service.record_reading(
+            session=session,
+            measured_at=at(2),
+            values=vitals(),
+            supersedes_id=first.id,
+            by=team.caller(team.nurse),
+            now=at(3),
+        )
+    assert "correction_reason" in refused.value.errors
+    first.values = {"systolic_bp": 100}
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_a_baseline_beyond_the_hold_threshold_holds_the_session_until_a_prescriber_overrides(
+    team, rems_session
+):
+    record(team, rems_session, minutes=2, timepoint="baseline", systolic=150)
+    assert rems_session.hold_open
+    kinds = [a.kind for a in db.session.scalars(select(Alert))]
+    assert kinds == [AlertKind.PRE_DOSE_HOLD.value]
+    appointment = db.session.get(Appointment, rems_session.appointment_id)
+    with pytest.raises(RuleRefused) as refused:
+        start(team, rems_session)
+    assert refused.value.violations[0].rule == "pre_dose_gate"
+    assert appointment.status == "checked_in"
+    course = db.session.get(Course, appointment.course_id)
+    assert "above 140" in (loaders.pre_dose_hold(course, now=at(5)) or "")
+    with pytest.raises(Forbidden):
+        service.override_hold(
+            session=rems_session, reason="ok", by=team.caller(team.nurse), now=at(5)
+        )
+    service.override_hold(
+        session=rems_session,
+        reason="Asymptomatic; benefit outweighs a short rise",
+        by=team.caller(team.prescriber),
+        now=at(6),
+    )
+    start(team, rems_session, minutes=7)
+    assert appointment.status == "in_progress"
+    assert rems_session.dose_started_at == at(7)
+    assert loaders.pre_dose_hold(course, now=at(8)) is None
+
+
+def test_an_overdue_timepoint_raises_one_alert_however_many_ticks(team, session, raised):
+    record(team, session, minutes=2, timepoint="baseline")
+    start(team, session, minutes=10)
+    assert jobs.raise_overdue_alerts(at(10 + 15 + 5)) == 0
+    assert jobs.raise_overdue_alerts(at(10 + 15 + 6)) == 1
+    assert jobs.raise_overdue_alerts(at(10 + 15 + 7)) == 0
+    (alert,) = db.session.scalars(select(Alert)).all()
+    assert alert.kind == "overdue" and "15 min" in alert.message
+    assert len(raised) == 1
+
+
+def test_alerts_are_acknowledged_once_with_a_note(team, session):
+    start(team, session)
+    record(team, session, minutes=30, given=vitals(spo2=90))
+    (alert,) = db.session.scalars(select(Alert)).all()
+    done = alerts.acknowledge(
+        alert_id=alert.id, note="Oxygen given", by=team.caller(team.nurse), now=at(31)
+    )
+    assert (done.status, done.acknowledged_by) == ("acknowledged", team.nurse.user.id)
+    with pytest.raises(Conflict):
+        alerts.acknowledge(alert_id=alert.id, note="x", by=team.caller(team.nurse), now=at(32))
+    with pytest.raises(NotFound):
+        alerts.acknowledge(alert_id=alert.id, note="x", by=team.caller(team.front_desk), now=at(32))
+
+
+def full_session(team, session, *, start_at=10):
+    record(team, session, minutes=2, timepoint="baseline")
+    start(team, session, minutes=start_at)
+    record(team, session, minutes=start_at + 40, timepoint="bp_40_min", moaa_s=5)
+    for slot in range(15, 121, 15):
+        record(
+            team,
+            session,
+            minutes=start_at + slot,
+            timepoint="every_15_min",
+            given=[
+                {"measurement": "heart_rate", "value": 70, "unit": "/min"},
+                {"measurement": "spo2", "value": 98, "unit": "%"},
+                {"measurement": "moaa_s", "value": 5, "unit": "{score}"},
+            ],
+        )
+    record(
+        team,
+        session,
+        minutes=start_at + 121,
+        timepoint="discharge",
+        moaa_s=5,
+        dissociation=0,
+    )
+
+
+def test_discharge_is_refused_naming_everything_missing_then_allowed(team, session):
+    record(team, session, minutes=2, timepoint="baseline")
+    start(team, session)
+    with pytest.raises(RuleRefused) as refused:
+        service.discharge(session=session, confirmed=[], by=team.caller(team.nurse), now=at(60))
+    rules_broken = {v.rule for v in refused.value.violations}
+    assert rules_broken == {
+        "minimum_monitoring_time",
+        "timepoint_missing",
+        "discharge_criterion_unconfirmed",
+    }
+
+
+def test_a_complete_session_is_discharged_with_its_confirmations(team, session):
+    full_session(team, session)
+    done = service.discharge(
+        session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
+    )
+    assert done.discharged_at == at(135) and done.discharge_confirmed == sorted(CONFIRMED)
+    with pytest.raises(Conflict):
+        service.discharge(
+            session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(136)
+        )
+
+
+def test_out_of_range_last_readings_need_a_prescribers_override(team, session):
+    full_session(team, session)
+    record(team, session, minutes=132, given=vitals(spo2=93))
+    with pytest.raises(RuleRefused) as refused:
+        service.discharge(
+            session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
+        )
+    assert [v.rule for v in refused.value.violations] == ["readings_out_of_range"]
+    with pytest.raises(Forbidden):
+        service.discharge(
+            session=session,
+            confirmed=CONFIRMED,
+            override_reason="x",
+            by=team.caller(team.nurse),
+            now=at(135),
+        )
+    done = service.discharge(
+        session=session,
+        confirmed=CONFIRMED,
+        override_reason="Baseline SpO2 is 93%",
+        by=team.caller(team.prescriber),
+        now=at(135),
+    )
+    assert done.discharge_override_reason == "Baseline SpO2 is 93%"
+
+
+def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_session):
+    record(team, rems_session, minutes=2, timepoint="baseline", systolic=130)
+    start(team, rems_session, minutes=8)
+    rems.record_administration(
+        session=rems_session,
+        first_device_at=at(10),
+        devices=2,
+        dose_mg=56,
+        lot_number="LOT42",
+        by=team.caller(team.nurse),
+        now=at(11),
+    )
+    record(
+        team,
+        rems_session,
+        minutes=50,
+        timepoint="bp_40_min",
+        systolic=150,
+        moaa_s=5,
+        dissociation=3,
+    )
+    for slot in range(15, 121, 15):
+        record(
+            team,
+            rems_session,
+            minutes=10 + slot,
+            timepoint="every_15_min",
+            given=[
+                {"measurement": "heart_rate", "value": 70, "unit": "/min"},
+                {"measurement": "spo2", "value": 98, "unit": "%"},
+                {"measurement": "moaa_s", "value": 5, "unit": "{score}"},
+            ],
+        )
+    record(team, rems_session, minutes=131, timepoint="discharge", moaa_s=5, dissociation=0)
+    nurse = team.caller(team.nurse)
+    with pytest.raises(RuleRefused) as refused:
+        service.discharge(session=rems_session, confirmed=CONFIRMED, by=nurse, now=at(135))
+    assert [v.rule for v in refused.value.violations] == ["adverse_events_missing"]
+    events = {
+        "sedation": False,
+        "dissociation": True,
+        "respiratory_depression": False,
+        "bp_increase": True,
+    }
+    service.discharge(
+        session=rems_session, confirmed=CONFIRMED, adverse_events=events, by=nurse, now=at(135)
+    )
+    form = rems.form(session=rems_session, by=nurse)
+    assert form["complete"] and form["missing"] == []
+    assert form["total_monitoring_minutes"] == 125
+    assert (form["bp_before_administration"].systolic, form["bp_40_minutes"].systolic) == (130, 150)
+    assert form["bp_before_discharge"].systolic == 120
+    assert form["vitals_in_range_before_administration"] is True
+    assert form["dissociation"] is True and form["first_treatment"] is True
+    assert form["submit_by"] == (at(10) + timedelta(days=7)).date()
+    rems.submit(session=rems_session, by=nurse, now=at(200))
+    assert rems.form(session=rems_session, by=nurse)["submitted_at"] == at(200)
+
+
+def test_an_incomplete_rems_form_names_what_is_missing_and_cannot_be_submitted(team, rems_session):
+    form = rems.form(session=rems_session, by=team.caller(team.nurse))
+    assert not form["complete"]
+    assert {"lot_number", "dose_mg", "bp_40_minutes", "sedation"} <= set(form["missing"])
+    with pytest.raises(InvalidInput):
+        rems.submit(session=rems_session, by=team.caller(team.nurse), now=at(5))
+
+
+def test_the_dose_must_match_the_devices(team, rems_session):
+    with pytest.raises(InvalidInput) as refused:
+        rems.record_administration(
+            session=rems_session,
+            first_device_at=at(10),
+            devices=3,
+            dose_mg=56,
+            lot_number="L",
+            by=team.caller(team.nurse),
+            now=at(11),
+        )
+    assert list(refused.value.errors) == ["dose_mg"]
+
+
+def test_rems_forms_not_submitted_within_7_days_are_flagged_once(team, rems_session):
+    assert jobs.flag_late_rems_forms(ARRIVAL + timedelta(days=6)) == 0
+    assert jobs.flag_late_rems_forms(ARRIVAL + timedelta(days=7, minutes=1)) == 1
+    assert jobs.flag_late_rems_forms(ARRIVAL + timedelta(days=8)) == 0
+    (alert,) = db.session.scalars(select(Alert)).all()
+    assert alert.kind == "rems_form_overdue"
+
+
+def test_the_fhir_bundle_parses_back_with_a_blood_pressure_panel(team, session):
+    record(team, session, minutes=2, timepoint="baseline", systolic=131, diastolic=84)
+    text = fhir.bundle(session=session, by=team.caller(team.nurse))
+    bundle = Bundle.model_validate_json(text)
+    observations = [entry.resource for entry in bundle.entry]
+    codes = [o.code.coding[0].code for o in observations]
+    assert codes == ["85354-9", "8867-4", "9279-1", "2708-6"]
+    panel = observations[0]
+    assert [c.code.coding[0].code for c in panel.component] == ["8480-6", "8462-4"]
+    assert [c.valueQuantity.value for c in panel.component] == [131, 84]
+    assert {c.valueQuantity.code for c in panel.component} == {"mm[Hg]"}
+    assert observations[3].valueQuantity.code == "%"
+    assert "59408-5" in [c.code for c in observations[3].code.coding]
+    assert all(o.category[0].coding[0].code == "vital-signs" for o in observations)
+
+
+def test_the_chart_is_svg_carrying_each_series_and_the_threshold_bands(team, session):
+    record(team, session, minutes=2, timepoint="baseline", systolic=131, heart_rate=75)
+    start(team, session)
+    record(team, session, minutes=25, given=vitals(systolic=150, heart_rate=90, spo2=96))
+    svg = chart.svg(session=session, by=team.caller(team.nurse))
+    root = ET.fromstring(svg)  # noqa: S314 - our own output, parsed to check its shape
+    ns = {"svg": chart.SVG_NS}
+    assert root.tag == f"{{{chart.SVG_NS}}}svg"
+    series = {
+        p.get("data-measurement"): p.get("data-points") for p in root.findall("svg:polyline", ns)
+    }
+    assert series["systolic_bp"] == "0:131 23:150"
+    assert series["heart_rate"] == "0:75 23:90"
+    assert series["spo2"] == "0:98 23:96"
+    bands = {
+        (r.get("data-measurement"), r.get("data-edge"), r.get("data-limit"))
+        for r in root.findall("svg:rect", ns)
+    }
+    assert ("systolic_bp", "high", "180") in bands and ("spo2", "low", "95") in bands
