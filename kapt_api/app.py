@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.patients.routes import bp as patients_bp
     from kapt_api.protocols.routes import bp as protocols_bp
     from kapt_api.reminders.routes import bp as reminders_bp
+    from kapt_api.scheduling.calendar_routes import bp as calendar_bp
     from kapt_api.scheduling.routes import bp as scheduling_bp
 
     tokens.install(app)
@@ -78,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
         patients_bp,
         protocols_bp,
         scheduling_bp,
+        calendar_bp,
         reminders_bp,
         monitoring_bp,
         outcomes_bp,

@@ -14,11 +14,12 @@ import pytest
 from kapt_api.db import db
 from kapt_api.errors import Forbidden, NotFound
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import day_schedule, readiness, service
+from kapt_api.scheduling import day_schedule, readiness
 from kapt_api.scheduling.calendar_schemas import ClinicDayOut, StaffDayOut
 from kapt_api.scheduling.facts import AppointmentStatus
 from kapt_api.scheduling.models import Appointment, AppointmentStaff, Course
 from tests.scheduling import builders as b
+from tests.scheduling import test_calendar_helpers as helpers
 from tests.scheduling.conftest import API, ESKETAMINE_KEY, PROBLEM, at, audit_rows
 
 DOSING, PREPARATION, INTEGRATION = (
@@ -96,18 +97,9 @@ def test_monitoring_supplies_its_flags_through_the_registry_and_only_known_state
 @pytest.fixture
 def book(place, caller_of, now):
     def make(course: Course, kind: SessionKind, starts_at: datetime, **kwargs: Any) -> Appointment:
-        room = place.dosing_room if kind is DOSING else place.therapy_room
-        appointment = service.book(
-            course_id=course.id,
-            kind=kind,
-            starts_at=starts_at,
-            room_id=kwargs.pop("room_id", room.id),
-            by=caller_of(place.front_desk),
-            now=now,
-            **kwargs,
+        return helpers.book(
+            place, course, kind, starts_at, by=caller_of(place.front_desk), now=now, **kwargs
         )
-        db.session.commit()
-        return appointment
 
     return make
 
