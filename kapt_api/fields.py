@@ -7,18 +7,47 @@ that are not E.164.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import marshmallow as ma
+from webargs.multidictproxy import MultiDictProxy
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# Characters no text field accepts: the C0 controls except tab, newline and carriage
+# return, DEL and the C1 controls (PostgreSQL refuses NUL outright).
+_CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# The whitespace stripped from both ends of a text: exactly what ECMAScript's \s means,
+# written out, so the patterns in the OpenAPI document and this code agree on "blank".
+_SPACE_CLASS = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+SPACES = (
+    "\t\n\r \u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+ANY_TEXT = f"^[^{_CONTROL_CLASS}]*$"
+NON_BLANK_TEXT = f"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}{_SPACE_CLASS}][^{_CONTROL_CLASS}]*$"
+_WORD = f"[^@{_CONTROL_CLASS}{_SPACE_CLASS}]"
+_EMAIL = re.compile(f"^{_WORD}{{1,64}}@{_WORD}+\\.{_WORD}+$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
+_NUMBER_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MIN_YEAR, MAX_YEAR = 1900, 2200
+# RFC 3339 written out, with the year range in the pattern, so the OpenAPI document
+# states exactly which dates and date-times the API accepts.
+_YEAR = "(19[0-9]{2}|2[01][0-9]{2}|2200)"
+_DAY = "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = "[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
+_OFFSET = "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+DATE_PATTERN = re.compile(f"^{_YEAR}{_DAY}$")
+DATE_TIME_PATTERN = re.compile(f"^{_YEAR}{_DAY}{_TIME}{_OFFSET}$")
+DATE_SHAPE = re.compile(f"^[0-9]{{4}}{_DAY}$")
+DATE_TIME_SHAPE = re.compile(f"^[0-9]{{4}}{_DAY}{_TIME}{_OFFSET}$")
+NAIVE_DATE_TIME_SHAPE = re.compile(f"^[0-9]{{4}}{_DAY}{_TIME}$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -28,31 +57,61 @@ def _meta(kwargs: dict[str, Any], **defaults: Any) -> dict[str, Any]:
     return kwargs
 
 
+def _padded(pattern: str) -> str:
+    """An anchored pattern that also allows the whitespace Text strips from both ends."""
+    return f"^[{_SPACE_CLASS}]*{pattern[1:-1]}[{_SPACE_CLASS}]*$"
+
+
 class Text(ma.fields.String):
-    """A string with a length limit and no control characters (PostgreSQL refuses NUL)."""
+    """A string with a length limit and no control characters (PostgreSQL refuses NUL).
+
+    Surrounding whitespace is stripped (with `strip`, the default); the length limits
+    count the characters as sent. With `min_length` above 0 a blank text is refused.
+    The OpenAPI document publishes the same limits as minLength, maxLength and pattern.
+    """
 
     def __init__(
-        self, *, max_length: int = 200, min_length: int = 0, strip: bool = True, **kwargs: Any
+        self,
+        *,
+        max_length: int = 200,
+        min_length: int = 0,
+        strip: bool = True,
+        pattern: str | None = None,
+        **kwargs: Any,
     ) -> None:
         self.strip = strip
-        validators = list(kwargs.pop("validate", []) or [])
-        validators.append(ma.validate.Length(min=min_length, max=max_length))
-        super().__init__(validate=validators, **kwargs)
+        self.length = ma.validate.Length(min=min_length, max=max_length)
+        self.non_blank = min_length > 0
+        if pattern is None:
+            pattern = NON_BLANK_TEXT if self.non_blank else ANY_TEXT
+        limits = {"maxLength": max_length, "pattern": pattern}
+        if min_length:
+            limits["minLength"] = min_length
+        super().__init__(**_meta(kwargs, **limits))
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if _CONTROL.search(text):
             raise ma.ValidationError("Must not contain control characters.")
-        return text.strip() if self.strip else text
+        self.length(text)
+        stripped = text.strip(SPACES)
+        if self.non_blank and not stripped:
+            raise ma.ValidationError("Must not be blank.")
+        return stripped if self.strip else text
 
 
 class Email(Text):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=254, min_length=3, **kwargs)
+        super().__init__(
+            max_length=254,
+            min_length=3,
+            pattern=_padded(_EMAIL.pattern),
+            **_meta(kwargs, example="front.desk@clinic.example"),
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if not _EMAIL.match(text):
+        if not _EMAIL.fullmatch(text.strip(SPACES)):
             raise ma.ValidationError("Not a valid email address.")
         return text.lower()
 
@@ -61,48 +120,53 @@ class Phone(Text):
     """Phone number in E.164 form, for example +15551234567."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=16, **_meta(kwargs, example="+15551234567"))
+        super().__init__(
+            max_length=16, pattern=_padded(_E164.pattern), **_meta(kwargs, example="+15551234567")
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if not _E164.match(text):
+        if not _E164.fullmatch(text.strip(SPACES)):
             raise ma.ValidationError(
                 "Use E.164 form: + then country code and number, e.g. +15551234567."
             )
         return text
 
 
-class TimeZoneName(Text):
-    """An IANA time zone name such as America/New_York."""
+class TimeZoneName(ma.fields.String):
+    """An IANA time zone name such as America/New_York (the document lists them all)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=64, **_meta(kwargs, example="America/New_York"))
+        super().__init__(**_meta(kwargs, example="America/New_York", enum=list(zone_names())))
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         name = super()._deserialize(value, attr, data, **kwargs)
-        if name not in _zone_names():
+        if name not in zone_names():
             raise ma.ValidationError("Not a known IANA time zone (e.g. America/New_York).")
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ma.ValidationError(
-                "Not a known IANA time zone (e.g. America/New_York)."
-            ) from None
         return name
 
 
-_ZONES: frozenset[str] | None = None
+_ZONES: tuple[str, ...] | None = None
 
 
-def _zone_names() -> frozenset[str]:
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name that zoneinfo can load here, sorted."""
     global _ZONES
     if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
+        _ZONES = tuple(sorted(name for name in available_timezones() if _loads(name)))
     return _ZONES
 
 
+def _loads(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 class AwareDateTime(ma.fields.AwareDateTime):
-    """RFC 3339 date-time with an offset; stored and returned in UTC."""
+    """RFC 3339 date-time with an offset, years 1900 to 2200; stored and returned in UTC."""
 
     default_error_messages = {
         "invalid": "Not a valid date-time: use RFC 3339, e.g. 2026-12-01T09:30:00-05:00.",
@@ -111,41 +175,94 @@ class AwareDateTime(ma.fields.AwareDateTime):
     }
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", default_timezone=None, **kwargs)
+        super().__init__(
+            format="iso",
+            default_timezone=None,
+            **_meta(kwargs, pattern=DATE_TIME_PATTERN.pattern, example="2026-12-01T09:30:00-05:00"),
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        if not isinstance(value, str) or "T" not in value.upper():
+        if not isinstance(value, str):
             raise self.make_error("invalid")
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        if NAIVE_DATE_TIME_SHAPE.fullmatch(value):
+            raise self.make_error("invalid_awareness")
+        if not DATE_TIME_PATTERN.fullmatch(value):
+            raise self.make_error("range" if DATE_TIME_SHAPE.fullmatch(value) else "invalid")
+        utc = super()._deserialize(value.upper(), attr, data, **kwargs).astimezone(UTC)
+        # Answers are in UTC and must fit the same published range.
+        if not MIN_YEAR <= utc.year <= MAX_YEAR:
             raise self.make_error("range")
-        return parsed.astimezone(UTC)
+        return utc
 
 
 class Date(ma.fields.Date):
+    """A calendar day YYYY-MM-DD, years 1900 to 2200."""
+
     default_error_messages = {
         "invalid": "Not a valid date: use YYYY-MM-DD.",
         "range": f"Must fall between the years {MIN_YEAR} and {MAX_YEAR}.",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_meta(kwargs, pattern=DATE_PATTERN.pattern, example="2026-12-01"))
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-            raise self.make_error("range")
-        return parsed
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if not DATE_PATTERN.fullmatch(value):
+            raise self.make_error("range" if DATE_SHAPE.fullmatch(value) else "invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _from_text_source(data: Any) -> bool:
+    """Whether the value came from a query string or headers, where everything is text."""
+    return isinstance(data, MultiDictProxy)
+
+
+class Integer(ma.fields.Integer):
+    """A whole number as JSON Schema means it: 5 or 5.0, never 5.5, "5" or true.
+
+    In a query string every value is text, so there "5" reads as 5 ("5.5" is refused).
+    Bound it with validate.Range: the database's integers are.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and _from_text_source(data) and _INTEGER_TEXT.fullmatch(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return int(super()._deserialize(int(value), attr, data, **kwargs))
+
+
+class Number(ma.fields.Float):
+    """A JSON number: never "5", true, NaN or infinity. In a query string, decimal text.
+
+    Bound it with validate.Range.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, str) and _from_text_source(data) and _NUMBER_TEXT.fullmatch(value):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if not math.isfinite(value):
+            raise self.make_error("special")
+        return float(super()._deserialize(value, attr, data, **kwargs))
 
 
 class LocalTime(ma.fields.Field):
     """A wall-clock time "HH:MM" in some local zone (working and opening hours)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**_meta(kwargs, example="09:00"))
+        super().__init__(**_meta(kwargs, example="09:00", pattern=_HHMM.pattern))
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else value.strftime("%H:%M")
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> time:
-        if not isinstance(value, str) or not _HHMM.match(value):
+        if not isinstance(value, str) or not _HHMM.fullmatch(value):
             raise ma.ValidationError("Use 24-hour HH:MM, e.g. 09:00.")
         hours, minutes = value.split(":")
         return time(int(hours), int(minutes))
