@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import http
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ import marshmallow as ma
 import swagger_ui
 from flask import Blueprint, send_from_directory
 from flask_smorest import Api, Page
+from flask_smorest.etag import IF_MATCH_HEADER
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
@@ -19,6 +23,13 @@ from kapt_api import errors
 
 SWAGGER_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
 PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/auth/tokens", "/api/v1/auth/tokens/refresh"}
+OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+BEARER = "bearerAuth"
+SCHEMA_REF = "#/components/schemas/"
+PAGINATION_HEADER = "X-Pagination"
+# Far beyond any real list, and small enough that (page - 1) * page_size stays a
+# valid OFFSET on every engine (a huge page number must be a 422, not a 500).
+MAX_PAGE = 1_000_000
 
 
 IDEMPOTENCY_PARAMETER = {
@@ -27,6 +38,31 @@ IDEMPOTENCY_PARAMETER = {
     "required": False,
     "description": "Retry-safe creation: the same key and body return the first answer.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+_ENTITY_TAG = '(W/)?"[\\x21\\x23-\\x7e]*"'
+IF_MATCH_PATTERN = f"^([*]|{_ENTITY_TAG}([ \\t]*,[ \\t]*{_ENTITY_TAG})*)$"
+
+# Headers some error answers carry, documented on the shared error responses.
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The authentication scheme to use: Bearer.",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
 }
 
 
@@ -65,8 +101,42 @@ class KaptApi(Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                if status in ERROR_HEADERS:
+                    response["headers"] = copy.deepcopy(ERROR_HEADERS[status])
             prepare_response(response, self.spec, errors.PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
+
+    def _register_etag_headers(self) -> None:
+        super()._register_etag_headers()
+        # A value that is not a list of entity-tags (RFC 9110) reads as no If-Match at all,
+        # which flask-smorest answers with 428: the document says which values count.
+        if_match = copy.deepcopy(IF_MATCH_HEADER)
+        if_match["description"] = 'The ETag of the version being changed, e.g. "3f2a..." or *.'
+        if_match["schema"]["pattern"] = IF_MATCH_PATTERN
+        self.spec.components.parameter("IF_MATCH", "header", if_match, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        # flask-smorest documents the header with an object schema, but its value is a
+        # JSON text: a string, whose content the JSON Schema content keywords describe.
+        self.spec.components.schema("PaginationMetadata", schema=PaginationMetadataSchema)
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, a JSON object (see PaginationMetadata).",
+                "required": True,
+                "schema": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"$ref": "#/components/schemas/PaginationMetadata"},
+                },
+            },
+            lazy=True,
+        )
+
+
+def _refuse_far_pages(page_params: Any) -> None:
+    if page_params.page > MAX_PAGE:
+        raise errors.InvalidInput({"page": [f"Must be at most {MAX_PAGE}."]})
 
 
 class QueryPage(Page):
@@ -75,6 +145,7 @@ class QueryPage(Page):
     def __init__(self, collection: Select[Any], page_params: Any) -> None:
         from kapt_api.db import db
 
+        _refuse_far_pages(page_params)
         self._session = db.session
         super().__init__(collection, page_params)
 
@@ -93,36 +164,116 @@ class QueryPage(Page):
 class ListPage(Page):
     """Paginate an in-memory list (small collections already filtered by policy)."""
 
+    def __init__(self, collection: Any, page_params: Any) -> None:
+        _refuse_far_pages(page_params)
+        super().__init__(collection, page_params)
+
 
 def _ref(api: KaptApi, status: int) -> Any:
     return api.spec.components.get_ref("response", http.HTTPStatus(status).name)
 
 
+def _is_paginated(operation: dict[str, Any]) -> bool:
+    return any(
+        PAGINATION_HEADER in (response.get("headers") or {})
+        for status, response in operation.get("responses", {}).items()
+        if str(status).startswith("2") and isinstance(response, dict)
+    )
+
+
+def _bound_page_parameter(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "query" and parameter.get("name") == "page":
+            parameter.setdefault("schema", {})["maximum"] = MAX_PAGE
+
+
+def _problem_content(api: KaptApi, responses: dict[str, Any]) -> None:
+    """Error answers documented without a body (e.g. @bp.alt_response(503)) are problem+json."""
+    for status, response in responses.items():
+        if (
+            str(status).isdigit()
+            and int(status) >= 400
+            and isinstance(response, dict)
+            and "$ref" not in response
+            and "content" not in response
+        ):
+            responses[status] = _ref(api, int(status)) | {
+                "description": response.get("description") or http.HTTPStatus(int(status)).phrase
+            }
+
+
+def _mentions_ids(api: KaptApi, node: Any, seen: set[str] | None = None) -> bool:
+    """Whether a schema (following component references) holds a UUID anywhere."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF) and ref not in seen:
+            seen.add(ref)
+            return _mentions_ids(api, api.spec.components.schemas.get(ref[len(SCHEMA_REF) :]), seen)
+        return node.get("format") == "uuid" or any(
+            _mentions_ids(api, value, seen) for value in node.values()
+        )
+    if isinstance(node, list):
+        return any(_mentions_ids(api, item, seen) for item in node)
+    return False
+
+
+def _names_objects(api: KaptApi, path: str, operation: dict[str, Any]) -> bool:
+    """An id in the path, the query or the body: one unknown, or not the caller's to see,
+    answers 404 (never a hint that it exists in another clinic)."""
+    if "{" in path:
+        return True
+    query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+    return _mentions_ids(api, query) or _mentions_ids(api, operation.get("requestBody"))
+
+
+def _wanted_errors(api: KaptApi, path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    wanted: set[int] = set()
+    if path not in PUBLIC_PATHS and path.startswith("/api/"):
+        operation.setdefault("security", [{BEARER: []}])
+    if operation.get("security"):
+        wanted |= {401} if path in PUBLIC_PATHS else {401, 403}
+    if _names_objects(api, path, operation):
+        wanted.add(404)
+    if "requestBody" in operation:
+        wanted |= {400, 413, 415, 422}
+    if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        wanted.add(422)
+    if method == "post" and path in PUBLIC_PATHS:
+        wanted |= {401, 422, 429}
+    wanted |= set(operation.pop("x-errors", []))
+    if operation.pop("x-idempotent", False):
+        wanted |= {409, 422}
+        operation.setdefault("parameters", []).append(copy.deepcopy(IDEMPOTENCY_PARAMETER))
+    return wanted
+
+
+def _plain_numbers(node: Any) -> Any:
+    """Decimal bounds (validate.Range on a Decimal field) as JSON numbers, not strings."""
+    if isinstance(node, Decimal):
+        return int(node) if node == node.to_integral_value() else float(node)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            node[key] = _plain_numbers(value)
+    elif isinstance(node, list):
+        node[:] = [_plain_numbers(item) for item in node]
+    return node
+
+
 def document_errors(api: KaptApi) -> None:
     """Add to every operation the error answers it can give, and its security."""
+    _plain_numbers(api.spec.components.schemas)
+    _plain_numbers(api.spec._paths)
     for path, operations in api.spec._paths.items():
         for method, operation in operations.items():
-            if method not in {"get", "post", "put", "patch", "delete"}:
+            if method not in OPERATION_METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            wanted: set[int] = set()
-            if path not in PUBLIC_PATHS and path.startswith("/api/"):
-                operation.setdefault("security", [{"bearerAuth": []}])
-                wanted |= {401, 403}
-            if "{" in path:
-                wanted.add(404)
-            if "requestBody" in operation:
-                wanted |= {400, 413, 415, 422}
-            if operation.get("parameters"):
-                wanted.add(422)
-            if method == "post" and path in PUBLIC_PATHS:
-                wanted |= {401, 422, 429}
-            wanted |= set(operation.pop("x-errors", []))
-            if operation.pop("x-idempotent", False):
-                wanted.add(409)
-                operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
-            for status in sorted(wanted):
+            for status in sorted(_wanted_errors(api, path, method, operation)):
                 responses.setdefault(str(status), _ref(api, status))
+            _problem_content(api, responses)
+            if _is_paginated(operation):
+                _bound_page_parameter(operation)
 
 
 def documents(status_codes: list[int]) -> dict[str, Any]:
@@ -147,7 +298,12 @@ OPENAPI_CONFIG: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
-    "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": False, "displayRequestDuration": True},
+    "OPENAPI_SWAGGER_UI_CONFIG": {
+        "persistAuthorization": False,
+        "displayRequestDuration": True,
+        # Swagger UI would otherwise send the document's URL to validator.swagger.io.
+        "validatorUrl": None,
+    },
     "API_SPEC_OPTIONS": {
         "info": {
             "description": (
@@ -157,7 +313,7 @@ OPENAPI_CONFIG: dict[str, Any] = {
         },
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },
     },
