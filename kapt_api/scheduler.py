@@ -24,6 +24,7 @@ from flask import Flask
 from kapt_api import clock, health, idempotency
 from kapt_api.auth import service as auth_service
 from kapt_api.db import db
+from kapt_api.monitoring import jobs as monitoring_jobs
 from kapt_api.reminders import dispatcher as reminder_dispatcher
 
 log = structlog.get_logger("kapt.scheduler")
@@ -55,6 +56,8 @@ JOBS: tuple[Job, ...] = (
     Job("heartbeat", _heartbeat, 30),
     Job("purge-expired-keys", _purge_expired, 3600),
     Job("dispatch-reminders", _dispatch_reminders, "KAPT_SCHEDULER_TICK_SECONDS"),
+    Job("overdue-timepoints", monitoring_jobs.raise_overdue_alerts, 60),
+    Job("late-rems-forms", monitoring_jobs.flag_late_rems_forms, 3600),
 )
 
 

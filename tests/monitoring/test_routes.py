@@ -1,0 +1,193 @@
+"""The monitoring HTTP contract: who reaches what, problem+json naming fields and rules,
+the FHIR and SVG answers, audit rows with the patient's id."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+
+from kapt_api import clock
+from kapt_api.auth.models import AuditEvent
+from kapt_api.db import db
+from kapt_api.monitoring import jobs
+from kapt_api.scheduler import JOBS
+from tests.monitoring.conftest import API, PROBLEM, at, vitals
+
+
+@pytest.fixture
+def as_(team, auth_headers):
+    return lambda member: auth_headers(member.user)
+
+
+def base(session) -> str:
+    return f"{API}/appointments/{session.appointment_id}/monitoring"
+
+
+def post_reading(client, session, headers, minutes, **body):
+    clock.freeze(at(minutes))
+    body.setdefault("measured_at", at(minutes).isoformat())
+    body.setdefault("values", vitals())
+    return client.post(f"{base(session)}/readings", json=body, headers=headers)
+
+
+def test_a_nurse_sees_the_checklist_with_each_timepoint_state(client, team, session, as_):
+    post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
+    answer = client.get(base(session), headers=as_(team.nurse))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    states = {(t["timepoint"], t["slot_minutes"]): t["state"] for t in body["timepoints"]}
+    assert states[("baseline", None)] == "done"
+    assert states[("bp_40_min", 40)] == "due"
+    assert body["readings"][0]["values"]["systolic_bp"] == 120
+    assert body["session"]["hold"]["held"] is False
+
+
+def test_front_desk_never_sees_readings_and_another_clinic_gets_404(
+    client, team, session, as_, make_team
+):
+    post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
+    desk = client.get(base(session), headers=as_(team.front_desk))
+    assert desk.status_code == 403 and desk.content_type == PROBLEM
+    assert "120" not in desk.get_data(as_text=True)
+    for path in ("", "/fhir", "/chart.svg", "/rems-form"):
+        assert client.get(base(session) + path, headers=as_(team.front_desk)).status_code == 403
+    refused = post_reading(client, session, as_(team.front_desk), 3, timepoint="baseline")
+    assert refused.status_code == 403
+    elsewhere = make_team("Birch Clinic")
+    assert client.get(base(session), headers=as_(elsewhere.nurse)).status_code == 404
+
+
+def test_a_checklist_opens_only_at_check_in(client, team, make_course, make_appointment, as_, now):
+    appointment = make_appointment(make_course())
+    path = f"{API}/appointments/{appointment.id}/monitoring"
+    assert client.get(path, headers=as_(team.nurse)).status_code == 404
+    checked = client.post(
+        f"{API}/appointments/{appointment.id}/check-in", headers=as_(team.front_desk)
+    )
+    assert checked.status_code == 200
+    assert client.get(path, headers=as_(team.nurse)).status_code == 200
+
+
+def test_an_implausible_value_is_refused_with_422_naming_the_field(client, team, session, as_):
+    answer = post_reading(
+        client, session, as_(team.nurse), 2, timepoint="baseline", values=vitals(spo2=130)
+    )
+    assert answer.status_code == 422 and answer.content_type == PROBLEM
+    assert list(answer.get_json()["errors"]) == ["values.spo2"]
+    naive = post_reading(client, session, as_(team.nurse), 2, measured_at="2026-12-08T10:00:00")
+    assert naive.status_code == 422 and "measured_at" in naive.get_json()["errors"]
+
+
+def test_a_threshold_alert_is_listed_open_and_acknowledged_with_a_note(client, team, session, as_):
+    headers = as_(team.nurse)
+    client.post(f"{API}/appointments/{session.appointment_id}/start", headers=headers)
+    created = post_reading(client, session, headers, 5, values=vitals(systolic=190))
+    assert created.status_code == 201
+    listed = client.get(
+        f"{API}/alerts",
+        query_string={"clinic_id": team.clinic.id, "status": "open"},
+        headers=headers,
+    )
+    (alert,) = listed.get_json()
+    assert (alert["severity"], alert["measurement"]) == ("critical", "systolic_bp")
+    assert client.get(f"{API}/alerts", headers=as_(team.front_desk)).get_json() == []
+    ack = client.post(
+        f"{API}/alerts/{alert['id']}/acknowledge",
+        json={"note": "Repeated: 150/90"},
+        headers=headers,
+    )
+    assert ack.status_code == 200 and ack.get_json()["status"] == "acknowledged"
+    again = client.post(
+        f"{API}/alerts/{alert['id']}/acknowledge", json={"note": "x"}, headers=headers
+    )
+    assert again.status_code == 409
+    still_open = client.get(f"{API}/alerts", query_string={"status": "open"}, headers=headers)
+    assert still_open.get_json() == []
+
+
+def test_a_held_session_starts_only_after_a_prescribers_override(client, team, rems_session, as_):
+    post_reading(
+        client, rems_session, as_(team.nurse), 2, timepoint="baseline", values=vitals(systolic=150)
+    )
+    start = f"{API}/appointments/{rems_session.appointment_id}/start"
+    refused = client.post(start, headers=as_(team.nurse))
+    assert refused.status_code == 422
+    assert [v["rule"] for v in refused.get_json()["violations"]] == ["pre_dose_gate"]
+    override = f"{base(rems_session)}/hold-override"
+    assert client.post(override, json={"reason": "ok"}, headers=as_(team.nurse)).status_code == 403
+    allowed = client.post(override, json={"reason": "Asymptomatic"}, headers=as_(team.prescriber))
+    assert allowed.status_code == 200
+    assert allowed.get_json()["hold"]["override_reason"] == "Asymptomatic"
+    assert client.post(start, headers=as_(team.nurse)).status_code == 200
+    overrides = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "override"))
+    assert [e.patient_id for e in overrides] == [team.patient.id]
+
+
+def test_a_refused_discharge_lists_everything_missing(client, team, session, as_):
+    post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
+    client.post(f"{API}/appointments/{session.appointment_id}/start", headers=as_(team.nurse))
+    clock.freeze(at(40))
+    answer = client.post(
+        f"{base(session)}/discharge",
+        json={"confirmed": ["escort_present"]},
+        headers=as_(team.nurse),
+    )
+    assert answer.status_code == 422 and answer.content_type == PROBLEM
+    rules = [v["rule"] for v in answer.get_json()["violations"]]
+    assert rules[0] == "minimum_monitoring_time"
+    assert rules.count("timepoint_missing") == 3  # 15 and 30 minutes, before discharge
+    assert rules.count("discharge_criterion_unconfirmed") == 2
+
+
+def test_the_fhir_export_and_the_chart(client, team, session, as_):
+    post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
+    fhir = client.get(f"{base(session)}/fhir", headers=as_(team.therapist))
+    assert fhir.status_code == 200 and fhir.content_type == "application/fhir+json"
+    bundle = Bundle.model_validate_json(fhir.get_data(as_text=True))
+    assert bundle.type == "collection" and len(bundle.entry) == 4
+    svg = client.get(f"{base(session)}/chart.svg", headers=as_(team.therapist))
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    root = ET.fromstring(svg.get_data(as_text=True))  # noqa: S314 - our own output
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_the_rems_form_answers_for_an_esketamine_session(client, team, rems_session, as_):
+    clock.freeze(at(11))
+    recorded = client.post(
+        f"{base(rems_session)}/administration",
+        json={
+            "first_device_at": at(10).isoformat(),
+            "devices": 2,
+            "dose_mg": 56,
+            "lot_number": "LOT42",
+        },
+        headers=as_(team.nurse),
+    )
+    assert recorded.status_code == 200
+    form = client.get(f"{base(rems_session)}/rems-form", headers=as_(team.nurse)).get_json()
+    assert (form["dose_mg"], form["lot_number"], form["complete"]) == (56, "LOT42", False)
+    assert "bp_before_administration" in form["missing"]
+
+
+def test_every_read_and_write_is_audited_with_the_patient(client, team, session, as_):
+    post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
+    client.get(base(session), headers=as_(team.nurse))
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.resource_type.in_(["monitoring", "reading"]))
+    ).all()
+    assert {(e.action, e.resource_type) for e in events} >= {
+        ("create", "monitoring"),
+        ("update", "monitoring"),
+        ("create", "reading"),
+        ("read", "monitoring"),
+    }
+    assert {e.patient_id for e in events} == {team.patient.id}
+
+
+def test_the_scheduler_runs_the_monitoring_jobs():
+    found = {job.id: job.run for job in JOBS}
+    assert found["overdue-timepoints"] is jobs.raise_overdue_alerts
+    assert found["late-rems-forms"] is jobs.flag_late_rems_forms
