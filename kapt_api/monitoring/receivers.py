@@ -1,6 +1,6 @@
 """Monitoring listens to scheduling (which never imports it): a dosing session's
 checklist opens at check-in, a held session may not start, a held course books no
-further dose."""
+further dose, and the day schedule shows each dose's checklist and escort state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kapt_api.monitoring import service
-from kapt_api.scheduling import signals
+from kapt_api.scheduling import readiness, signals
 from kapt_api.scheduling.models import Appointment, Course
 
 
@@ -29,3 +29,5 @@ def connect() -> None:
     signals.appointment_checked_in.connect(_checked_in)
     signals.appointment_starting.connect(_starting)
     signals.pre_dose_hold_check.connect(_course_held)
+    readiness.supply("checklist_state", service.checklist_states)
+    readiness.supply("escort_confirmed", service.escort_states)

@@ -21,6 +21,7 @@ from kapt_api.monitoring import alerts, policy, rules
 from kapt_api.monitoring.models import AlertKind, MonitoringSession, Reading
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import (
+    ESCORT_PRESENT,
     ChecklistTemplate,
     Medication,
     SessionKind,
@@ -163,6 +164,35 @@ def checklist(*, session: MonitoringSession, now: datetime) -> Checklist:
         all_readings(session),
         template_of(session).min_monitoring_minutes,
     )
+
+
+def checklist_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """For the day schedule: each checked-in dose's checklist held, in progress or
+    completed (a dose not checked in is left to scheduling's default)."""
+    return {s.appointment_id: _state_of(s) for s in _sessions_of(appointment_ids)}
+
+
+def escort_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """For the day schedule: the escort confirmed when the patient was discharged."""
+    return {
+        s.appointment_id: "confirmed"
+        for s in _sessions_of(appointment_ids)
+        if ESCORT_PRESENT in (s.discharge_confirmed or [])
+    }
+
+
+def _sessions_of(appointment_ids: Sequence[uuid.UUID]) -> list[MonitoringSession]:
+    return list(
+        db.session.scalars(
+            select(MonitoringSession).where(MonitoringSession.appointment_id.in_(appointment_ids))
+        )
+    )
+
+
+def _state_of(session: MonitoringSession) -> str:
+    if session.hold_open:
+        return "hold"
+    return "completed" if session.discharged_at is not None else "in_progress"
 
 
 # --- readings ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -12,10 +13,10 @@ from sqlalchemy import select
 
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
-from kapt_api.monitoring import alerts, chart, fhir, jobs, rems, service
+from kapt_api.monitoring import alerts, chart, fhir, jobs, receivers, rems, service
 from kapt_api.monitoring.models import Alert, AlertKind, Reading
 from kapt_api.monitoring.rules import TimepointState
-from kapt_api.scheduling import attendance, loaders
+from kapt_api.scheduling import attendance, loaders, readiness
 from kapt_api.scheduling.models import Appointment, Course
 from tests.monitoring.conftest import ARRIVAL, at, vitals
 
@@ -394,3 +395,19 @@ def test_the_chart_is_svg_carrying_each_series_and_the_threshold_bands(team, ses
         for r in root.findall("svg:rect", ns)
     }
     assert ("systolic_bp", "high", "180") in bands and ("spo2", "low", "95") in bands
+
+
+def test_the_day_schedule_reads_each_doses_checklist_and_escort_state(team, session, rems_session):
+    receivers.connect()  # the registry is shared; another test may have emptied it
+    record(team, rems_session, minutes=2, timepoint="baseline", systolic=150)
+    full_session(team, session)
+    service.discharge(session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135))
+    waiting = uuid.uuid4()
+    ids = [session.appointment_id, rems_session.appointment_id, waiting]
+    assert readiness.supplied("checklist_state", ids) == {
+        session.appointment_id: "completed",
+        rems_session.appointment_id: "hold",
+        waiting: "not_started",
+    }
+    assert readiness.supplied("escort_confirmed", ids)[session.appointment_id] == "confirmed"
+    assert readiness.supplied("escort_confirmed", ids)[rems_session.appointment_id] == "unknown"
