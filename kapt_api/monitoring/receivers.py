@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kapt_api.monitoring import service
+from kapt_api.monitoring import hold, service
 from kapt_api.scheduling import readiness, signals
 from kapt_api.scheduling.models import Appointment, Course
 
@@ -17,11 +17,11 @@ def _checked_in(appointment: Appointment, *, now: datetime, **_: Any) -> None:
 
 
 def _starting(appointment: Appointment, *, now: datetime, **_: Any) -> str | None:
-    return service.hold_answer(appointment, now=now)
+    return hold.hold_answer(appointment, now=now)
 
 
 def _course_held(course: Course, *, now: datetime, **_: Any) -> str | None:
-    return service.course_hold(course, now=now)
+    return hold.course_hold(course, now=now)
 
 
 def connect() -> None:

@@ -17,7 +17,8 @@ from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.idempotency import idempotent
-from kapt_api.monitoring import alerts, chart, fhir, rems, service
+from kapt_api.monitoring import alerts, chart, fhir, hold, rems, service
+from kapt_api.monitoring import discharge as discharging
 from kapt_api.monitoring.models import MonitoringSession
 from kapt_api.monitoring.schemas import (
     AcknowledgeIn,
@@ -82,7 +83,7 @@ def record_reading(data: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 def override_hold(data: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """A prescriber lets a held dose go ahead, saying why (audited)."""
     who, session = _session(appointment_id, "update")
-    session = service.override_hold(session=session, **data, by=who, now=clock.now())
+    session = hold.override_hold(session=session, **data, by=who, now=clock.now())
     db.session.commit()
     return session
 
@@ -95,7 +96,7 @@ def override_hold(data: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 def discharge(data: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """Discharge the patient; refused naming everything still missing."""
     who, session = _session(appointment_id, "update")
-    session = service.discharge(session=session, **data, by=who, now=clock.now())
+    session = discharging.sign_discharge(session=session, **data, by=who, now=clock.now())
     db.session.commit()
     return session
 

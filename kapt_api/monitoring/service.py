@@ -1,5 +1,5 @@
 """Monitoring use cases: the checklist opened at check-in, readings and their
-corrections, the alerts they raise, the pre-dose hold and its override, discharge.
+corrections, and the alerts they raise (the hold is hold.py, discharge discharge.py).
 
 They flush and never commit. Values are never logged.
 """
@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 
 from kapt_api.auth import audit
 from kapt_api.db import db
-from kapt_api.errors import Conflict, InvalidInput, NotFound, RuleRefused, Violation
+from kapt_api.errors import Conflict, InvalidInput, NotFound
 from kapt_api.monitoring import alerts, policy, rules
 from kapt_api.monitoring.models import AlertKind, MonitoringSession, Reading
 from kapt_api.patients.policy import Caller
@@ -74,26 +74,49 @@ def care_team(session: MonitoringSession) -> list[uuid.UUID]:
     return loaders.patient_care_team(session.patient_id)
 
 
+class PatientRecord(Protocol):
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+
+
+T = TypeVar("T", bound=PatientRecord)
+
+
+def reach_clinical(
+    found: T | None, *, resource: str, resource_id: uuid.UUID, by: Caller, action: str
+) -> T:
+    """`found` (an appointment, a course) if `by` is a clinician on its patient's care
+    team: 404 when missing or of another clinic, else 403. The look is audited."""
+    audit.record(
+        action,
+        resource,
+        resource_id,
+        patient_id=found.patient_id if found else None,
+        actor_id=by.user_id,
+    )
+    what = resource.replace("_", " ")
+    if found is None:
+        raise NotFound(f"No {what} with this id.")
+    policy.ensure_clinician(
+        by,
+        clinic_id=found.clinic_id,
+        care_team=loaders.patient_care_team(found.patient_id),
+        what=what,
+    )
+    return found
+
+
 def find_session(
     *, appointment_id: uuid.UUID, by: Caller, action: str = "read"
 ) -> MonitoringSession:
     """The appointment's checklist if `by` is a clinician on the care team (else 404 or
     403); 404 before check-in. The look is audited."""
-    appointment = db.session.get(Appointment, appointment_id)
-    audit.record(
-        action,
-        RESOURCE,
-        appointment_id,
-        patient_id=appointment.patient_id if appointment else None,
-        actor_id=by.user_id,
-    )
-    if appointment is None:
-        raise NotFound("No appointment with this id.")
-    policy.ensure_clinician(
-        by,
-        clinic_id=appointment.clinic_id,
-        care_team=loaders.patient_care_team(appointment.patient_id),
-        what="appointment",
+    reach_clinical(
+        db.session.get(Appointment, appointment_id),
+        resource=RESOURCE,
+        resource_id=appointment_id,
+        by=by,
+        action=action,
     )
     session = session_of_appointment(appointment_id)
     if session is None:
@@ -313,131 +336,3 @@ def _alert_on(
             message=breach.threshold.message or breach.sentence(),
         )
     db.session.flush()
-
-
-# --- the pre-dose hold ------------------------------------------------------------------------
-
-
-def hold_answer(appointment: Appointment, *, now: datetime) -> str | None:
-    """Before a session starts: why it is held, or None. When it may start, the dose
-    start is noted (the first device's time replaces it when recorded)."""
-    session = session_of_appointment(appointment.id)
-    if session is None:
-        return None
-    if session.hold_open:
-        return (
-            f"The baseline reading holds this dose for a prescriber's decision: "
-            f"{session.hold_reason}."
-        )
-    if session.dose_started_at is None:
-        session.dose_started_at = now
-        db.session.flush()
-    return None
-
-
-def course_hold(course: Course, *, now: datetime) -> str | None:
-    """Whether the course's latest checklist holds the next dose (the pre_dose_gate
-    booking rule)."""
-    latest = db.session.scalar(
-        select(MonitoringSession)
-        .where(MonitoringSession.course_id == course.id)
-        .order_by(MonitoringSession.checked_in_at.desc(), MonitoringSession.id)
-        .limit(1)
-    )
-    if latest is None or not latest.hold_open:
-        return None
-    return str(latest.hold_reason)
-
-
-def override_hold(
-    *, session: MonitoringSession, reason: str, by: Caller, now: datetime
-) -> MonitoringSession:
-    """A prescriber on the care team decides the held dose may go ahead, saying why."""
-    policy.ensure_prescriber(by, care_team(session), "override a pre-dose hold")
-    if not session.hold_open:
-        raise Conflict("This session is not held.", code="not_held")
-    session.hold_override_reason = reason
-    session.hold_override_by = by.user_id
-    session.hold_override_at = now
-    db.session.flush()
-    audit.record(
-        "override",
-        RESOURCE,
-        session.id,
-        patient_id=session.patient_id,
-        actor_id=by.user_id,
-        reason=reason,
-    )
-    return session
-
-
-# --- discharge --------------------------------------------------------------------------------
-
-
-def discharge(
-    *,
-    session: MonitoringSession,
-    confirmed: Sequence[str],
-    by: Caller,
-    now: datetime,
-    override_reason: str | None = None,
-    adverse_events: Mapping[str, bool] | None = None,
-) -> MonitoringSession:
-    """Let the patient leave, or refuse naming everything still missing."""
-    if session.discharged_at is not None:
-        raise Conflict("This patient has already been discharged.", code="already_discharged")
-    if override_reason is not None:
-        policy.ensure_prescriber(by, care_team(session), "discharge with readings out of range")
-    template = template_of(session)
-    readings = facts_of(current_readings(session))
-    facts = rules.DischargeFacts(
-        dose_started_at=session.dose_started_at,
-        occurrences=occurrences(session, now=now),
-        latest=rules.latest_values(readings),
-        confirmed=frozenset(confirmed),
-        overridden=override_reason is not None,
-    )
-    violations = rules.discharge_violations(template, facts, now=now)
-    if session.rems_required:
-        violations += _rems_discharge_violations(session, adverse_events)
-    if violations:
-        raise RuleRefused(violations, "The patient cannot be discharged yet.")
-    for name, value in (adverse_events or {}).items():
-        setattr(session, name, value)
-    session.discharged_at = now
-    session.discharged_by = by.user_id
-    session.discharge_confirmed = sorted(confirmed)
-    session.discharge_override_reason = override_reason
-    db.session.flush()
-    audit.record(
-        "discharge",
-        RESOURCE,
-        session.id,
-        patient_id=session.patient_id,
-        actor_id=by.user_id,
-        reason=override_reason,
-    )
-    return session
-
-
-def _rems_discharge_violations(
-    session: MonitoringSession, adverse_events: Mapping[str, bool] | None
-) -> list[Violation]:
-    # The REMS form asks these of every esketamine session (DOMAIN.md §1.2).
-    found = []
-    if session.first_device_at is None or session.dose_mg is None or not session.lot_number:
-        found.append(
-            Violation(
-                "administration_missing",
-                "Record the first device's time, the devices, the dose and the lot number.",
-            )
-        )
-    if adverse_events is None:
-        found.append(
-            Violation(
-                "adverse_events_missing",
-                "Say whether sedation, dissociation, respiratory depression or a blood "
-                "pressure increase occurred.",
-            )
-        )
-    return found

@@ -13,14 +13,14 @@ from sqlalchemy import Select, select
 
 from kapt_api.auth import audit
 from kapt_api.db import db
-from kapt_api.errors import InvalidInput, NotFound
-from kapt_api.monitoring import alerts, policy
+from kapt_api.errors import InvalidInput
+from kapt_api.monitoring import alerts
 from kapt_api.monitoring.models import AlertKind
+from kapt_api.monitoring.service import reach_clinical
 from kapt_api.outcomes import rules
 from kapt_api.outcomes.models import OutcomeMeasure
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind, Severity
-from kapt_api.scheduling import loaders
 from kapt_api.scheduling.models import Appointment, Course
 
 RESOURCE = "outcome_measure"
@@ -28,23 +28,13 @@ RESOURCE = "outcome_measure"
 
 def find_course(*, course_id: uuid.UUID, by: Caller, action: str) -> Course:
     """The course if `by` is a clinician on the patient's care team (else 404 or 403)."""
-    course = db.session.get(Course, course_id)
-    audit.record(
-        action,
-        RESOURCE,
-        course_id,
-        patient_id=course.patient_id if course else None,
-        actor_id=by.user_id,
+    return reach_clinical(
+        db.session.get(Course, course_id),
+        resource=RESOURCE,
+        resource_id=course_id,
+        by=by,
+        action=action,
     )
-    if course is None:
-        raise NotFound("No course with this id.")
-    policy.ensure_clinician(
-        by,
-        clinic_id=course.clinic_id,
-        care_team=loaders.patient_care_team(course.patient_id),
-        what="course",
-    )
-    return course
 
 
 def record_measure(

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
-from kapt_api.monitoring import alerts, chart, fhir, jobs, receivers, rems, service
+from kapt_api.monitoring import alerts, chart, fhir, hold, jobs, receivers, rems, service
+from kapt_api.monitoring import discharge as discharging
 from kapt_api.monitoring.models import Alert, AlertKind, Reading
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.scheduling import attendance, loaders, readiness
@@ -154,10 +155,8 @@ def test_a_baseline_beyond_the_hold_threshold_holds_the_session_until_a_prescrib
     course = db.session.get(Course, appointment.course_id)
     assert "above 140" in (loaders.pre_dose_hold(course, now=at(5)) or "")
     with pytest.raises(Forbidden):
-        service.override_hold(
-            session=rems_session, reason="ok", by=team.caller(team.nurse), now=at(5)
-        )
-    service.override_hold(
+        hold.override_hold(session=rems_session, reason="ok", by=team.caller(team.nurse), now=at(5))
+    hold.override_hold(
         session=rems_session,
         reason="Asymptomatic; benefit outweighs a short rise",
         by=team.caller(team.prescriber),
@@ -224,7 +223,9 @@ def test_discharge_is_refused_naming_everything_missing_then_allowed(team, sessi
     record(team, session, minutes=2, timepoint="baseline")
     start(team, session)
     with pytest.raises(RuleRefused) as refused:
-        service.discharge(session=session, confirmed=[], by=team.caller(team.nurse), now=at(60))
+        discharging.sign_discharge(
+            session=session, confirmed=[], by=team.caller(team.nurse), now=at(60)
+        )
     rules_broken = {v.rule for v in refused.value.violations}
     assert rules_broken == {
         "minimum_monitoring_time",
@@ -235,12 +236,12 @@ def test_discharge_is_refused_naming_everything_missing_then_allowed(team, sessi
 
 def test_a_complete_session_is_discharged_with_its_confirmations(team, session):
     full_session(team, session)
-    done = service.discharge(
+    done = discharging.sign_discharge(
         session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
     )
     assert done.discharged_at == at(135) and done.discharge_confirmed == sorted(CONFIRMED)
     with pytest.raises(Conflict):
-        service.discharge(
+        discharging.sign_discharge(
             session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(136)
         )
 
@@ -249,19 +250,19 @@ def test_out_of_range_last_readings_need_a_prescribers_override(team, session):
     full_session(team, session)
     record(team, session, minutes=132, given=vitals(spo2=93))
     with pytest.raises(RuleRefused) as refused:
-        service.discharge(
+        discharging.sign_discharge(
             session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
         )
     assert [v.rule for v in refused.value.violations] == ["readings_out_of_range"]
     with pytest.raises(Forbidden):
-        service.discharge(
+        discharging.sign_discharge(
             session=session,
             confirmed=CONFIRMED,
             override_reason="x",
             by=team.caller(team.nurse),
             now=at(135),
         )
-    done = service.discharge(
+    done = discharging.sign_discharge(
         session=session,
         confirmed=CONFIRMED,
         override_reason="Baseline SpO2 is 93%",
@@ -307,7 +308,7 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
     record(team, rems_session, minutes=131, timepoint="discharge", moaa_s=5, dissociation=0)
     nurse = team.caller(team.nurse)
     with pytest.raises(RuleRefused) as refused:
-        service.discharge(session=rems_session, confirmed=CONFIRMED, by=nurse, now=at(135))
+        discharging.sign_discharge(session=rems_session, confirmed=CONFIRMED, by=nurse, now=at(135))
     assert [v.rule for v in refused.value.violations] == ["adverse_events_missing"]
     events = {
         "sedation": False,
@@ -315,7 +316,7 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
         "respiratory_depression": False,
         "bp_increase": True,
     }
-    service.discharge(
+    discharging.sign_discharge(
         session=rems_session, confirmed=CONFIRMED, adverse_events=events, by=nurse, now=at(135)
     )
     form = rems.form(session=rems_session, by=nurse)
@@ -401,7 +402,9 @@ def test_the_day_schedule_reads_each_doses_checklist_and_escort_state(team, sess
     receivers.connect()  # the registry is shared; another test may have emptied it
     record(team, rems_session, minutes=2, timepoint="baseline", systolic=150)
     full_session(team, session)
-    service.discharge(session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135))
+    discharging.sign_discharge(
+        session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
+    )
     waiting = uuid.uuid4()
     ids = [session.appointment_id, rems_session.appointment_id, waiting]
     assert readiness.supplied("checklist_state", ids) == {
