@@ -13,13 +13,15 @@ from datetime import datetime
 from typing import Any
 
 import blinker
-from sqlalchemy import Select, select
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import select
 
 from kapt_api.auth import audit
 from kapt_api.db import db
 from kapt_api.errors import Conflict, NotFound
 from kapt_api.monitoring import policy
 from kapt_api.monitoring.models import Alert, AlertStatus
+from kapt_api.openapi import QueryPage
 from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller
 
@@ -41,17 +43,24 @@ def raise_alert(
     return alert
 
 
-def alerts_query(
-    *, by: Caller, clinic_id: uuid.UUID | None = None, status: str | None = None
-) -> Select[tuple[Alert]]:
-    """Alerts of the patients whose care team the caller is on, newest first."""
+def list_alerts(
+    *,
+    by: Caller,
+    page: PaginationParameters,
+    clinic_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> list[Alert]:
+    """One page of the alerts of patients whose care team the caller is a clinician on,
+    newest first, each alert on it audited as listed (`page` gets the total count)."""
     stmt = select(Alert).where(policy.visible_alerts(by))
     if clinic_id is not None:
         stmt = stmt.where(Alert.clinic_id == clinic_id)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
-    audit.record("list", RESOURCE, None, actor_id=by.user_id)
-    return stmt.order_by(Alert.raised_at.desc(), Alert.id)
+    found = QueryPage(stmt.order_by(Alert.raised_at.desc(), Alert.id), page).items
+    for alert in found:
+        audit.record("list", RESOURCE, alert.id, patient_id=alert.patient_id, actor_id=by.user_id)
+    return list(found)
 
 
 def acknowledge(*, alert_id: uuid.UUID, note: str, by: Caller, now: datetime) -> Alert:

@@ -33,7 +33,7 @@ from kapt_api.monitoring.schemas import (
     RemsFormOut,
     SessionOut,
 )
-from kapt_api.openapi import QueryPage, documents
+from kapt_api.openapi import documents
 from kapt_api.patients.policy import Caller, caller
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Monitoring and alerts")
@@ -156,11 +156,11 @@ def chart_svg(appointment_id: uuid.UUID) -> Response:
 @bp.route("/alerts")
 @bp.arguments(AlertQuery, location="query")
 @bp.response(200, AlertOut(many=True))
-@bp.paginate(QueryPage)
+@bp.paginate()
 @authenticated
-def list_alerts(query: dict[str, Any]) -> Any:
+def list_alerts(query: dict[str, Any], pagination_parameters: Any) -> Any:
     """Alerts of the caller's care-team patients, newest first; filter by clinic and status."""
-    return alerts.alerts_query(by=_who(), **query)
+    return alerts.list_alerts(by=_who(), page=pagination_parameters, **query)
 
 
 @bp.route("/alerts/<uuid:alert_id>/acknowledge", methods=["POST"])

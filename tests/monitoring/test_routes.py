@@ -191,3 +191,28 @@ def test_the_scheduler_runs_the_monitoring_jobs():
     found = {job.id: job.run for job in JOBS}
     assert found["overdue-timepoints"] is jobs.raise_overdue_alerts
     assert found["late-rems-forms"] is jobs.flag_late_rems_forms
+
+
+def test_administrators_configure_but_do_not_chart(client, team, session, admin_headers):
+    assert client.get(base(session), headers=admin_headers).status_code == 403
+    refused = client.post(
+        f"{base(session)}/readings",
+        json={"measured_at": session.checked_in_at.isoformat(), "values": vitals()},
+        headers=admin_headers,
+    )
+    assert refused.status_code == 403
+    assert client.get(f"{API}/alerts", headers=admin_headers).get_json() == []
+
+
+def test_each_listed_alert_is_audited_with_its_patient(client, team, session, as_):
+    headers = as_(team.nurse)
+    client.post(f"{API}/appointments/{session.appointment_id}/start", headers=headers)
+    post_reading(client, session, headers, 5, values=vitals(spo2=90, heart_rate=130))
+    listed = client.get(f"{API}/alerts", headers=headers)
+    assert len(listed.get_json()) == 2
+    assert "X-Pagination" in listed.headers
+    rows = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.resource_type == "alert", AuditEvent.action == "list")
+    ).all()
+    assert sorted(r.resource_id for r in rows) == sorted(a["id"] for a in listed.get_json())
+    assert {r.patient_id for r in rows} == {team.patient.id}
