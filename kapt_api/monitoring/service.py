@@ -250,8 +250,8 @@ def record_reading(
     point = _timepoint(template, timepoint)
     given = [rules.Value(v["measurement"], float(v["value"]), v["unit"]) for v in values]
     problems = rules.value_problems(template, point, given)
-    if measured_at > now:
-        problems["measured_at"] = ["A reading cannot be measured in the future."]
+    if problem := _time_problem(session, measured_at, now=now):
+        problems["measured_at"] = [problem]
     _check_correction(session, supersedes_id, correction_reason, problems)
     if problems:
         raise InvalidInput(problems)
@@ -290,6 +290,16 @@ def record_reading(
     )
     _alert_on(session, reading, rules.breaches(template, reading.values, pre_dose=pre_dose), now)
     return reading
+
+
+def _time_problem(session: MonitoringSession, measured_at: datetime, *, now: datetime) -> str:
+    if measured_at > now:
+        return "A reading cannot be measured in the future."
+    if measured_at < session.checked_in_at:
+        return "A reading cannot be measured before the patient checked in."
+    if session.discharged_at is not None and measured_at > session.discharged_at:
+        return "A reading cannot be measured after the patient was discharged."
+    return ""
 
 
 def _check_correction(

@@ -414,3 +414,36 @@ def test_the_day_schedule_reads_each_doses_checklist_and_escort_state(team, sess
     }
     assert readiness.supplied("escort_confirmed", ids)[session.appointment_id] == "confirmed"
     assert readiness.supplied("escort_confirmed", ids)[rems_session.appointment_id] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "message"),
+    [(-1, "before the patient checked in"), (30, "in the future")],
+)
+def test_a_reading_outside_the_session_is_refused(team, session, minutes, message):
+    with pytest.raises(InvalidInput) as refused:
+        service.record_reading(
+            session=session,
+            measured_at=at(minutes),
+            values=vitals(),
+            by=team.caller(team.nurse),
+            now=at(20),
+        )
+    assert message in refused.value.errors["measured_at"][0]
+
+
+def test_no_reading_measured_after_discharge(team, session):
+    full_session(team, session)
+    discharging.sign_discharge(
+        session=session, confirmed=CONFIRMED, by=team.caller(team.nurse), now=at(135)
+    )
+    late = at(136)
+    with pytest.raises(InvalidInput) as refused:
+        service.record_reading(
+            session=session, measured_at=late, values=vitals(), by=team.caller(team.nurse), now=late
+        )
+    assert "after the patient was discharged" in refused.value.errors["measured_at"][0]
+    earlier = service.record_reading(
+        session=session, measured_at=at(130), values=vitals(), by=team.caller(team.nurse), now=late
+    )
+    assert earlier.measured_at == at(130)
