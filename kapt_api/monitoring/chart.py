@@ -9,6 +9,7 @@ measurement and limits.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime
 
 from kapt_api.auth import audit
@@ -91,9 +92,8 @@ def draw(
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def _bands(root: ET.Element, template: ChecklistTemplate, y: object) -> None:
+def _bands(root: ET.Element, template: ChecklistTemplate, y: Callable[[float], float]) -> None:
     """A translucent band outside each after-dose threshold of the charted measurements."""
-    assert callable(y)
     for measurement, colour in SERIES.items():
         for threshold in template.thresholds_for(measurement, pre_dose=False):
             for low, high, edge in (

@@ -4,6 +4,7 @@ dose, lot) and the Patient Monitoring Form built from it, due within 7 days
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from kapt_api.monitoring import rules, service
 from kapt_api.monitoring.models import MonitoringSession, Reading
 from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller
-from kapt_api.protocols.definition import TimepointKind
+from kapt_api.protocols.definition import ChecklistTemplate, TimepointKind
 from kapt_api.protocols.measurements import Measurement
 
 MG_PER_DEVICE = 28
@@ -120,7 +121,7 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
     return {**fields, "complete": not missing, "missing": missing}
 
 
-def _last(readings: Any) -> Reading | None:
+def _last(readings: Iterable[Reading]) -> Reading | None:
     found = list(readings)
     return found[-1] if found else None
 
@@ -160,7 +161,9 @@ def _bp_near_peak(session: MonitoringSession, readings: list[Reading]) -> BloodP
     return min(near, key=lambda pair: pair[0])[1] if near else None
 
 
-def _in_range(template: Any, reading: Reading | None, *, pre_dose: bool) -> bool | None:
+def _in_range(
+    template: ChecklistTemplate, reading: Reading | None, *, pre_dose: bool
+) -> bool | None:
     if reading is None:
         return None
     return not rules.breaches(template, reading.values, pre_dose=pre_dose)

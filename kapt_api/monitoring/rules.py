@@ -63,16 +63,16 @@ class Breach:
         return self.threshold.action is AlertAction.PRE_DOSE_HOLD
 
     def sentence(self) -> str:
+        """What crossed which limit, in words (no patient named)."""
         info = self.measurement.info
-        limits = []
-        if self.threshold.low is not None:
-            limits.append(f"below {self.threshold.low:g}")
-        if self.threshold.high is not None:
-            limits.append(f"above {self.threshold.high:g}")
-        unit = f" {info.unit}" if info.unit else ""
-        return f"{info.display} {self.value:g}{unit} is {' or '.join(limits)}".replace(
-            " is below", " is outside: below"
+        low = self.threshold.low
+        side = (
+            f"below {low:g}"
+            if low is not None and self.value < low
+            else f"above {self.threshold.high:g}"
         )
+        unit = f" {info.unit}" if info.unit else ""
+        return f"{info.display} {self.value:g}{unit} is {side}"
 
 
 def _minutes_between(start: datetime, end: datetime) -> int:
