@@ -9,7 +9,8 @@ from datetime import timedelta
 import blinker
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
@@ -447,3 +448,12 @@ def test_no_reading_measured_after_discharge(team, session):
         session=session, measured_at=at(130), values=vitals(), by=team.caller(team.nurse), now=late
     )
     assert earlier.measured_at == at(130)
+
+
+def test_the_database_refuses_to_change_a_stored_reading(team, session):
+    reading = record(team, session, minutes=2, timepoint="baseline")
+    db.session.commit()
+    with pytest.raises(IntegrityError):
+        db.session.execute(update(Reading).where(Reading.id == reading.id).values(note="changed"))
+    db.session.rollback()
+    assert db.session.get(Reading, reading.id).note is None
