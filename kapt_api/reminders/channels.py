@@ -115,12 +115,21 @@ def _smtp_outcome(exc: smtplib.SMTPException) -> DeliveryError:
 
 @dataclass
 class SmtpChannel:
-    """Email over one SMTP connection per batch."""
+    """Email over one SMTP connection, kept open between batches (a relay answers a new
+    connection far slower than a message) and opened again when the relay closed it."""
 
     settings: SmtpSettings
+    _smtp: smtplib.SMTP | None = field(default=None, repr=False)
 
     def _connect(self) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=TIMEOUT_SECONDS)
+        # EHLO with the sender's domain: smtplib's default looks the machine's name up
+        # in DNS on every connection.
+        smtp = smtplib.SMTP(
+            self.settings.host,
+            self.settings.port,
+            local_hostname=self.settings.domain,
+            timeout=TIMEOUT_SECONDS,
+        )
         if self.settings.starttls:
             smtp.starttls()
         if self.settings.username:
@@ -128,35 +137,46 @@ class SmtpChannel:
         return smtp
 
     def deliver(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        try:
-            smtp = self._connect()
-        except (OSError, smtplib.SMTPException) as exc:
-            error = DeliveryError(f"SMTP connection failed: {type(exc).__name__}", permanent=False)
-            return [error for _ in messages]
         outcomes: list[Outcome] = []
-        try:
-            for message in messages:
-                outcomes.append(self._send(smtp, message))
-        except (OSError, smtplib.SMTPServerDisconnected):
-            # The connection is gone: this message and the rest wait for the next try.
-            lost = DeliveryError("SMTP connection lost", permanent=False)
-            outcomes += [lost] * (len(messages) - len(outcomes))
-        finally:
+        for number, message in enumerate(messages):
             try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
+                outcomes.append(self._send(message))
+            except (OSError, smtplib.SMTPException) as exc:
+                # No connection: this message and the rest wait for the next try.
+                self.close()
+                error = DeliveryError(
+                    f"SMTP connection failed: {type(exc).__name__}", permanent=False
+                )
+                return outcomes + [error] * (len(messages) - number)
         return outcomes
 
-    def _send(self, smtp: smtplib.SMTP, message: Outgoing) -> Outcome:
+    def _send(self, message: Outgoing) -> Outcome:
         mail = email_message(message, sender=self.settings.sender, domain=self.settings.domain)
         try:
-            smtp.send_message(mail)
+            return self._transmit(mail)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            # The relay closed the idle connection: open a new one, once.
+            self.close()
+            return self._transmit(mail)
+
+    def _transmit(self, mail: EmailMessage) -> Outcome:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(mail)
         except smtplib.SMTPServerDisconnected:
             raise
         except smtplib.SMTPException as exc:
             return _smtp_outcome(exc)
         return None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
 
 
 # --- webhooks and SMS ------------------------------------------------------------------

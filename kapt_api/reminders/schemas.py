@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime
+from kapt_api.reminders.events import EVENTS
 
 
 class ReminderQuery(ma.Schema):
@@ -28,3 +29,32 @@ class ReminderOut(ma.Schema):
     next_attempt_at = AwareDateTime()
     last_error = ma.fields.String(allow_none=True)
     sent_at = AwareDateTime(allow_none=True)
+
+
+class WebhookSubscriptionIn(ma.Schema):
+    clinic_id = ma.fields.UUID(required=True)
+    url = ma.fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=ma.validate.Length(max=2000),
+    )
+    events = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(EVENTS)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=len(EVENTS)),
+    )
+
+
+class WebhookSubscriptionOut(ma.Schema):
+    id = ma.fields.UUID()
+    clinic_id = ma.fields.UUID()
+    url = ma.fields.String()
+    events = ma.fields.List(ma.fields.String())
+    created_at = AwareDateTime()
+
+
+class WebhookSubscriptionCreated(WebhookSubscriptionOut):
+    secret = ma.fields.String(
+        metadata={"description": "Signs every post (HMAC-SHA256); shown only in this answer."}
+    )

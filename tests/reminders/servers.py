@@ -7,6 +7,8 @@ import collections
 import email
 import email.policy
 import json
+import logging
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -24,13 +26,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class Mailbox:
-    """What the SMTP server received, counted by Message-ID."""
+# aiosmtpd logs every SMTP command at INFO: thousands of lines per test.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
-    messages: list[EmailMessage] = field(default_factory=list)
-    counts: collections.Counter[str] = field(default_factory=collections.Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+class Mailbox:
+    """What the SMTP server received, counted by Message-ID (read from the raw bytes,
+    so the server keeps up with several senders; `messages` parses on demand)."""
+
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.lock = threading.Lock()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -41,12 +49,18 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
+        found = MESSAGE_ID.search(envelope.content)
         with self.lock:
-            self.messages.append(message)
-            self.counts[str(message["Message-ID"])] += 1
+            self.raw.append(envelope.content)
+            self.counts[found.group(1).decode() if found else ""] += 1
         return "250 OK"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.lock:
+            raw = list(self.raw)
+        parsed = [email.message_from_bytes(r, policy=email.policy.default) for r in raw]
+        return [m for m in parsed if isinstance(m, EmailMessage)]
 
     @property
     def total(self) -> int:
@@ -67,7 +81,9 @@ class SmtpServer:
         self._controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.mailbox, hostname="127.0.0.1", port=self.port, server_hostname="mail.test"
+        )
         self._controller.start()
         return self
 

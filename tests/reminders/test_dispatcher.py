@@ -14,6 +14,7 @@ import blinker
 import pytest
 from sqlalchemy import select
 
+from kapt_api import scheduler
 from kapt_api.db import db
 from kapt_api.reminders import dispatcher
 from kapt_api.reminders.channels import (
@@ -24,7 +25,13 @@ from kapt_api.reminders.channels import (
     SmtpChannel,
     SmtpSettings,
 )
-from kapt_api.reminders.dispatcher import Limits, claim, dispatch_due
+from kapt_api.reminders.dispatcher import (
+    Limits,
+    channels_of,
+    claim,
+    dispatch_due,
+    dispatch_until_idle,
+)
 from kapt_api.reminders.models import Reminder
 
 T0 = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
@@ -263,3 +270,23 @@ def test_rows_are_claimed_in_due_order_in_batches(outbox):
     assert (first.sent, second.sent) == (3, 2)
     assert [m.id for m in console.delivered] == [r.id for r in reversed(rows)]
     assert db.session.scalars(select(Reminder.status).distinct()).all() == ["sent"]
+
+
+def test_the_scheduler_runs_the_dispatcher_every_tick(app):
+    runner = scheduler.build(app, blocking=False)
+    job = runner.get_job("dispatch-reminders")
+
+    assert job is not None
+    assert job.trigger.interval == timedelta(seconds=app.config["KAPT_SCHEDULER_TICK_SECONDS"])
+    assert (job.coalesce, job.max_instances) == (True, 1)
+
+
+def test_the_dispatcher_job_sends_through_the_apps_channels(app, outbox):
+    rows = [outbox(due=T0 - timedelta(minutes=n)) for n in range(3)]
+
+    report = dispatch_until_idle(now=T0)
+
+    console = channels_of(app)["email"]
+    assert report.sent == 3
+    assert isinstance(console, ConsoleChannel)  # no SMTP host in the test settings
+    assert {r.id for r in rows} <= {m.id for m in console.delivered}

@@ -1,0 +1,153 @@
+"""Signed event webhooks that clinic apps subscribe to, delivered through the outbox:
+appointment booked, moved, cancelled (scheduling's signals) and alert raised
+(monitoring's named signal `alert.raised`, sent with the alert and `now=`).
+
+Each event is one outbox row per subscription, written in the transaction of what
+happened, so a rolled-back booking announces nothing. The document names ids and
+times only, never a patient's name or a clinical value.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+import blinker
+from sqlalchemy import select
+
+from kapt_api.clinics.models import Clinic
+from kapt_api.db import db
+from kapt_api.errors import InvalidInput, NotFound
+from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
+from kapt_api.scheduling import signals
+
+EVENTS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "alert.raised")
+alert_raised = blinker.signal("alert.raised")
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, uuid.UUID | datetime):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+    return value
+
+
+def announce(
+    event: str, *, clinic_id: uuid.UUID, data: dict[str, Any], now: datetime
+) -> list[Reminder]:
+    """Write one signed post per active subscription of the clinic to this event."""
+    found = db.session.scalars(
+        select(WebhookSubscription).where(
+            WebhookSubscription.clinic_id == clinic_id, WebhookSubscription.active.is_(True)
+        )
+    )
+    rows = []
+    for subscription in found:
+        if event not in subscription.events:
+            continue
+        row_id = uuid.uuid4()
+        document = {
+            "id": str(row_id),
+            "event": event,
+            "occurred_at": now.isoformat(),
+            "data": {key: _text(value) for key, value in data.items()},
+        }
+        rows.append(
+            Reminder(
+                id=row_id,
+                clinic_id=clinic_id,
+                purpose=Purpose.EVENT.value,
+                channel=OutboxChannel.WEBHOOK.value,
+                recipient=subscription.url,
+                body=json.dumps(document, sort_keys=True),
+                payload={"document": document, "secret": subscription.secret},
+                due_at=now,
+                next_attempt_at=now,
+            )
+        )
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+def _appointment_data(appointment: Any) -> dict[str, Any]:
+    return {
+        "appointment_id": appointment.id,
+        "patient_id": appointment.patient_id,
+        "starts_at": appointment.starts_at,
+        "ends_at": appointment.ends_at,
+        "status": appointment.status,
+    }
+
+
+def _on(event: str) -> Any:
+    def receive(appointment: Any, *, now: datetime, **_: Any) -> None:
+        announce(
+            event, clinic_id=appointment.clinic_id, data=_appointment_data(appointment), now=now
+        )
+
+    return receive
+
+
+def _alert(alert: Any, *, now: datetime, **_: Any) -> None:
+    announce(
+        "alert.raised",
+        clinic_id=alert.clinic_id,
+        data={
+            "alert_id": alert.id,
+            "severity": getattr(alert, "severity", None),
+            "kind": getattr(alert, "kind", None),
+            "patient_id": getattr(alert, "patient_id", None),
+            "appointment_id": getattr(alert, "appointment_id", None),
+        },
+        now=now,
+    )
+
+
+_booked, _moved, _cancelled = (
+    _on("appointment.booked"),
+    _on("appointment.moved"),
+    _on("appointment.cancelled"),
+)
+signals.appointment_booked.connect(_booked)
+signals.appointment_moved.connect(_moved)
+signals.appointment_cancelled.connect(_cancelled)
+alert_raised.connect(_alert)
+
+
+# --- subscriptions ---------------------------------------------------------------------
+
+
+def subscribe(*, clinic_id: uuid.UUID, url: str, events: list[str]) -> WebhookSubscription:
+    """Subscribe a URL to events of a clinic; its signing secret is made here."""
+    if db.session.get(Clinic, clinic_id) is None:
+        raise InvalidInput({"clinic_id": ["No clinic with this id."]})
+    subscription = WebhookSubscription(
+        clinic_id=clinic_id,
+        url=url,
+        events=sorted(set(events)),
+        secret=secrets.token_urlsafe(32),
+    )
+    db.session.add(subscription)
+    db.session.flush()
+    return subscription
+
+
+def subscriptions() -> Any:
+    """Every active subscription, oldest first."""
+    return (
+        select(WebhookSubscription)
+        .where(WebhookSubscription.active.is_(True))
+        .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+    )
+
+
+def unsubscribe(*, subscription_id: uuid.UUID) -> None:
+    """Stop posting to a subscription (posts already in the outbox still go)."""
+    subscription = db.session.get(WebhookSubscription, subscription_id)
+    if subscription is None or not subscription.active:
+        raise NotFound("No webhook subscription with this id.")
+    subscription.active = False
+    db.session.flush()
