@@ -166,7 +166,10 @@ def _loads(name: str) -> bool:
 
 
 class AwareDateTime(ma.fields.AwareDateTime):
-    """RFC 3339 date-time with an offset, years 1900 to 2200; stored and returned in UTC."""
+    """RFC 3339 date-time with an offset, years 1900 to 2200 as written; stored and returned
+    in UTC. The year range applies to the time as sent: its UTC instant may fall a few hours
+    outside it, which is why answers document only the format (see openapi.document_errors).
+    """
 
     default_error_messages = {
         "invalid": "Not a valid date-time: use RFC 3339, e.g. 2026-12-01T09:30:00-05:00.",
@@ -188,11 +191,7 @@ class AwareDateTime(ma.fields.AwareDateTime):
             raise self.make_error("invalid_awareness")
         if not DATE_TIME_PATTERN.fullmatch(value):
             raise self.make_error("range" if DATE_TIME_SHAPE.fullmatch(value) else "invalid")
-        utc = super()._deserialize(value.upper(), attr, data, **kwargs).astimezone(UTC)
-        # Answers are in UTC and must fit the same published range.
-        if not MIN_YEAR <= utc.year <= MAX_YEAR:
-            raise self.make_error("range")
-        return utc
+        return super()._deserialize(value.upper(), attr, data, **kwargs).astimezone(UTC)
 
 
 class Date(ma.fields.Date):

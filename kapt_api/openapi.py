@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from kapt_api import errors
+from kapt_api.fields import DATE_TIME_PATTERN
 
 SWAGGER_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
 PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/auth/tokens", "/api/v1/auth/tokens/refresh"}
@@ -260,10 +261,57 @@ def _plain_numbers(node: Any) -> Any:
     return node
 
 
+def _referenced(api: KaptApi, node: Any, found: set[str]) -> set[str]:
+    """Names of the component schemas `node` uses, directly or through other components."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+            name = ref[len(SCHEMA_REF) :]
+            if name not in found:
+                found.add(name)
+                _referenced(api, api.spec.components.schemas.get(name), found)
+        for value in node.values():
+            _referenced(api, value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _referenced(api, item, found)
+    return found
+
+
+def _drop_date_time_patterns(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("format") == "date-time" and node.get("pattern") == DATE_TIME_PATTERN.pattern:
+            del node["pattern"]
+        for key, value in node.items():
+            if key != "$ref":
+                _drop_date_time_patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            _drop_date_time_patterns(item)
+
+
+def _answer_times_in_utc(api: KaptApi) -> None:
+    """A date-time is accepted in the published years as written, and answered in UTC, which
+    may fall a few hours outside them: answers document the format, requests the pattern."""
+    requests: set[str] = set()
+    for item in api.spec._paths.values():
+        _referenced(api, item.get("parameters"), requests)
+        for method in OPERATION_METHODS:
+            operation = item.get(method) or {}
+            _referenced(api, [operation.get("parameters"), operation.get("requestBody")], requests)
+    for name, component in api.spec.components.schemas.items():
+        if name not in requests:
+            _drop_date_time_patterns(component)
+    for item in api.spec._paths.values():
+        for method in OPERATION_METHODS:
+            _drop_date_time_patterns((item.get(method) or {}).get("responses"))
+
+
 def document_errors(api: KaptApi) -> None:
     """Add to every operation the error answers it can give, and its security."""
     _plain_numbers(api.spec.components.schemas)
     _plain_numbers(api.spec._paths)
+    _answer_times_in_utc(api)
     for path, operations in api.spec._paths.items():
         for method, operation in operations.items():
             if method not in OPERATION_METHODS:
