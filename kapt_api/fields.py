@@ -33,6 +33,10 @@ NON_BLANK_TEXT = f"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}{_SPACE_CLASS}][^{_CON
 _WORD = f"[^@{_CONTROL_CLASS}{_SPACE_CLASS}]"
 _EMAIL = re.compile(f"^{_WORD}{{1,64}}@{_WORD}+\\.{_WORD}+$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_HTTP_URL = re.compile(
+    f"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:{_PORT})?(/[\\x21-\\x7e]*)?$"
+)
 _INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
 _NUMBER_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -129,6 +133,26 @@ class Phone(Text):
         if not _E164.fullmatch(text.strip(SPACES)):
             raise ma.ValidationError(
                 "Use E.164 form: + then country code and number, e.g. +15551234567."
+            )
+        return text
+
+
+class HttpUrl(Text):
+    """An http or https URL: a host name (no credentials), an optional port and path."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_length=2000,
+            strip=False,
+            pattern=_HTTP_URL.pattern,
+            **_meta(kwargs, example="https://hooks.clinic.example/kapt"),
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _HTTP_URL.fullmatch(text):
+            raise ma.ValidationError(
+                "Use an http or https URL, e.g. https://hooks.clinic.example/kapt."
             )
         return text
 

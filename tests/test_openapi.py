@@ -424,6 +424,7 @@ FIELDS: dict[str, Callable[[], ma.fields.Field]] = {
     "date": fields.Date,
     "local_time": fields.LocalTime,
     "weekday": fields.Weekday,
+    "http_url": fields.HttpUrl,
 }
 
 TRICKY = st.sampled_from(
@@ -472,6 +473,12 @@ TRICKY = st.sampled_from(
         "09:00\n",
         "monday",
         "Monday",
+        "https://hooks.clinic.example/kapt?x=1",
+        "http://localhost:8080",
+        "http://localhost:65536/",
+        "https://user:pw@host.example/",
+        "ftp://files.example/",
+        "https://host.example/a b",
         "x" * 12,
         "x" * 13,
         " " + "x" * 11,
