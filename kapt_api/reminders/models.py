@@ -37,6 +37,7 @@ class OutboxChannel(StrEnum):
 class Purpose(StrEnum):
     APPOINTMENT_REMINDER = "appointment_reminder"
     EVENT = "event"
+    ALERT = "alert"
 
 
 def _one_of(column: str, values: Any) -> str:

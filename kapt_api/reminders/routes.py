@@ -16,6 +16,7 @@ from kapt_api.openapi import QueryPage
 from kapt_api.patients.policy import caller
 from kapt_api.reminders import events, service
 from kapt_api.reminders import planning as planning  # connects the receivers
+from kapt_api.reminders import staff_alerts as staff_alerts  # connects the receiver
 from kapt_api.reminders.schemas import (
     ReminderOut,
     ReminderQuery,

@@ -149,3 +149,28 @@ def test_an_event_no_one_subscribed_to_writes_nothing(subscription, course, book
     )
 
     assert [r.payload["document"]["event"] for r in events_written()] == ["appointment.booked"]
+
+
+def test_a_raised_alert_emails_the_prescriber_of_the_care_team(place, patient, course, now):
+    alert = StandInAlert(
+        uuid.uuid4(), place.clinic.id, "critical", "abnormal_vitals", patient.id, None
+    )
+
+    blinker.signal("alert.raised").send(alert, now=now)
+
+    db.session.expire_all()
+    (row,) = db.session.scalars(select(Reminder).where(Reminder.purpose == "alert")).all()
+    assert (row.channel, row.recipient, row.status) == ("email", place.prescriber.email, "pending")
+    assert row.subject == "Cedar Clinic: critical alert needs your review"
+    assert str(alert.id) in row.body and "Avery" not in row.body
+    assert row.due_at == now
+
+
+def test_an_alert_for_a_patient_without_a_course_emails_no_one(place, patient, now):
+    alert = StandInAlert(
+        uuid.uuid4(), place.clinic.id, "warning", "overdue_checklist", patient.id, None
+    )
+
+    blinker.signal("alert.raised").send(alert, now=now)
+
+    assert db.session.scalars(select(Reminder).where(Reminder.purpose == "alert")).all() == []
