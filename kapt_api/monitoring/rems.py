@@ -4,6 +4,7 @@ dose, lot) and the Patient Monitoring Form built from it, due within 7 days
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -12,6 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kapt_api.auth import audit
+from kapt_api.auth.models import User
+from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput
 from kapt_api.monitoring import rules, service
@@ -92,10 +95,14 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.BEFORE_DISCHARGE
     )
     patient = db.session.get(Patient, session.patient_id)
-    assert patient is not None
+    clinic = db.session.get(Clinic, session.clinic_id)
+    assert patient is not None and clinic is not None
     fields: dict[str, Any] = {
         "patient_name": f"{patient.given_name} {patient.family_name}",
         "date_of_birth": patient.date_of_birth,
+        "setting_name": clinic.name,
+        "setting_address": clinic.address,
+        "monitoring_clinician": _clinician(session.discharged_by),
         "treatment_date": _treatment_date(session),
         "first_treatment": _first_treatment(session),
         "dose_mg": session.dose_mg,
@@ -113,12 +120,20 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         "submit_by": _treatment_date(session) + SUBMIT_WITHIN,
         "submitted_at": session.rems_submitted_at,
     }
-    optional = {"submitted_at", "date_of_birth"}
+    optional = {"submitted_at", "date_of_birth", "setting_address"}
     missing = sorted(k for k, v in fields.items() if v is None and k not in optional)
     audit.record(
         "read", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
     )
     return {**fields, "complete": not missing, "missing": missing}
+
+
+def _clinician(user_id: uuid.UUID | None) -> str | None:
+    """Who completed the monitoring (discharged the patient)."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    return user.full_name if user is not None else None
 
 
 def _last(readings: Iterable[Reading]) -> Reading | None:

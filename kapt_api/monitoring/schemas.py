@@ -168,6 +168,9 @@ class BloodPressureOut(ma.Schema):
 class RemsFormOut(ma.Schema):
     patient_name = ma.fields.String()
     date_of_birth = Date(allow_none=True)
+    setting_name = ma.fields.String()
+    setting_address = ma.fields.String(allow_none=True)
+    monitoring_clinician = ma.fields.String(allow_none=True)
     treatment_date = Date()
     first_treatment = ma.fields.Boolean()
     dose_mg = ma.fields.Integer(allow_none=True)

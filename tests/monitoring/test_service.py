@@ -323,6 +323,8 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
     form = rems.form(session=rems_session, by=nurse)
     assert form["complete"] and form["missing"] == []
     assert form["total_monitoring_minutes"] == 125
+    assert form["monitoring_clinician"] == team.nurse.user.full_name
+    assert form["setting_name"] == team.clinic.name
     assert (form["bp_before_administration"].systolic, form["bp_40_minutes"].systolic) == (130, 150)
     assert form["bp_before_discharge"].systolic == 120
     assert form["vitals_in_range_before_administration"] is True
@@ -335,7 +337,8 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
 def test_an_incomplete_rems_form_names_what_is_missing_and_cannot_be_submitted(team, rems_session):
     form = rems.form(session=rems_session, by=team.caller(team.nurse))
     assert not form["complete"]
-    assert {"lot_number", "dose_mg", "bp_40_minutes", "sedation"} <= set(form["missing"])
+    expected = {"lot_number", "dose_mg", "bp_40_minutes", "sedation", "monitoring_clinician"}
+    assert expected <= set(form["missing"])
     with pytest.raises(InvalidInput):
         rems.submit(session=rems_session, by=team.caller(team.nurse), now=at(5))
 
