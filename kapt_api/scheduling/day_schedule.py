@@ -33,7 +33,7 @@ from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.rules import MAX_SESSION_MINUTES
 from kapt_api.scheduling import policy, readiness
-from kapt_api.scheduling.models import Appointment, AppointmentStaff
+from kapt_api.scheduling.models import Appointment, AppointmentStaff, Course
 
 AUDITED_AS = "schedule"
 # An appointment overlapping a day started at most this long before the day began.
@@ -83,9 +83,19 @@ def _day(clinic: Clinic, day: date) -> Day:
     return Day(clinic, day, starts_at, ends_at)
 
 
-def _appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> list[Any]:
+@dataclass(frozen=True)
+class DayRows:
+    """The day's appointment rows (with patient names and protocol versions) and the
+    staff booked on each, in their order."""
+
+    rows: list[Any]
+    booked: dict[uuid.UUID, list[uuid.UUID]]
+
+
+def _appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
     """The appointments overlapping the day at its clinic (of one staff member), with
-    their patients' names: the clinic-and-start index bounds the read to the day."""
+    their patients' names, their courses' protocol versions and their staff, in one
+    query: the clinic-and-start index bounds the read to the day."""
     stmt = (
         select(
             Appointment.id,
@@ -98,35 +108,32 @@ def _appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> list[An
             Appointment.room_id,
             Patient.given_name,
             Patient.family_name,
+            Course.protocol_version_id,
+            AppointmentStaff.staff_id,
         )
         .join(Patient, Patient.id == Appointment.patient_id)
+        .join(Course, Course.id == Appointment.course_id)
+        .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
         .where(
             Appointment.clinic_id == day.clinic.id,
             Appointment.starts_at >= day.starts_at - LONGEST_SESSION,
             Appointment.starts_at < day.ends_at,
             Appointment.ends_at > day.starts_at,
         )
-        .order_by(Appointment.starts_at, Appointment.id)
+        .order_by(Appointment.starts_at, Appointment.id, AppointmentStaff.position)
     )
     if staff_id is not None:
         booked = select(AppointmentStaff.appointment_id).where(
             AppointmentStaff.staff_id == staff_id
         )
         stmt = stmt.where(Appointment.id.in_(booked))
-    return list(db.session.execute(stmt))
-
-
-def _booked_staff(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
-    found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    if appointment_ids:
-        rows = db.session.execute(
-            select(AppointmentStaff.appointment_id, AppointmentStaff.staff_id)
-            .where(AppointmentStaff.appointment_id.in_(appointment_ids))
-            .order_by(AppointmentStaff.appointment_id, AppointmentStaff.position)
-        )
-        for appointment_id, staff_id in rows:
-            found[appointment_id].append(staff_id)
-    return found
+    rows: dict[uuid.UUID, Any] = {}
+    staff: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for row in db.session.execute(stmt):
+        rows.setdefault(row.id, row)
+        if row.staff_id is not None:
+            staff[row.id].append(row.staff_id)
+    return DayRows(list(rows.values()), staff)
 
 
 def _people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
@@ -217,17 +224,16 @@ class Shown:
         ]
 
 
-def _shown(clinic_id: uuid.UUID, rows: Sequence[Any], *, everyone: bool) -> Shown:
+def _shown(clinic_id: uuid.UUID, found: DayRows, *, everyone: bool) -> Shown:
     """Everything the rows refer to; with `everyone`, also the clinic's idle rooms and
     active staff (a clinic's whole day lists them all)."""
-    booked = _booked_staff([r.id for r in rows])
-    staff_ids = {s for ids in booked.values() for s in ids}
-    room_ids = {r.room_id for r in rows}
+    staff_ids = {s for ids in found.booked.values() for s in ids}
+    room_ids = {r.room_id for r in found.rows}
     return Shown(
         people=_people(clinic_id if everyone else None, staff_ids),
         rooms=_rooms(clinic_id if everyone else None, room_ids),
-        booked=booked,
-        readiness=readiness.of_appointments(rows),
+        booked=found.booked,
+        readiness=readiness.of_appointments(found.rows),
     )
 
 
@@ -252,9 +258,9 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
         "clinicians see their own (GET /staff/{id}/schedule).",
     )
     the_day = _day(clinic, day)
-    rows = _appointment_rows(the_day)
-    shown = _shown(clinic.id, rows, everyone=True)
-    items = shown.items(rows, ZoneInfo(the_day.zone))
+    found = _appointment_rows(the_day)
+    shown = _shown(clinic.id, found, everyone=True)
+    items = shown.items(found.rows, ZoneInfo(the_day.zone))
     by_room: dict[str, list[Answer]] = defaultdict(list)
     by_staff: dict[str, list[Answer]] = defaultdict(list)
     for item in items:
@@ -266,7 +272,7 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
         for person in shown.people.values()
         if person["id"] in by_staff or CLINICAL_ROLES & {Role(r) for r in person["roles"]}
     ]
-    _audit(rows, clinic.id, by)
+    _audit(found.rows, clinic.id, by)
     return {
         **the_day.header(),
         "by_room": [
@@ -296,12 +302,12 @@ def find_staff_for_day(*, staff_id: uuid.UUID, by: Caller) -> StaffMember:
 def staff_day(*, staff: StaffMember, day: date, by: Caller) -> Answer:
     """One staff member's day at their clinic, each appointment with its readiness."""
     the_day = _day(staff.clinic, day)
-    rows = _appointment_rows(the_day, staff_id=staff.id)
-    shown = _shown(staff.clinic_id, rows, everyone=False)
+    found = _appointment_rows(the_day, staff_id=staff.id)
+    shown = _shown(staff.clinic_id, found, everyone=False)
     person = shown.people.get(staff.id) or _people(None, {staff.id})[staff.id]
-    _audit(rows, staff.id, by)
+    _audit(found.rows, staff.id, by)
     return {
         **the_day.header(),
         "staff": person,
-        "appointments": shown.items(rows, ZoneInfo(the_day.zone)),
+        "appointments": shown.items(found.rows, ZoneInfo(the_day.zone)),
     }

@@ -23,7 +23,7 @@ from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, defin
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.course_rules import integration_window, scheduled
 from kapt_api.scheduling.facts import AppointmentStatus, CourseSession
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.models import Appointment
 
 Answer = dict[str, Any]
 
@@ -156,15 +156,11 @@ def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseS
 
 
 def of_appointments(rows: Sequence[Any]) -> dict[uuid.UUID, Answer]:
-    """Readiness of appointment rows (id, course_id, kind) in a fixed number of queries."""
+    """Readiness of appointment rows (id, course_id, kind, protocol_version_id: their
+    course's) in a fixed number of queries."""
     doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
     course_ids = {r.course_id for r in doses}
-    versions: dict[uuid.UUID, uuid.UUID] = {}
-    if course_ids:
-        found = db.session.execute(
-            select(Course.id, Course.protocol_version_id).where(Course.id.in_(course_ids))
-        )
-        versions = {course_id: version_id for course_id, version_id in found}
+    versions = {r.course_id: r.protocol_version_id for r in doses}
     definitions = _definitions(versions.values())
     sessions = _course_sessions(course_ids)
     dose_ids = [r.id for r in doses]

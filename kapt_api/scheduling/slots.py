@@ -257,9 +257,12 @@ def search(
 # --- reading the calendars (database) --------------------------------------------------------
 
 
-def availability(course: Course, *, horizon: UtcRange, now: datetime) -> Availability:
+def availability(
+    course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
+) -> Availability:
     """The calendars of the course's clinic (rooms in use, active staff) and its patient
-    over the horizon, read in a fixed number of queries."""
+    over the horizon, read in a fixed number of queries; with `doses`, whether monitoring
+    holds the course's next dose too."""
     clinic = db.session.get(Clinic, course.clinic_id)
     assert clinic is not None
     rooms = [
@@ -296,7 +299,7 @@ def availability(course: Course, *, horizon: UtcRange, now: datetime) -> Availab
         staff=staff,
         team=frozenset(course.care_team_ids),
         patient_id=course.patient_id,
-        course=loaders.course_state(course, now=now, hold=True),
+        course=loaders.course_state(course, now=now, hold=doses),
         horizon=horizon,
         holds=holds,
     )
@@ -325,5 +328,7 @@ def find_slots(
     hold, is refused naming the rule."""
     session_type_of(course, kind)
     check_window(starts_from, until, longest=MAX_WINDOW)
-    available = availability(course, horizon=(starts_from, until), now=now)
+    available = availability(
+        course, horizon=(starts_from, until), now=now, doses=kind is SessionKind.DOSING
+    )
     return search(available, kind, window=(starts_from, until), now=now, step=step, limit=limit)
