@@ -123,6 +123,13 @@ def _optional_http_url(raw: str) -> str:
     return _http_url(raw) if raw.strip() else ""
 
 
+def _local_time(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"expected a 24-hour time HH:MM, got {raw!r}")
+    return value
+
+
 def _email(raw: str) -> str:
     value = raw.strip()
     if not _EMAIL.match(value):
@@ -273,6 +280,13 @@ SETTINGS: tuple[Setting, ...] = (
         3600,
         _positive_int,
         "Longest retry delay.",
+    ),
+    Setting(
+        "KAPT_AGENDA_TIME",
+        "KAPT_AGENDA_TIME",
+        "07:00",
+        _local_time,
+        "Local time (each clinic's zone) after which therapists get their day's agenda email.",
     ),
     Setting(
         "KAPT_SMS_GATEWAY_URL",

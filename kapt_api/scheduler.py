@@ -25,6 +25,7 @@ from kapt_api import clock, health, idempotency
 from kapt_api.auth import service as auth_service
 from kapt_api.db import db
 from kapt_api.monitoring import jobs as monitoring_jobs
+from kapt_api.reminders import agenda as reminder_agenda
 from kapt_api.reminders import dispatcher as reminder_dispatcher
 
 log = structlog.get_logger("kapt.scheduler")
@@ -43,6 +44,10 @@ def _dispatch_reminders(now: datetime) -> None:
     reminder_dispatcher.dispatch_until_idle(now=now)
 
 
+def _write_agendas(now: datetime) -> None:
+    reminder_agenda.write_agendas(now=now)
+
+
 def _heartbeat(now: datetime) -> None:
     health.beat(INSTANCE_NAME, now=now)
 
@@ -56,6 +61,7 @@ JOBS: tuple[Job, ...] = (
     Job("heartbeat", _heartbeat, 30),
     Job("purge-expired-keys", _purge_expired, 3600),
     Job("dispatch-reminders", _dispatch_reminders, "KAPT_SCHEDULER_TICK_SECONDS"),
+    Job("therapist-agendas", _write_agendas, 300),
     Job("overdue-timepoints", monitoring_jobs.raise_overdue_alerts, 60),
     Job("late-rems-forms", monitoring_jobs.flag_late_rems_forms, 3600),
 )

@@ -38,6 +38,7 @@ class Purpose(StrEnum):
     APPOINTMENT_REMINDER = "appointment_reminder"
     EVENT = "event"
     ALERT = "alert"
+    AGENDA = "agenda"
 
 
 def _one_of(column: str, values: Any) -> str:
