@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ from kapt_api.db import db
 from kapt_api.errors import InvalidInput
 from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import SessionKind
+from kapt_api.protocols.rules import MAX_BUFFER_MINUTES, MAX_SESSION_MINUTES
 from kapt_api.scheduling import signals
 from kapt_api.scheduling.facts import (
     AppointmentStatus,
@@ -32,6 +33,9 @@ from kapt_api.scheduling.facts import (
     StaffFacts,
 )
 from kapt_api.scheduling.models import Appointment, Course, ResourceHold
+
+# A hold lasts a session and its buffer: never longer than a protocol may define.
+LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 
 
 def locked_course(course_id: uuid.UUID) -> Course | None:
@@ -173,11 +177,14 @@ def team_roles(staff_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, frozense
 
 
 def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
-    """The holds of these resources that overlap `around`."""
+    """The holds of these resources that overlap `around`. No hold is longer than the
+    longest session and buffer a protocol may define, so its start is bounded on both
+    sides: the (resource_key, starts_at) index reads the window, not the history."""
     rows = db.session.scalars(
         select(ResourceHold).where(
             ResourceHold.resource_key.in_(keys),
             ResourceHold.starts_at < around[1],
+            ResourceHold.starts_at > around[0] - LONGEST_HOLD,
             ResourceHold.ends_at > around[0],
         )
     )

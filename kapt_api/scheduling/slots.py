@@ -27,7 +27,6 @@ from kapt_api.clinics.service import opening_pattern
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, RuleRefused, Violation
 from kapt_api.protocols.definition import SessionKind, SessionType
-from kapt_api.protocols.rules import MAX_BUFFER_MINUTES, MAX_SESSION_MINUTES
 from kapt_api.scheduling import loaders, rules
 from kapt_api.scheduling.calendar_rules import ROLE_PREFERENCE, match_roles
 from kapt_api.scheduling.facts import (
@@ -42,13 +41,12 @@ from kapt_api.scheduling.facts import (
     resource_key,
     session_end,
 )
+from kapt_api.scheduling.loaders import LONGEST_HOLD
 from kapt_api.scheduling.models import Course
 from kapt_api.scheduling.service import session_type_of
 
 MAX_WINDOW = timedelta(days=31)
 DEFAULT_STEP = timedelta(minutes=15)
-# No hold lasts longer than the longest session and buffer a protocol may define.
-LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 # Rules that refuse every start alike: searching on would find nothing.
 EVERY_START = frozenset({"course_not_active", "pre_dose_gate"})
 Accept = Callable[[datetime], bool]
