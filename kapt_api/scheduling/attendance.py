@@ -168,7 +168,7 @@ def complete(
     audit_change(appointment, by, "complete")
     course = db.session.get(Course, appointment.course_id)
     assert course is not None
-    sessions = [loaders.session_of(a) for a in loaders.course_appointments(course.id)]
+    sessions = loaders.course_sessions(course.id)
     if course.status == CourseStatus.ACTIVE.value and course_finished(course.definition, sessions):
         course.status = CourseStatus.COMPLETED.value
         course.completed_at = now

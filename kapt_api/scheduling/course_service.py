@@ -170,5 +170,5 @@ def discontinue(*, course: Course, reason: str, by: Caller, now: datetime) -> Co
 
 def course_progress(*, course: Course, now: datetime) -> progress.Progress:
     """Sessions done, booked and due, with the window in which each next one may start."""
-    sessions = [loaders.session_of(a) for a in loaders.course_appointments(course.id)]
+    sessions = loaders.course_sessions(course.id)
     return progress.course_progress(course.definition, sessions, now=now)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from kapt_api.auth.models import Role
+from kapt_api.auth.models import Role, User, UserRole
 from kapt_api.clinics import service as clinics
-from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember, TimeOff
-from kapt_api.clinics.rules import UtcRange
+from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember, TimeOff, WorkingHours
+from kapt_api.clinics.rules import UtcRange, WeeklyInterval
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput
-from kapt_api.patients.models import Patient
+from kapt_api.patients.models import CareTeamMember
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.rules import MAX_BUFFER_MINUTES, MAX_SESSION_MINUTES
 from kapt_api.scheduling import signals
@@ -52,28 +53,35 @@ def locked_course(course_id: uuid.UUID) -> Course | None:
 
 
 def patient_care_team(patient_id: uuid.UUID) -> list[uuid.UUID]:
-    patient = db.session.get(Patient, patient_id)
-    return patient.care_team_ids if patient is not None else []
-
-
-def course_appointments(course_id: uuid.UUID) -> list[Appointment]:
+    """The staff ids of the patient's care team."""
     return list(
         db.session.scalars(
-            select(Appointment)
-            .where(Appointment.course_id == course_id)
-            .order_by(Appointment.starts_at, Appointment.id)
-            .execution_options(populate_existing=True)
+            select(CareTeamMember.staff_id)
+            .where(CareTeamMember.patient_id == patient_id)
+            .order_by(CareTeamMember.staff_id)
         )
     )
 
 
-def session_of(appointment: Appointment) -> CourseSession:
-    return CourseSession(
-        id=appointment.id,
-        kind=SessionKind(appointment.kind),
-        starts_at=appointment.starts_at,
-        ends_at=appointment.ends_at,
-        status=AppointmentStatus(appointment.status),
+def course_sessions(course_id: uuid.UUID) -> tuple[CourseSession, ...]:
+    """Every appointment of the course, any status, as the rules see it, in time order
+    (read as plain columns: what the rules need, nothing more)."""
+    rows = db.session.execute(
+        select(
+            Appointment.id,
+            Appointment.kind,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+        )
+        .where(Appointment.course_id == course_id)
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    return tuple(
+        CourseSession(
+            row.id, SessionKind(row.kind), row.starts_at, row.ends_at, AppointmentStatus(row.status)
+        )
+        for row in rows
     )
 
 
@@ -89,7 +97,7 @@ def course_state(course: Course, *, now: datetime, hold: bool = False) -> Course
     return CourseState(
         status=CourseStatus(course.status),
         definition=course.definition,
-        sessions=tuple(session_of(a) for a in course_appointments(course.id)),
+        sessions=course_sessions(course.id),
         pre_dose_hold=pre_dose_hold(course, now=now) if hold else None,
     )
 
@@ -109,71 +117,109 @@ def room_facts(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> RoomFacts:
     return RoomFacts(room.id, room.name, RoomKind(room.kind))
 
 
-def is_active_staff(staff_id: uuid.UUID, *, clinic_id: uuid.UUID) -> bool:
-    member = db.session.get(StaffMember, staff_id)
-    return (
-        member is not None
-        and member.clinic_id == clinic_id
-        and member.active
-        and member.user.active
+@dataclass(frozen=True)
+class _Member:
+    id: uuid.UUID
+    name: str
+    clinic_id: uuid.UUID
+    usable: bool  # the staff record and its login both active
+
+
+def _members(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _Member]:
+    rows = db.session.execute(
+        select(
+            StaffMember.id,
+            User.full_name,
+            StaffMember.clinic_id,
+            StaffMember.active,
+            User.active.label("login_active"),
+        )
+        .join(User, User.id == StaffMember.user_id)
+        .where(StaffMember.id.in_(staff_ids))
     )
-
-
-def _staff_members(staff_ids: Sequence[uuid.UUID], *, clinic_id: uuid.UUID) -> list[StaffMember]:
-    if len(set(staff_ids)) != len(staff_ids):
-        raise InvalidInput({"staff_ids": ["Name each staff member once."]})
-    found = {
-        member.id: member
-        for member in db.session.scalars(select(StaffMember).where(StaffMember.id.in_(staff_ids)))
+    return {
+        row.id: _Member(row.id, row.full_name, row.clinic_id, row.active and row.login_active)
+        for row in rows
     }
-    problems = [
-        f"{staff_id} is not an active staff member of the patient's clinic."
-        for staff_id in staff_ids
-        if staff_id not in found
-        or found[staff_id].clinic_id != clinic_id
-        or not found[staff_id].active
-        or not found[staff_id].user.active
-    ]
-    if problems:
-        raise InvalidInput({"staff_ids": problems})
-    return [found[staff_id] for staff_id in staff_ids]
+
+
+def _roles(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, frozenset[Role]]:
+    found: dict[uuid.UUID, set[Role]] = {staff_id: set() for staff_id in staff_ids}
+    rows = db.session.execute(
+        select(StaffMember.id, UserRole.role)
+        .join(UserRole, UserRole.user_id == StaffMember.user_id)
+        .where(StaffMember.id.in_(staff_ids))
+    )
+    for staff_id, role in rows:
+        found[staff_id].add(Role(role))
+    return {staff_id: frozenset(roles) for staff_id, roles in found.items()}
+
+
+def _weekly_hours(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[WeeklyInterval]]:
+    found: dict[uuid.UUID, list[WeeklyInterval]] = {staff_id: [] for staff_id in staff_ids}
+    rows = db.session.execute(
+        select(WorkingHours.staff_id, WorkingHours.weekday, WorkingHours.starts, WorkingHours.ends)
+        .where(WorkingHours.staff_id.in_(staff_ids))
+        .order_by(WorkingHours.weekday, WorkingHours.starts)
+    )
+    for staff_id, weekday, starts, ends in rows:
+        found[staff_id].append(WeeklyInterval(weekday, starts, ends))
+    return found
+
+
+def _time_off(staff_ids: Sequence[uuid.UUID], around: UtcRange) -> dict[uuid.UUID, list[UtcRange]]:
+    found: dict[uuid.UUID, list[UtcRange]] = {staff_id: [] for staff_id in staff_ids}
+    rows = db.session.execute(
+        select(TimeOff.staff_id, TimeOff.starts_at, TimeOff.ends_at).where(
+            TimeOff.staff_id.in_(staff_ids),
+            TimeOff.starts_at < around[1],
+            TimeOff.ends_at > around[0],
+        )
+    )
+    for staff_id, starts_at, ends_at in rows:
+        found[staff_id].append((starts_at, ends_at))
+    return found
+
+
+def is_active_staff(staff_id: uuid.UUID, *, clinic_id: uuid.UUID) -> bool:
+    member = _members([staff_id]).get(staff_id)
+    return member is not None and member.usable and member.clinic_id == clinic_id
 
 
 def staff_facts(
     staff_ids: Sequence[uuid.UUID], *, clinic_id: uuid.UUID, around: UtcRange
 ) -> tuple[StaffFacts, ...]:
-    """The booked people with their roles, weekly hours and the time off touching `around`."""
-    members = _staff_members(staff_ids, clinic_id=clinic_id)
-    away: dict[uuid.UUID, list[UtcRange]] = {}
-    if members:
-        rows = db.session.scalars(
-            select(TimeOff).where(
-                TimeOff.staff_id.in_([m.id for m in members]),
-                TimeOff.starts_at < around[1],
-                TimeOff.ends_at > around[0],
-            )
-        )
-        for row in rows:
-            away.setdefault(row.staff_id, []).append((row.starts_at, row.ends_at))
+    """The booked people with their roles, weekly hours and the time off touching
+    `around`; refused unless each is named once and works, active, at the clinic."""
+    if len(set(staff_ids)) != len(staff_ids):
+        raise InvalidInput({"staff_ids": ["Name each staff member once."]})
+    members = _members(staff_ids)
+    problems = [
+        f"{staff_id} is not an active staff member of the patient's clinic."
+        for staff_id in staff_ids
+        if staff_id not in members
+        or members[staff_id].clinic_id != clinic_id
+        or not members[staff_id].usable
+    ]
+    if problems:
+        raise InvalidInput({"staff_ids": problems})
+    roles, hours, away = _roles(staff_ids), _weekly_hours(staff_ids), _time_off(staff_ids, around)
     return tuple(
         StaffFacts(
-            id=member.id,
-            name=member.full_name,
-            roles=member.user.roles,
-            working_hours=tuple(clinics.working_pattern(staff=member)),
-            time_off=tuple(sorted(away.get(member.id, []))),
+            id=staff_id,
+            name=members[staff_id].name,
+            roles=roles[staff_id],
+            working_hours=tuple(hours[staff_id]),
+            time_off=tuple(sorted(away[staff_id])),
         )
-        for member in members
+        for staff_id in staff_ids
     )
 
 
 def team_roles(staff_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, frozenset[Role]]]:
     """Each of these staff members with their login's roles, in the order given."""
-    rows = {
-        member.id: member.user.roles
-        for member in db.session.scalars(select(StaffMember).where(StaffMember.id.in_(staff_ids)))
-    }
-    return [(staff_id, rows[staff_id]) for staff_id in staff_ids if staff_id in rows]
+    members, roles = _members(staff_ids), _roles(staff_ids)
+    return [(staff_id, roles[staff_id]) for staff_id in staff_ids if staff_id in members]
 
 
 def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:

@@ -110,7 +110,7 @@ class Appointment(IdMixin, TimestampMixin, Base):
     held_until: Mapped[datetime]
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"), index=True)
     late_cancellation: Mapped[bool] = mapped_column(default=False)
-    override_rules: Mapped[list[str] | None] = mapped_column(JSON)
+    override_rules: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     override_reason: Mapped[str | None] = mapped_column(Text)
     override_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     clinical_notes: Mapped[str | None] = mapped_column(Text)

@@ -430,6 +430,22 @@ def test_an_override_stays_while_the_time_stays_and_goes_when_it_moves(
     assert rules_of(refused) == ["preparation_incomplete"]
 
 
+def test_a_move_to_a_new_time_that_needs_no_override_drops_it(course, place, caller_of, now, book):
+    dose = book(
+        course,
+        DOSING,
+        at(1, 10),
+        by=place.prescriber,
+        override={"rules": ["preparation_incomplete"], "reason": "Prepared elsewhere."},
+    )
+    book(course, PREPARATION, at(0, 9))
+    book(course, PREPARATION, at(0, 13))
+    moved = service.move(
+        appointment=dose, starts_at=at(1, 11), by=caller_of(place.front_desk), now=now
+    )
+    assert (moved.override_rules, moved.override_reason, moved.override_by) == (None, None, None)
+
+
 def test_only_a_booked_appointment_moves(course, prepared, place, caller_of, now):
     desk = caller_of(place.front_desk)
     attendance.check_in(appointment=prepared[0], by=desk, now=now)
