@@ -12,16 +12,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
-
 from kapt_api.auth import audit
 from kapt_api.db import db
 from kapt_api.errors import Conflict, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import loaders, policy, rules, signals
+from kapt_api.scheduling import holds, loaders, policy, rules, signals
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
-from kapt_api.scheduling.models import Appointment, Course, ResourceHold, StatusChange
+from kapt_api.scheduling.models import Appointment, Course, StatusChange
 from kapt_api.scheduling.progress import course_finished
 from kapt_api.scheduling.service import (
     audit_change,
@@ -51,9 +49,7 @@ def _step(
         )
     )
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
-        db.session.execute(
-            delete(ResourceHold).where(ResourceHold.appointment_id == appointment.id)
-        )
+        holds.release(appointment.id)
 
 
 def release(appointment: Appointment, *, reason: str, by: Caller, now: datetime) -> Appointment:

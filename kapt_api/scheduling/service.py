@@ -12,7 +12,6 @@ database (exclusion constraint, SQLSTATE 23P01) and refused the same way.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -20,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from kapt_api.auth import audit
@@ -31,7 +30,7 @@ from kapt_api.openapi import QueryPage
 from kapt_api.patients.models import CareTeamMember
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind, SessionType
-from kapt_api.scheduling import loaders, policy, rules, signals
+from kapt_api.scheduling import holds, loaders, policy, rules, signals
 from kapt_api.scheduling.facts import (
     AppointmentStatus,
     BookingRequest,
@@ -42,14 +41,11 @@ from kapt_api.scheduling.models import (
     Appointment,
     AppointmentStaff,
     Course,
-    ResourceHold,
     StatusChange,
 )
 
 log = structlog.get_logger("kapt.scheduling")
 RESOURCE = "appointment"
-_HELD_KEY = re.compile(r"\((staff|room|patient):")
-SQLITE_OVERLAP = "resource_hold_overlap"
 
 
 class BookingRefused(RuleRefused):
@@ -208,36 +204,6 @@ def _default_staff(course: Course, session_type: SessionType) -> tuple[uuid.UUID
     return rules.default_staff(session_type, loaders.team_roles(course.care_team_ids))
 
 
-def _write_holds(appointment: Appointment, request: BookingRequest) -> None:
-    """Replace the appointment's holds: old ones deleted first (a moved session may
-    overlap where it was), new ones in one fixed order."""
-    db.session.execute(delete(ResourceHold).where(ResourceHold.appointment_id == appointment.id))
-    db.session.add_all(
-        ResourceHold(
-            appointment_id=appointment.id,
-            resource_key=key,
-            starts_at=appointment.starts_at,
-            ends_at=appointment.held_until,
-        )
-        for key in request.resource_keys()
-    )
-    db.session.flush()
-
-
-def _lost_race_rule(error: IntegrityError) -> str | None:
-    """The conflict rule when the database refused overlapping holds, else None."""
-    original = error.orig
-    if getattr(original, "sqlstate", None) == "23P01":
-        detail = getattr(getattr(original, "diag", None), "message_detail", None) or ""
-        found = _HELD_KEY.search(detail)
-        return rules.conflict_rule(f"{found.group(1)}:") if found else "staff_conflict"
-    message = str(original)
-    if SQLITE_OVERLAP in message:
-        kind = message.rsplit(" ", 1)[-1]
-        return rules.conflict_rule(f"{kind}:") or "staff_conflict"
-    return None
-
-
 def _save(
     appointment: Appointment,
     request: BookingRequest,
@@ -254,9 +220,9 @@ def _save(
         with db.session.begin_nested():
             db.session.add(appointment)
             db.session.flush()
-            _write_holds(appointment, request)
+            holds.hold(appointment, request.resource_keys())
     except IntegrityError as error:
-        rule = _lost_race_rule(error)
+        rule = holds.refused_rule(error)
         if rule is None:
             raise
         log.info("booking_race_lost", rule=rule, course_id=str(course.id))
