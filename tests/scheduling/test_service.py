@@ -4,7 +4,8 @@ and the database refusing overlapping holds by itself."""
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -318,6 +319,34 @@ def test_a_local_start_the_clocks_skip_or_repeat_is_refused_saying_which(
             now=now,
         )
     assert rules_of(refused) == [rule]
+
+
+@pytest.mark.parametrize(
+    ("friday", "monday"),
+    [((2027, 3, 26), (2027, 3, 29)), ((2027, 10, 29), (2027, 11, 1))],
+)
+def test_in_london_nine_oclock_stays_nine_oclock_across_a_transition(
+    other_place, make_patient, make_course, caller_of, now, friday, monday
+):
+    london = ZoneInfo("Europe/London")
+    course = make_course(at=other_place, on=make_patient(other_place.clinic))
+    desk = caller_of(other_place.front_desk)
+
+    def book_at(day, hour, minute):
+        return service.book(
+            course_id=course.id,
+            kind=PREPARATION,
+            starts_at=datetime(*day, hour, minute, tzinfo=london),
+            room_id=other_place.therapy_room.id,
+            by=desk,
+            now=now,
+        )
+
+    for day in (friday, monday):
+        with pytest.raises(BookingRefused) as refused:
+            book_at(day, 8, 30)
+        assert rules_of(refused) == ["outside_working_hours"]
+        assert book_at(day, 9, 0).starts_at.astimezone(london).hour == 9
 
 
 def test_a_held_dose_waits_for_a_prescribers_override(course, prepared, place, book):
