@@ -12,7 +12,8 @@ from flask_smorest import Api
 
 from kapt_api.fields import DATE_TIME_PATTERN
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/auth/tokens", "/api/v1/auth/tokens/refresh"}
+LOGIN_PATH = "/api/v1/auth/tokens"
+PUBLIC_PATHS = {"/healthz", "/readyz", LOGIN_PATH, "/api/v1/auth/tokens/refresh"}
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BEARER = "bearerAuth"
 SCHEMA_REF = "#/components/schemas/"
@@ -113,8 +114,8 @@ def _wanted_errors(api: Api, path: str, method: str, operation: dict[str, Any]) 
         wanted |= {400, 413, 415, 422}
     if any(p.get("in") == "query" for p in operation.get("parameters", [])):
         wanted.add(422)
-    if method == "post" and path in PUBLIC_PATHS:
-        wanted |= {401, 422, 429}
+    if method == "post" and path == LOGIN_PATH:
+        wanted |= {401, 429}  # wrong credentials; too many attempts (rate limited)
     wanted |= set(operation.pop("x-errors", []))
     if operation.pop("x-idempotent", False):
         wanted |= {409, 422}
