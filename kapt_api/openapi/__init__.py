@@ -37,6 +37,12 @@ SWAGGER_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
 _ENTITY_TAG = '(W/)?"[\\x21\\x23-\\x7e]*"'
 IF_MATCH_PATTERN = f"^([*]|{_ENTITY_TAG}([ \\t]*,[ \\t]*{_ENTITY_TAG})*)$"
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
 # Headers some error answers carry, documented on the shared error responses.
 ERROR_HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -45,18 +51,8 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
             "schema": {"type": "string"},
         }
     },
-    429: {
-        "Retry-After": {
-            "description": "Seconds to wait before trying again.",
-            "schema": {"type": "integer", "minimum": 0},
-        }
-    },
-    503: {
-        "Retry-After": {
-            "description": "Seconds to wait before trying again.",
-            "schema": {"type": "integer", "minimum": 0},
-        }
-    },
+    429: RETRY_AFTER,
+    503: RETRY_AFTER,
 }
 
 
