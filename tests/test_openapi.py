@@ -205,6 +205,23 @@ def test_login_documents_wrong_credentials_and_rate_limiting(spec: dict[str, Any
     assert retry_after["schema"]["type"] == "integer"
 
 
+def test_a_rate_limited_login_answers_as_documented(
+    spec: dict[str, Any], client: FlaskClient
+) -> None:
+    login = spec["paths"][f"{API}/auth/tokens"]["post"]
+    documented = resolve(spec, login["responses"]["429"])
+    header = documented["headers"]["Retry-After"]["schema"]
+    for _ in range(50):
+        response = client.post(
+            f"{API}/auth/tokens", json={"email": "nobody@clinic.test", "password": "wrong"}
+        )
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429
+    assert response.mimetype == PROBLEM_MIMETYPE
+    assert jsonschema_rs.validator_for(header).is_valid(int(response.headers["Retry-After"]))
+
+
 def test_operations_with_a_body_document_its_refusals(spec: dict[str, Any]) -> None:
     assert (
         missing(spec, lambda _p, _m, op: {400, 413, 415, 422} if "requestBody" in op else set())
