@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime
+from kapt_api.fields import AwareDateTime, Text
 from kapt_api.reminders.events import EVENTS
 
 
@@ -31,14 +34,28 @@ class ReminderOut(ma.Schema):
     sent_at = AwareDateTime(allow_none=True)
 
 
+# An http(s) URL with a host, without spaces or control characters; the OpenAPI
+# document publishes this same pattern, so what it calls valid is accepted.
+_URL_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
+_URL = re.compile(rf"https?://[^\s\x00-\x1f\x7f-\x9f/?#@]+(?:[/?#]{_URL_CHAR}*)?")
+
+
+class WebhookUrl(Text):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_length=2000, min_length=8, strip=False, pattern=f"^{_URL.pattern}$", **kwargs
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _URL.fullmatch(text):
+            raise ma.ValidationError("Use an http:// or https:// URL.")
+        return text
+
+
 class WebhookSubscriptionIn(ma.Schema):
     clinic_id = ma.fields.UUID(required=True)
-    url = ma.fields.Url(
-        required=True,
-        schemes={"http", "https"},
-        require_tld=False,
-        validate=ma.validate.Length(max=2000),
-    )
+    url = WebhookUrl(required=True)
     events = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(EVENTS)),
         required=True,
