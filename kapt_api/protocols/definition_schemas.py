@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import marshmallow as ma
 
+from kapt_api import fields
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
 from kapt_api.fields import Text
@@ -68,16 +69,8 @@ Range = ma.validate.Range
 Length = ma.validate.Length
 
 
-class StrictInteger(ma.fields.Integer):
-    """A JSON integer (true, 1.5 and "12" are refused)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
+class StrictInteger(fields.Integer):
+    """A JSON integer as JSON Schema means it: 12 or 12.0 (true, 1.5 and "12" are refused)."""
 
 
 class Whole(StrictInteger):
