@@ -9,14 +9,37 @@ look at a chart is exactly what an audit must show.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context
+from sqlalchemy import insert
 
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
 from kapt_api.auth.models import AuditEvent
-from kapt_api.db import db
+from kapt_api.db import db, new_id
+
+
+def _entry(
+    action: str,
+    resource_type: str,
+    resource_id: Any,
+    *,
+    patient_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    return {
+        "actor_id": actor_id or current_user_id(),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "patient_id": patient_id,
+        "request_id": g.get("request_id") if has_request_context() else None,
+        "reason": reason,
+        "occurred_at": clock.now(),
+    }
 
 
 def record(
@@ -29,19 +52,35 @@ def record(
     reason: str | None = None,
 ) -> None:
     """Note that the current actor did `action` on a resource (in this transaction)."""
-    entry = {
-        "actor_id": actor_id or current_user_id(),
-        "action": action,
-        "resource_type": resource_type,
-        "resource_id": str(resource_id) if resource_id is not None else None,
-        "patient_id": patient_id,
-        "request_id": g.get("request_id") if has_request_context() else None,
-        "reason": reason,
-        "occurred_at": clock.now(),
-    }
+    entry = _entry(
+        action, resource_type, resource_id, patient_id=patient_id, actor_id=actor_id, reason=reason
+    )
     if has_request_context():
         g.setdefault("audit_entries", []).append(entry)
     db.session.add(AuditEvent(outcome="success", **entry))
+
+
+def record_per_patient(
+    action: str,
+    resource_type: str,
+    resource_id: Any = None,
+    *,
+    patient_ids: Iterable[uuid.UUID],
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """Note `action` once for each patient a screen shows (a day schedule), in this
+    transaction and in one statement: a busy list is read all day long."""
+    entries = [
+        _entry(action, resource_type, resource_id, patient_id=p, actor_id=actor_id, reason=None)
+        for p in dict.fromkeys(patient_ids)
+    ]
+    if not entries:
+        return
+    if has_request_context():
+        g.setdefault("audit_entries", []).extend(entries)
+    db.session.execute(
+        insert(AuditEvent), [{"id": new_id(), "outcome": "success", **e} for e in entries]
+    )
 
 
 def _outcome(status: int) -> str:

@@ -58,18 +58,15 @@ def can_see_staff_day(who: Caller, staff: StaffMember) -> bool:
 
 @dataclass(frozen=True)
 class Day:
-    clinic: Clinic
+    clinic_id: uuid.UUID
+    zone: str
     day: date
     starts_at: datetime
     ends_at: datetime
 
-    @property
-    def zone(self) -> str:
-        return self.clinic.time_zone
-
     def header(self) -> Answer:
         return {
-            "clinic_id": str(self.clinic.id),
+            "clinic_id": str(self.clinic_id),
             "date": self.day.isoformat(),
             "time_zone": self.zone,
             "starts_at": self.starts_at.isoformat(),
@@ -78,9 +75,9 @@ class Day:
         }
 
 
-def _day(clinic: Clinic, day: date) -> Day:
-    starts_at, ends_at = local_day_to_utc(day, clinic.time_zone)
-    return Day(clinic, day, starts_at, ends_at)
+def _day(clinic_id: uuid.UUID, zone: str, day: date) -> Day:
+    starts_at, ends_at = local_day_to_utc(day, zone)
+    return Day(clinic_id, zone, day, starts_at, ends_at)
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def _appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows
         .join(Course, Course.id == Appointment.course_id)
         .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
         .where(
-            Appointment.clinic_id == day.clinic.id,
+            Appointment.clinic_id == day.clinic_id,
             Appointment.starts_at >= day.starts_at - LONGEST_SESSION,
             Appointment.starts_at < day.ends_at,
             Appointment.ends_at > day.starts_at,
@@ -239,8 +236,13 @@ def _shown(clinic_id: uuid.UUID, found: DayRows, *, everyone: bool) -> Shown:
 
 def _audit(rows: Sequence[Any], resource_id: uuid.UUID, by: Caller) -> None:
     """One audited read per patient shown (their name is on the screen)."""
-    for patient_id in dict.fromkeys(r.patient_id for r in rows):
-        audit.record("read", AUDITED_AS, resource_id, patient_id=patient_id, actor_id=by.user_id)
+    audit.record_per_patient(
+        "read",
+        AUDITED_AS,
+        resource_id,
+        patient_ids=(r.patient_id for r in rows),
+        actor_id=by.user_id,
+    )
 
 
 def _by_name(entries: Iterable[Answer]) -> list[Answer]:
@@ -249,17 +251,17 @@ def _by_name(entries: Iterable[Answer]) -> list[Answer]:
 
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    clinic = db.session.get(Clinic, clinic_id)
-    if clinic is None or not by.works_in(clinic_id):
+    zone = db.session.scalar(select(Clinic.time_zone).where(Clinic.id == clinic_id))
+    if zone is None or not by.works_in(clinic_id):
         raise NotFound("No clinic with this id.")
     policy.ensure(
         can_see_clinic_day(by, clinic_id),
         "Only front desk and administrators see the whole clinic's day; "
         "clinicians see their own (GET /staff/{id}/schedule).",
     )
-    the_day = _day(clinic, day)
+    the_day = _day(clinic_id, zone, day)
     found = _appointment_rows(the_day)
-    shown = _shown(clinic.id, found, everyone=True)
+    shown = _shown(clinic_id, found, everyone=True)
     items = shown.items(found.rows, ZoneInfo(the_day.zone))
     by_room: dict[str, list[Answer]] = defaultdict(list)
     by_staff: dict[str, list[Answer]] = defaultdict(list)
@@ -272,7 +274,7 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
         for person in shown.people.values()
         if person["id"] in by_staff or CLINICAL_ROLES & {Role(r) for r in person["roles"]}
     ]
-    _audit(found.rows, clinic.id, by)
+    _audit(found.rows, clinic_id, by)
     return {
         **the_day.header(),
         "by_room": [
@@ -301,7 +303,7 @@ def find_staff_for_day(*, staff_id: uuid.UUID, by: Caller) -> StaffMember:
 
 def staff_day(*, staff: StaffMember, day: date, by: Caller) -> Answer:
     """One staff member's day at their clinic, each appointment with its readiness."""
-    the_day = _day(staff.clinic, day)
+    the_day = _day(staff.clinic_id, staff.clinic.time_zone, day)
     found = _appointment_rows(the_day, staff_id=staff.id)
     shown = _shown(staff.clinic_id, found, everyone=False)
     person = shown.people.get(staff.id) or _people(None, {staff.id})[staff.id]
