@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 KAPT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export KAPT_TEST_POSTGRES_URL
+POSTGRES_REACHABLE = $(BIN)/python -c "import sqlalchemy as sa; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null
 
 .PHONY: run test install install-test lint typecheck test-sqlite test-postgresql clean
 
@@ -31,7 +32,20 @@ run: install
 	$(BIN)/flask kapt serve --host 127.0.0.1 --port 5000
 
 ## make test: ruff, mypy, the suite on SQLite and (when reachable) on PostgreSQL
-test: install-test lint typecheck test-sqlite test-postgresql
+test: install-test lint typecheck
+	@if $(POSTGRES_REACHABLE); then \
+		echo "Running the suite on SQLite and on PostgreSQL side by side (logs follow)"; \
+		KAPT_TEST_PASSES=both $(MAKE) --no-print-directory test-sqlite > .test-sqlite.log 2>&1 & sqlite_pid=$$!; \
+		KAPT_TEST_PASSES=both $(MAKE) --no-print-directory test-postgresql > .test-postgresql.log 2>&1; postgres_status=$$?; \
+		wait $$sqlite_pid; sqlite_status=$$?; \
+		echo "SQLite pass exit $$sqlite_status, PostgreSQL pass exit $$postgres_status"; \
+		echo "===== SQLite ====="; cat .test-sqlite.log; \
+		echo "===== PostgreSQL ====="; cat .test-postgresql.log; \
+		test $$sqlite_status -eq 0 -a $$postgres_status -eq 0; \
+	else \
+		echo "PostgreSQL not reachable at $(KAPT_TEST_POSTGRES_URL): SQLite only"; \
+		$(MAKE) --no-print-directory test-sqlite; \
+	fi
 
 lint: install-test
 	$(BIN)/ruff check kapt_api tests $(wildcard bench) deploy wsgi.py
@@ -44,11 +58,7 @@ test-sqlite: install-test
 	KAPT_TEST_DB=sqlite $(BIN)/pytest
 
 test-postgresql: install-test
-	@if $(BIN)/python -c "import sqlalchemy as sa, sys; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null; then \
-		KAPT_TEST_DB=postgresql $(BIN)/pytest; \
-	else \
-		echo "PostgreSQL not reachable at $(KAPT_TEST_POSTGRES_URL): PostgreSQL run skipped"; \
-	fi
+	KAPT_TEST_DB=postgresql $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

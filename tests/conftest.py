@@ -66,6 +66,27 @@ def drop_postgres_database(url: str) -> None:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite twice (KAPT_TEST_PASSES=both): tests that do not depend
+    on the engine under test run once, in the SQLite pass, and the contract fuzz runs
+    once, in the PostgreSQL pass (the production engine)."""
+    if os.environ.get("KAPT_TEST_PASSES") != "both":
+        return
+    on_postgres = engine_name() == "postgresql"
+
+    def wanted(item: pytest.Item) -> bool:
+        once = item.get_closest_marker("once") or item.get_closest_marker("slow")
+        if item.get_closest_marker("fuzz"):
+            return on_postgres
+        return not (once and on_postgres)
+
+    kept = [item for item in items if wanted(item)]
+    dropped = [item for item in items if not wanted(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def test_overrides(url: str, **extra: Any) -> dict[str, Any]:
     return {"KAPT_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "KAPT_LOG_LEVEL": "INFO", **extra}
 

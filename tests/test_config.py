@@ -14,6 +14,9 @@ from kapt_api import config
 from kapt_api.config import DEV_SECRET, SETTINGS, ConfigError
 from tests.separate_app import kept_extensions, separate_app
 
+# Engine-independent (it builds both databases itself, or none): run in one pass only.
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SECRET = "s" * 48
 

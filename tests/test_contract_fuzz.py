@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from kapt_api import create_app
 
+# Fuzzed once, on the production engine, when make test runs both engines.
+pytestmark = pytest.mark.fuzz
+
 # Random examples per operation on top of the coverage phase's deterministic ones, shared
 # out of one budget so the run stays near two minutes on two cores as operations are added.
 EXAMPLES_BUDGET = 750

@@ -22,6 +22,9 @@ from tests import conftest
 from tests.ops.databases import fresh_postgres_database
 from tests.separate_app import separate_app
 
+# Engine-independent (it builds both databases itself, or none): run in one pass only.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:

@@ -20,6 +20,9 @@ from jsonschema.validators import validator_for
 from kapt_api import config
 from tests.ops import compose
 
+# Engine-independent (it builds both databases itself, or none): run in one pass only.
+pytestmark = pytest.mark.once
+
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 GUNICORN_CONFIG = compose.ROOT / "deploy" / "gunicorn.conf.py"

@@ -13,6 +13,9 @@ import pytest
 
 from tests.ops import compose
 
+# Engine-independent (it builds both databases itself, or none): run in one pass only.
+pytestmark = pytest.mark.once
+
 DOCKERFILE = compose.ROOT / "Dockerfile"
 DOCKERIGNORE = compose.ROOT / ".dockerignore"
 
