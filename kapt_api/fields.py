@@ -259,6 +259,15 @@ class Integer(ma.fields.Integer):
         return int(super()._deserialize(int(value), attr, data, **kwargs))
 
 
+class Flag(ma.fields.Boolean):
+    """A JSON true or false; "yes", 1 and "on" are refused, not guessed at."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Number(ma.fields.Float):
     """A JSON number: never "5", true, NaN or infinity. In a query string, decimal text.
 

@@ -13,21 +13,12 @@ from typing import Any
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, Email, Phone, Text, TimeZoneName
+from kapt_api.fields import AwareDateTime, Date, Email, Flag, Phone, Text, TimeZoneName
 from kapt_api.patients.models import ReminderChannel
 from kapt_api.patients.policy import PatientView
 from kapt_api.patients.rules import MAX_CARE_TEAM, MAX_WEIGHT_KG, MIN_WEIGHT_KG
 
 CHANNELS = [channel.value for channel in ReminderChannel]
-
-
-class Flag(ma.fields.Boolean):
-    """A JSON true or false; "yes", 1 and "on" are refused, not guessed at."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class Kilograms(ma.fields.Decimal):

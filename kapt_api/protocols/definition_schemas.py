@@ -15,8 +15,7 @@ import marshmallow as ma
 from kapt_api import fields
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
-from kapt_api.fields import Text
-from kapt_api.patients.schemas import Flag
+from kapt_api.fields import Flag, Text
 from kapt_api.protocols.checklist_rules import (
     KEY,
     MAX_EVERY_MINUTES,
