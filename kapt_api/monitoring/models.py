@@ -55,12 +55,19 @@ class MonitoringSession(IdMixin, Base):
     # Esketamine administration (DOMAIN.md §1.2).
     first_device_at: Mapped[datetime | None]
     devices: Mapped[int | None]
+    # Each device's time, in order, as ISO 8601 UTC strings (the first is first_device_at).
+    device_times: Mapped[list[str] | None] = mapped_column(JSON)
+    # The form's yes/no for each medicine class that may sedate or move blood pressure.
+    concomitant_medications: Mapped[dict[str, bool] | None] = mapped_column(JSON)
     dose_mg: Mapped[int | None]
     lot_number: Mapped[str | None] = mapped_column(String(60))
     sedation: Mapped[bool | None]
     dissociation: Mapped[bool | None]
     respiratory_depression: Mapped[bool | None]
     bp_increase: Mapped[bool | None]
+    # The REMS evaluation question: without the 2-hour minimum, minutes from the first
+    # device until the patient would have been ready to leave.
+    ready_to_leave_minutes: Mapped[int | None]
     discharged_at: Mapped[datetime | None]
     discharged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     discharge_confirmed: Mapped[list[str] | None] = mapped_column(JSON)

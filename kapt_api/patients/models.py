@@ -24,6 +24,14 @@ class ReminderChannel(StrEnum):
     NONE = "none"
 
 
+class Sex(StrEnum):
+    """As the esketamine REMS Patient Monitoring Form asks it (DOMAIN.md §1.2)."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
 class Patient(IdMixin, TimestampMixin, Base):
     __tablename__ = "patients"
 
@@ -31,6 +39,7 @@ class Patient(IdMixin, TimestampMixin, Base):
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date]
+    sex: Mapped[str | None] = mapped_column(String(10))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(16))
     time_zone: Mapped[str] = mapped_column(String(64))
