@@ -29,6 +29,7 @@ CONTACT_FIELDS = frozenset(
         "given_name",
         "family_name",
         "date_of_birth",
+        "sex",
         "email",
         "phone",
         "time_zone",

@@ -14,11 +14,12 @@ from typing import Any
 import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime, Date, Email, Flag, Phone, Text, TimeZoneName
-from kapt_api.patients.models import ReminderChannel
+from kapt_api.patients.models import ReminderChannel, Sex
 from kapt_api.patients.policy import PatientView
 from kapt_api.patients.rules import MAX_CARE_TEAM, MAX_WEIGHT_KG, MIN_WEIGHT_KG
 
 CHANNELS = [channel.value for channel in ReminderChannel]
+SEXES = [sex.value for sex in Sex]
 
 
 class Kilograms(ma.fields.Decimal):
@@ -55,6 +56,11 @@ class PatientFields(ma.Schema):
     given_name = Text(required=True, min_length=1, max_length=100)
     family_name = Text(required=True, min_length=1, max_length=100)
     date_of_birth = Date(required=True, metadata={"description": "In the past, YYYY-MM-DD"})
+    sex = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(SEXES, error=f"Must be one of: {', '.join(SEXES)}."),
+        metadata={"description": "As the esketamine REMS Patient Monitoring Form asks it"},
+    )
     email = Email(allow_none=True)
     phone = Phone(allow_none=True)
     time_zone = TimeZoneName(metadata={"description": "Defaults to the clinic's time zone"})
@@ -122,6 +128,7 @@ class PatientContactOut(ma.Schema):
     given_name = ma.fields.String(required=True)
     family_name = ma.fields.String(required=True)
     date_of_birth = ma.fields.Date(required=True)
+    sex = ma.fields.String(allow_none=True, required=True, validate=ma.validate.OneOf(SEXES))
     email = ma.fields.String(allow_none=True, required=True)
     phone = ma.fields.String(allow_none=True, required=True)
     time_zone = ma.fields.String(required=True)

@@ -64,6 +64,28 @@ def test_front_desk_registers_a_patient_in_their_clinic(client, team, headers_of
     assert "clinical" not in body
 
 
+def test_the_patients_sex_is_optional_recorded_and_changed_by_front_desk(
+    client, team, headers_of, patient_body, frozen_now
+):
+    headers = headers_of(team.front_desk)
+    unknown = client.post(BASE, json=patient_body(team.clinic), headers=headers)
+    assert unknown.get_json()["sex"] is None
+    created = client.post(BASE, json=patient_body(team.clinic, sex="female"), headers=headers)
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert client.get(location, headers=headers).get_json()["sex"] == "female"
+    etag = created.headers["ETag"]
+    changed = client.patch(location, json={"sex": "other"}, headers={**headers, "If-Match": etag})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["sex"] == "other"
+
+
+def test_a_clinician_cannot_change_the_patients_sex(client, team, headers_of, make_patient):
+    patient = make_patient(team.clinic, care_team=[team.therapist])
+    response = patch_seen(client, patient, headers_of(team.therapist), {"sex": "male"})
+    assert assert_problem(response, 403)["code"] == "fields_not_allowed"
+
+
 def test_registering_answers_with_a_fetchable_patient_and_the_same_etag(
     client, team, headers_of, patient_body
 ):
@@ -152,6 +174,8 @@ def test_a_refused_registration_frees_its_key_for_the_corrected_retry(
         ({"date_of_birth": "2090-01-01"}, "date_of_birth"),
         ({"date_of_birth": "1850-01-01"}, "date_of_birth"),
         ({"ssn": "123-45-6789"}, "ssn"),
+        ({"sex": "f"}, "sex"),
+        ({"sex": 1}, "sex"),
         ({"sms_opt_in_at": "2026-12-01T09:00:00-05:00"}, "sms_opt_in_at"),
         ({"given_name": "Jor\u0000dan"}, "given_name"),
         ({"family_name": "Hale\u001b[2J"}, "family_name"),

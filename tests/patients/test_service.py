@@ -54,6 +54,14 @@ def update(patient, by, caller_of, **changes):
 # --- registration ----------------------------------------------------------------------
 
 
+def test_the_sex_is_kept_when_given_and_left_unknown_otherwise(team, caller_of):
+    assert register(team, caller_of).sex is None
+    patient = register(team, caller_of, sex="male")
+    assert patient.sex == "male"
+    update(patient, team.front_desk, caller_of, sex=None)
+    assert patient.sex is None
+
+
 def test_registration_fills_the_defaults_from_the_clinic_and_is_audited(team, caller_of):
     patient = register(team, caller_of)
     assert patient.time_zone == "America/New_York"
