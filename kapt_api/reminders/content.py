@@ -11,7 +11,7 @@ from icalendar import Calendar, Event
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.patients.models import Patient
-from kapt_api.protocols.reminder_text import ReminderContext
+from kapt_api.protocols.reminder_text import SMS_LIMIT, ReminderContext
 from kapt_api.scheduling.models import Appointment
 
 
@@ -22,10 +22,39 @@ def context_for(appointment: Appointment, patient: Patient, clinic: Clinic) -> R
         patient_first_name=patient.given_name,
         clinic_name=clinic.name,
         clinic_phone=clinic.phone or "",
-        date=f"{local:%A, %B} {local.day}",
-        time=local.strftime("%I:%M %p").lstrip("0"),
+        date=_date(local),
+        time=_time(local),
         location=clinic.address or clinic.name,
     )
+
+
+def _date(local: datetime) -> str:
+    return f"{local:%A, %B} {local.day}"
+
+
+def _time(local: datetime) -> str:
+    return local.strftime("%I:%M %p").lstrip("0")
+
+
+# One text for two appointments when the 1-a-day cap would hold the second back: the
+# default wording's words only (clinic, date, time, phone, STOP; DOMAIN.md §5.1-5.2).
+JOINT_SMS = "{clinic}: appointments {when}. To change them call {phone}. Reply STOP to opt out."
+
+
+def joint_text(appointments: list[Appointment], clinic: Clinic) -> str | None:
+    """The one text that reminds of both appointments (same clinic), or None when it
+    would run past 160 characters: the clinic's name is not shortened, since it is
+    what tells the patient who is writing."""
+    if not clinic.phone or any(a.clinic_id != clinic.id for a in appointments):
+        return None
+    zone = ZoneInfo(clinic.time_zone)
+    first, second = sorted(a.starts_at.astimezone(zone) for a in appointments)
+    if first.date() == second.date():
+        when = f"{_date(first)} at {_time(first)} and {_time(second)}"
+    else:
+        when = f"{_date(first)} at {_time(first)} and {_date(second)} at {_time(second)}"
+    text = JOINT_SMS.format(clinic=clinic.name, when=when, phone=clinic.phone)
+    return text if len(text) <= SMS_LIMIT else None
 
 
 def calendar_event(appointment: Appointment, clinic: Clinic, *, domain: str, now: datetime) -> str:

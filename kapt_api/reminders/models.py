@@ -4,6 +4,9 @@ A row carries everything needed to send it (recipient, rendered content, calenda
 attachment), so the dispatcher never reads the appointment: a move re-renders the
 pending rows. Status moves only forward: pending -> sent | failed | expired |
 cancelled; `skipped` rows are written with the reason a message was not planned.
+A `merged` text goes out inside another pending text of the same day (`merged_into`);
+it turns pending again if that text stops carrying it (its appointment cancelled or
+moved to another day), since the one-text-a-day cap no longer holds it back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Status(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    MERGED = "merged"
 
 
 class OutboxChannel(StrEnum):
@@ -80,6 +84,8 @@ class Reminder(IdMixin, TimestampMixin, Base):
     leased_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None]
+    # The text of the same day that carries this one (status `merged`).
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reminders.id"))
 
 
 class WebhookSubscription(IdMixin, TimestampMixin, Base):

@@ -22,11 +22,18 @@ class ReminderOut(ma.Schema):
     offset_hours = ma.fields.Integer(allow_none=True)
     due_at = AwareDateTime()
     status = ma.fields.String(
-        metadata={"description": "pending, sent, failed, expired, cancelled or skipped"}
+        metadata={"description": "pending, sent, failed, expired, cancelled, skipped or merged"}
     )
     reason = ma.fields.String(
         allow_none=True,
-        metadata={"description": "Why it was skipped, cancelled, expired or failed."},
+        metadata={
+            "description": "Why it was skipped, cancelled, expired or failed; sms_daily_cap "
+            "on a text merged with another of the same day, and on the text carrying it."
+        },
+    )
+    merged_into = ma.fields.UUID(
+        allow_none=True,
+        metadata={"description": "The reminder whose text carries this one (status merged)."},
     )
     attempts = ma.fields.Integer()
     next_attempt_at = AwareDateTime()

@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from kapt_api.db import db
 from kapt_api.protocols.definition import SessionKind
+from kapt_api.reminders.models import Reminder
 from kapt_api.scheduling import service as scheduling
 from kapt_api.scheduling.models import Appointment, Course
 from tests.reminders.servers import Gateway, SmtpServer
@@ -24,6 +27,18 @@ now = scheduling_fixtures.now
 patient = scheduling_fixtures.patient
 place = scheduling_fixtures.place
 versions = scheduling_fixtures.versions
+
+
+def outbox_of(appointment: Appointment) -> list[Reminder]:
+    """The appointment's reminders as the database holds them now, by due time."""
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(Reminder)
+            .where(Reminder.appointment_id == appointment.id)
+            .order_by(Reminder.due_at, Reminder.created_at)
+        )
+    )
 
 
 @pytest.fixture

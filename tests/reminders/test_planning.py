@@ -16,21 +16,14 @@ from kapt_api.protocols.reminder_text import clinical_terms_in
 from kapt_api.reminders.models import Reminder
 from kapt_api.scheduling import attendance
 from kapt_api.scheduling import service as scheduling
+from tests.reminders.conftest import outbox_of
 from tests.scheduling.conftest import at
 
 pytestmark = pytest.mark.usefixtures("now")
 PREPARATION, DOSING = SessionKind.PREPARATION, SessionKind.DOSING
 
 
-def reminders(appointment) -> list[Reminder]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(Reminder)
-            .where(Reminder.appointment_id == appointment.id)
-            .order_by(Reminder.due_at, Reminder.created_at)
-        )
-    )
+reminders = outbox_of
 
 
 def test_booking_writes_the_policys_reminder_with_phi_safe_content(course, book, place):
@@ -160,11 +153,11 @@ def test_a_consented_text_is_at_most_160_characters_and_names_no_treatment(
     assert clinical_terms_in(row.body) == []
 
 
-def test_a_second_text_on_one_day_is_skipped_with_the_reason(course, book, patient, now):
+def test_a_second_text_on_one_day_goes_inside_the_first_with_the_reason(course, book, patient, now):
     _set(patient, preferred_reminder_channel="sms", sms_opt_in=True, sms_opt_in_at=now)
 
-    first = reminders(book(course, PREPARATION, at(0, 9)))
+    first = book(course, PREPARATION, at(0, 9))
     second = reminders(book(course, PREPARATION, at(0, 13)))
 
-    assert [r.status for r in first] == ["pending"]
-    assert [(r.status, r.reason) for r in second] == [("skipped", "sms_daily_cap")]
+    assert [(r.status, r.reason) for r in reminders(first)] == [("pending", "sms_daily_cap")]
+    assert [(r.status, r.reason) for r in second] == [("merged", "sms_daily_cap")]
