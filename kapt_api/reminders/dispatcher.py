@@ -28,9 +28,10 @@ from sqlalchemy import and_, or_, select, update
 
 from kapt_api import clock
 from kapt_api.db import begin_write, db
+from kapt_api.patients.models import Patient
 from kapt_api.reminders import rules
 from kapt_api.reminders.channels import Channel, DeliveryError, Outgoing, registry_from_config
-from kapt_api.reminders.models import Reminder, Status
+from kapt_api.reminders.models import Purpose, Reminder, Status
 
 log = structlog.get_logger("kapt.reminders")
 # Sent (sender: the failed row's id, `now=`, `reminder=` its Outgoing, `error=`) when
@@ -207,13 +208,29 @@ def _mark_failure(
             base_seconds=limits.retry_base_seconds,
             cap_seconds=limits.retry_max_seconds,
         )
-        values = {"next_attempt_at": now + delay}
+        values = {"next_attempt_at": _waking(item.message.id, now + delay)}
         report.retrying += 1
     db.session.execute(
         update(Reminder)
         .where(_held(item.message.id, worker))
         .values(last_error=text, lease_until=None, **values)
     )
+
+
+def _waking(reminder_id: uuid.UUID, at: datetime) -> datetime:
+    """A patient's reminder is retried in their waking hours only (DOMAIN.md §5.2);
+    staff messages and events whenever their backoff ends."""
+    found = db.session.execute(
+        select(Patient.time_zone, Reminder.expires_at)
+        .join(Patient, Patient.id == Reminder.patient_id)
+        .where(
+            Reminder.id == reminder_id,
+            Reminder.purpose == Purpose.APPOINTMENT_REMINDER.value,
+        )
+    ).first()
+    if found is None:
+        return at
+    return rules.next_waking_moment(at, found.time_zone, expires=found.expires_at)
 
 
 def dispatch_due(

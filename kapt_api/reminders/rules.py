@@ -73,6 +73,19 @@ def within_waking_hours(due: datetime, zone: str) -> datetime:
     return local.astimezone(due.tzinfo)
 
 
+def next_waking_moment(at: datetime, zone: str, *, expires: datetime | None) -> datetime:
+    """When a retry planned for `at` may go: at once inside 08:00-21:00 in the
+    recipient's zone, else the next 08:00 there; never later than `expires` (the
+    session's start), where the dispatcher expires it instead of sending it late."""
+    tz = ZoneInfo(zone)
+    local = at.astimezone(tz)
+    if QUIET_ENDS <= local.time() < QUIET_STARTS:
+        return at
+    day = local.date() if local.time() < QUIET_ENDS else local.date() + timedelta(days=1)
+    waking = datetime.combine(day, QUIET_ENDS, tzinfo=tz).astimezone(at.tzinfo)
+    return min(waking, expires) if expires is not None else waking
+
+
 def sms_cap_reason(due: datetime, zone: str, other_texts: Iterable[datetime]) -> str | None:
     """Why one more text at `due` would break the 1-a-day or 3-in-any-7-days cap, given
     the patient's other planned or sent texts (in their zone's days), or None."""

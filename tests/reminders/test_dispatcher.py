@@ -138,6 +138,58 @@ def test_with_the_server_down_it_backs_off_then_delivers(outbox, registry, smtp_
     assert smtp_server.mailbox.total == 1
 
 
+@pytest.fixture
+def new_yorker(clinic, make_patient):
+    return make_patient(clinic, time_zone="America/New_York")
+
+
+NIGHT = datetime(2026, 12, 7, 1, 59, 50, tzinfo=UTC)  # 20:59:50 in New York
+MORNING = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)  # 08:00 in New York
+
+
+def test_a_retry_landing_in_quiet_hours_waits_for_08_00(outbox, registry, smtp_server, new_yorker):
+    row = outbox(due=NIGHT, expires=MORNING + timedelta(hours=3), patient_id=new_yorker.id)
+    smtp_server.stop()
+
+    assert dispatch(registry, NIGHT).retrying == 1
+    # The 15-30 s backoff ends after 21:00: the next try is the next morning.
+    assert fresh(row).next_attempt_at == MORNING
+    smtp_server.start()
+    assert dispatch(registry, MORNING - timedelta(minutes=1)).claimed == 0
+
+    report = dispatch(registry, MORNING)
+    assert (report.sent, fresh(row).status, smtp_server.mailbox.total) == (1, "sent", 1)
+
+
+def test_a_retry_whose_morning_is_after_the_session_start_expires(
+    outbox, registry, smtp_server, new_yorker
+):
+    starts = MORNING - timedelta(hours=1)  # 07:00 in New York
+    row = outbox(due=NIGHT, expires=starts, patient_id=new_yorker.id)
+    smtp_server.stop()
+    dispatch(registry, NIGHT)
+    assert fresh(row).next_attempt_at == starts
+    smtp_server.start()
+
+    report = dispatch(registry, starts)
+
+    assert (report.expired, report.sent, smtp_server.mailbox.total) == (1, 0, 0)
+    assert (fresh(row).status, fresh(row).reason) == ("expired", "session_started")
+
+
+def test_a_staff_message_is_retried_at_night_after_its_backoff(
+    outbox, registry, smtp_server, new_yorker
+):
+    row = outbox(due=NIGHT, expires=None, patient_id=new_yorker.id, purpose="alert")
+    smtp_server.stop()
+
+    dispatch(registry, NIGHT)
+
+    assert (
+        NIGHT + timedelta(seconds=15) <= fresh(row).next_attempt_at <= NIGHT + timedelta(seconds=30)
+    )
+
+
 def test_backoff_doubles_until_the_last_attempt_fails_with_an_alert(outbox, registry, smtp_server):
     row = outbox()
     smtp_server.stop()

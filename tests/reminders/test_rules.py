@@ -15,6 +15,7 @@ from kapt_api.protocols.definition import Channel
 from kapt_api.reminders.rules import (
     Recipient,
     channel_for,
+    next_waking_moment,
     retry_delay,
     sms_cap_reason,
     within_waking_hours,
@@ -107,3 +108,35 @@ def test_backoff_doubles_within_jitter_and_is_capped(attempts, seed):
 
     ceiling = min(3600, 30 * 2 ** (attempts - 1))
     assert timedelta(seconds=ceiling / 2) <= delay <= timedelta(seconds=ceiling)
+
+
+def _ny(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=ZoneInfo(NY)).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"),
+    [
+        (_ny(7, 12), _ny(7, 12)),  # waking hours: at once
+        (_ny(7, 8), _ny(7, 8)),
+        (_ny(7, 20, 59), _ny(7, 20, 59)),
+        (_ny(7, 21), _ny(8, 8)),  # from 21:00 to the next morning
+        (_ny(7, 23, 30), _ny(8, 8)),
+        (_ny(8, 3), _ny(8, 8)),  # after midnight: the same morning
+        (_ny(8, 7, 59), _ny(8, 8)),
+    ],
+)
+def test_a_retry_in_quiet_hours_waits_for_08_00_in_the_patients_zone(retry, expected):
+    assert next_waking_moment(retry, NY, expires=None) == expected
+
+
+def test_a_retry_never_waits_past_the_session_start():
+    session = _ny(8, 7, 30)
+    assert next_waking_moment(_ny(7, 22), NY, expires=session) == session
+    assert next_waking_moment(_ny(7, 22), NY, expires=_ny(8, 9)) == _ny(8, 8)
+
+
+def test_the_morning_after_a_clock_change_is_08_00_local():
+    # New York springs forward at 02:00 on 14 Mar 2027: 08:00 EDT is 12:00 UTC.
+    late = datetime(2027, 3, 14, 2, 30, tzinfo=UTC)  # 21:30 EST on the 13th
+    assert next_waking_moment(late, NY, expires=None) == datetime(2027, 3, 14, 12, 0, tzinfo=UTC)
