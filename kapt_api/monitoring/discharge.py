@@ -9,8 +9,8 @@ from datetime import datetime
 
 from kapt_api.auth import audit
 from kapt_api.db import db
-from kapt_api.errors import Conflict, RuleRefused, Violation
-from kapt_api.monitoring import policy, rules
+from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
+from kapt_api.monitoring import policy, rems_rules, rules
 from kapt_api.monitoring.models import MonitoringSession
 from kapt_api.monitoring.service import (
     RESOURCE,
@@ -31,10 +31,17 @@ def sign_discharge(
     now: datetime,
     override_reason: str | None = None,
     adverse_events: Mapping[str, bool] | None = None,
+    ready_to_leave_minutes: int | None = None,
 ) -> MonitoringSession:
     """Let the patient leave, or refuse naming everything still missing."""
     if session.discharged_at is not None:
         raise Conflict("This patient has already been discharged.", code="already_discharged")
+    if ready_to_leave_minutes is not None and (
+        late := rems_rules.ready_to_leave_problems(
+            ready_to_leave_minutes, first_device_at=session.first_device_at, now=now
+        )
+    ):
+        raise InvalidInput({"ready_to_leave_minutes": late})
     if override_reason is not None:
         policy.ensure_prescriber(by, care_team(session), "discharge with readings out of range")
     template = template_of(session)
@@ -48,11 +55,12 @@ def sign_discharge(
     )
     violations = rules.discharge_violations(template, facts, now=now)
     if session.rems_required:
-        violations += _rems_discharge_violations(session, adverse_events)
+        violations += _rems_discharge_violations(session, adverse_events, ready_to_leave_minutes)
     if violations:
         raise RuleRefused(violations, "The patient cannot be discharged yet.")
     for name, value in (adverse_events or {}).items():
         setattr(session, name, value)
+    session.ready_to_leave_minutes = ready_to_leave_minutes
     session.discharged_at = now
     session.discharged_by = by.user_id
     session.discharge_confirmed = sorted(confirmed)
@@ -70,7 +78,9 @@ def sign_discharge(
 
 
 def _rems_discharge_violations(
-    session: MonitoringSession, adverse_events: Mapping[str, bool] | None
+    session: MonitoringSession,
+    adverse_events: Mapping[str, bool] | None,
+    ready_to_leave_minutes: int | None,
 ) -> list[Violation]:
     # The REMS form asks these of every esketamine session (DOMAIN.md §1.2).
     found = []
@@ -87,6 +97,14 @@ def _rems_discharge_violations(
                 "adverse_events_missing",
                 "Say whether sedation, dissociation, respiratory depression or a blood "
                 "pressure increase occurred.",
+            )
+        )
+    if ready_to_leave_minutes is None:
+        found.append(
+            Violation(
+                "rems_evaluation_missing",
+                "Say when, without the 2-hour minimum, the patient would have been ready to "
+                "leave (ready_to_leave_minutes, from the first device).",
             )
         )
     return found

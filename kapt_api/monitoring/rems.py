@@ -5,9 +5,9 @@ dose, lot) and the Patient Monitoring Form built from it, due within 7 days
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,14 +17,13 @@ from kapt_api.auth.models import User
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput
-from kapt_api.monitoring import rules, service
+from kapt_api.monitoring import rems_rules, rules, service
 from kapt_api.monitoring.models import MonitoringSession, Reading
 from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import ChecklistTemplate, TimepointKind
 from kapt_api.protocols.measurements import Measurement
 
-MG_PER_DEVICE = 28
 SUBMIT_WITHIN = timedelta(days=7)
 BP_PEAK_MINUTES = 40
 BP_PEAK_WINDOW_MINUTES = 10
@@ -40,31 +39,48 @@ def record_administration(
     lot_number: str,
     by: Caller,
     now: datetime,
+    device_times: Sequence[datetime] | None = None,
+    concomitant_medications: Mapping[str, bool] | None = None,
 ) -> MonitoringSession:
-    """The dose as given: monitoring time counts from the first device."""
-    problems: dict[str, list[str]] = {}
+    """The dose as given: monitoring time counts from the first device. Concomitant
+    medicines sent replace those recorded; left out, they stay as they were."""
     if not session.rems_required:
         raise Conflict("This session's protocol keeps no REMS record.", code="not_rems")
-    if dose_mg != devices * MG_PER_DEVICE:
-        problems["dose_mg"] = [
-            f"{devices} device(s) of {MG_PER_DEVICE} mg give {devices * MG_PER_DEVICE} mg."
-        ]
-    if first_device_at > now:
-        problems["first_device_at"] = ["The first device cannot be given in the future."]
-    if first_device_at < session.checked_in_at:
-        problems["first_device_at"] = ["The first device cannot be given before check-in."]
+    problems = rems_rules.administration_problems(
+        first_device_at=first_device_at,
+        device_times=device_times,
+        devices=devices,
+        dose_mg=dose_mg,
+        checked_in_at=session.checked_in_at,
+        now=now,
+    )
     if problems:
         raise InvalidInput(problems)
+    kept = rems_rules.device_times_of(first_device_at, device_times, devices=devices)
     session.first_device_at = first_device_at
     session.dose_started_at = first_device_at
     session.devices = devices
+    session.device_times = None if kept is None else [_stored(t) for t in kept]
     session.dose_mg = dose_mg
     session.lot_number = lot_number
+    if concomitant_medications is not None:
+        session.concomitant_medications = dict(concomitant_medications)
     db.session.flush()
     audit.record(
         "update", service.RESOURCE, session.id, patient_id=session.patient_id, actor_id=by.user_id
     )
     return session
+
+
+def _stored(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def device_times(session: MonitoringSession) -> list[datetime] | None:
+    """Each device's time as recorded, in order."""
+    if session.device_times is None:
+        return None
+    return [datetime.fromisoformat(t) for t in session.device_times]
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,9 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "patient_name": f"{patient.given_name} {patient.family_name}",
         "date_of_birth": patient.date_of_birth,
+        "sex": patient.sex,
+        "rems_enrolled": patient.rems_enrolled,
+        "concomitant_medications": _medications(session),
         "setting_name": clinic.name,
         "setting_address": clinic.address,
         "monitoring_clinician": _clinician(session.discharged_by),
@@ -109,8 +128,10 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         "devices": session.devices,
         "lot_number": session.lot_number,
         "first_device_at": session.first_device_at,
+        "device_times": device_times(session),
         "discharged_at": session.discharged_at,
         "total_monitoring_minutes": _duration(session),
+        "ready_to_leave_minutes": session.ready_to_leave_minutes,
         "bp_before_administration": _bp(baseline),
         "bp_40_minutes": _bp_near_peak(session, readings),
         "bp_before_discharge": _bp(final),
@@ -126,6 +147,16 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         "read", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
     )
     return {**fields, "complete": not missing, "missing": missing}
+
+
+def _medications(session: MonitoringSession) -> dict[str, bool | None] | None:
+    """The form's yes/no per medicine class; None until every one it asks is answered."""
+    answers = session.concomitant_medications
+    if rems_rules.missing_medications(answers):
+        return None
+    assert answers is not None
+    names = (*rems_rules.FORM_MEDICATIONS, *rems_rules.OTHER_MEDICATIONS)
+    return {name: answers.get(name) for name in names}
 
 
 def _clinician(user_id: uuid.UUID | None) -> str | None:

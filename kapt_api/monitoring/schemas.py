@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, Text
+from kapt_api.fields import AwareDateTime, Date, Flag, Text
 from kapt_api.monitoring.models import AlertStatus
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.protocols.measurements import Measurement
@@ -65,13 +65,47 @@ class DischargeIn(ma.Schema):
     adverse_events = ma.fields.Nested(
         AdverseEventsIn, metadata={"description": "Required for an esketamine session"}
     )
+    ready_to_leave_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=24 * 60),
+        metadata={
+            "description": "Required for an esketamine session (the REMS evaluation "
+            "question): without the 2-hour minimum, minutes from the first device until "
+            "the patient would have been ready to leave"
+        },
+    )
+
+
+class ConcomitantMedicationsIn(ma.Schema):
+    """Yes or no per class the REMS form asks (rems_rules.FORM_MEDICATIONS); opioids
+    when known."""
+
+    benzodiazepines = Flag(required=True)
+    non_benzodiazepine_sedative_hypnotics = Flag(required=True)
+    psychostimulants = Flag(required=True)
+    maois = Flag(required=True, metadata={"description": "Monoamine oxidase inhibitors"})
+    opioids = Flag()
 
 
 class AdministrationIn(ma.Schema):
     first_device_at = AwareDateTime(required=True)
     devices = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=3))
+    device_times = ma.fields.List(
+        AwareDateTime(),
+        validate=ma.validate.Length(min=1, max=3),
+        metadata={
+            "description": "Each device's time in order, the first at first_device_at; "
+            "may be left out for a single device"
+        },
+    )
     dose_mg = ma.fields.Integer(required=True, validate=ma.validate.Range(min=28, max=84))
     lot_number = Text(required=True, min_length=1, max_length=60)
+    concomitant_medications = ma.fields.Nested(
+        ConcomitantMedicationsIn,
+        metadata={
+            "description": "Is the patient taking medicines that may cause sedation or "
+            "blood pressure changes: yes or no per class, as the REMS form asks"
+        },
+    )
 
 
 class AlertQuery(ma.Schema):
@@ -165,9 +199,20 @@ class BloodPressureOut(ma.Schema):
     measured_at = ma.fields.AwareDateTime()
 
 
+class ConcomitantMedicationsOut(ma.Schema):
+    benzodiazepines = ma.fields.Boolean()
+    non_benzodiazepine_sedative_hypnotics = ma.fields.Boolean()
+    psychostimulants = ma.fields.Boolean()
+    maois = ma.fields.Boolean()
+    opioids = ma.fields.Boolean(allow_none=True)
+
+
 class RemsFormOut(ma.Schema):
     patient_name = ma.fields.String()
     date_of_birth = Date(allow_none=True)
+    sex = ma.fields.String(allow_none=True)
+    rems_enrolled = ma.fields.Boolean()
+    concomitant_medications = ma.fields.Nested(ConcomitantMedicationsOut, allow_none=True)
     setting_name = ma.fields.String()
     setting_address = ma.fields.String(allow_none=True)
     monitoring_clinician = ma.fields.String(allow_none=True)
@@ -177,8 +222,10 @@ class RemsFormOut(ma.Schema):
     devices = ma.fields.Integer(allow_none=True)
     lot_number = ma.fields.String(allow_none=True)
     first_device_at = ma.fields.AwareDateTime(allow_none=True)
+    device_times = ma.fields.List(ma.fields.AwareDateTime(), allow_none=True)
     discharged_at = ma.fields.AwareDateTime(allow_none=True)
     total_monitoring_minutes = ma.fields.Integer(allow_none=True)
+    ready_to_leave_minutes = ma.fields.Integer(allow_none=True)
     bp_before_administration = ma.fields.Nested(BloodPressureOut, allow_none=True)
     bp_40_minutes = ma.fields.Nested(BloodPressureOut, allow_none=True)
     bp_before_discharge = ma.fields.Nested(BloodPressureOut, allow_none=True)

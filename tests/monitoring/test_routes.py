@@ -172,6 +172,103 @@ def test_the_rems_form_answers_for_an_esketamine_session(client, team, rems_sess
     assert "bp_before_administration" in form["missing"]
 
 
+MEDICATIONS = {
+    "benzodiazepines": True,
+    "non_benzodiazepine_sedative_hypnotics": False,
+    "psychostimulants": False,
+    "maois": False,
+    "opioids": False,
+}
+ADMINISTRATION = {
+    "first_device_at": at(10).isoformat(),
+    "devices": 2,
+    "device_times": [at(10).isoformat(), at(15).isoformat()],
+    "dose_mg": 56,
+    "lot_number": "LOT42",
+    "concomitant_medications": MEDICATIONS,
+}
+EVENTS = {
+    "sedation": True,
+    "dissociation": True,
+    "respiratory_depression": False,
+    "bp_increase": False,
+}
+DISCHARGE_CHECKS = ["alert_and_oriented", "escort_present", "no_driving_acknowledged"]
+
+
+def test_a_whole_esketamine_session_fills_the_rems_form(client, team, rems_session, as_):
+    desk = as_(team.front_desk)
+    patient_url = f"{API}/patients/{team.patient.id}"
+    etag = client.get(patient_url, headers=desk).headers["ETag"]
+    sexed = client.patch(patient_url, json={"sex": "male"}, headers={**desk, "If-Match": etag})
+    assert sexed.status_code == 200
+    nurse = as_(team.nurse)
+
+    def chart(minutes, timepoint, **more):
+        values = vitals(moaa_s=5, dissociation=0, **more)
+        answer = post_reading(
+            client, rems_session, nurse, minutes, timepoint=timepoint, values=values
+        )
+        assert answer.status_code == 201, answer.get_json()
+
+    chart(2, "baseline")
+    client.post(f"{API}/appointments/{rems_session.appointment_id}/start", headers=nurse)
+    clock.freeze(at(16))
+    given = client.post(f"{base(rems_session)}/administration", json=ADMINISTRATION, headers=nurse)
+    assert given.status_code == 200, given.get_json()
+    chart(50, "bp_40_min")
+    for slot in range(15, 121, 15):
+        chart(10 + slot, "every_15_min")
+    chart(131, "discharge")
+    clock.freeze(at(135))
+    discharge = f"{base(rems_session)}/discharge"
+    body = {"confirmed": DISCHARGE_CHECKS, "adverse_events": EVENTS}
+    unanswered = client.post(discharge, json=body, headers=nurse)
+    assert unanswered.status_code == 422
+    assert [v["rule"] for v in unanswered.get_json()["violations"]] == ["rems_evaluation_missing"]
+    late = client.post(discharge, json={**body, "ready_to_leave_minutes": 200}, headers=nurse)
+    assert "ready_to_leave_minutes" in late.get_json()["errors"]
+    done = client.post(discharge, json={**body, "ready_to_leave_minutes": 100}, headers=nurse)
+    assert done.status_code == 200, done.get_json()
+    form = client.get(f"{base(rems_session)}/rems-form", headers=nurse).get_json()
+    assert (form["complete"], form["missing"]) == (True, [])
+    assert form["sex"] == "male" and form["concomitant_medications"] == MEDICATIONS
+    assert form["device_times"] == ADMINISTRATION["device_times"]
+    assert (form["ready_to_leave_minutes"], form["total_monitoring_minutes"]) == (100, 125)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"device_times": [at(15).isoformat(), at(10).isoformat()]}, "device_times"),
+        ({"device_times": [at(10).isoformat()]}, "device_times"),
+        ({"device_times": ["10:00"]}, "device_times.0"),
+        ({"concomitant_medications": {"benzodiazepines": True}}, "concomitant_medications.maois"),
+        (
+            {"concomitant_medications": {**MEDICATIONS, "maois": "no"}},
+            "concomitant_medications.maois",
+        ),
+        (
+            {"concomitant_medications": {**MEDICATIONS, "caffeine": True}},
+            "concomitant_medications.caffeine",
+        ),
+    ],
+)
+def test_an_administration_that_cannot_be_recorded_is_422_naming_the_field(
+    client, team, rems_session, as_, changes, field
+):
+    clock.freeze(at(16))
+    answer = client.post(
+        f"{base(rems_session)}/administration",
+        json={**ADMINISTRATION, **changes},
+        headers=as_(team.nurse),
+    )
+    assert answer.status_code == 422 and answer.content_type == PROBLEM
+    assert field in answer.get_json()["errors"], answer.get_json()
+    form = client.get(f"{base(rems_session)}/rems-form", headers=as_(team.nurse)).get_json()
+    assert {"device_times", "concomitant_medications", "sex"} <= set(form["missing"])
+
+
 def test_every_read_and_write_is_audited_with_the_patient(client, team, session, as_):
     post_reading(client, session, as_(team.nurse), 2, timepoint="baseline")
     client.get(base(session), headers=as_(team.nurse))

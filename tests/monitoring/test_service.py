@@ -273,31 +273,46 @@ def test_out_of_range_last_readings_need_a_prescribers_override(team, session):
     assert done.discharge_override_reason == "Baseline SpO2 is 93%"
 
 
-def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_session):
-    record(team, rems_session, minutes=2, timepoint="baseline", systolic=130)
-    start(team, rems_session, minutes=8)
-    rems.record_administration(
-        session=rems_session,
-        first_device_at=at(10),
-        devices=2,
-        dose_mg=56,
-        lot_number="LOT42",
-        by=team.caller(team.nurse),
-        now=at(11),
+NO_MEDICATIONS = {
+    "benzodiazepines": False,
+    "non_benzodiazepine_sedative_hypnotics": False,
+    "psychostimulants": True,
+    "maois": False,
+}
+EVENTS = {
+    "sedation": False,
+    "dissociation": True,
+    "respiratory_depression": False,
+    "bp_increase": True,
+}
+
+
+def administer(team, session, **overrides):
+    given = {
+        "first_device_at": at(10),
+        "devices": 2,
+        "device_times": [at(10), at(15)],
+        "dose_mg": 56,
+        "lot_number": "LOT42",
+        "concomitant_medications": NO_MEDICATIONS,
+        **overrides,
+    }
+    return rems.record_administration(
+        session=session, **given, by=team.caller(team.nurse), now=at(16)
     )
-    record(
-        team,
-        rems_session,
-        minutes=50,
-        timepoint="bp_40_min",
-        systolic=150,
-        moaa_s=5,
-        dissociation=3,
-    )
+
+
+def monitor_esketamine(team, session, **administration):
+    """Baseline, the start, both devices, the 40-minute BP, every 15 minutes to two
+    hours and the discharge readings."""
+    record(team, session, minutes=2, timepoint="baseline", systolic=130)
+    start(team, session, minutes=8)
+    administer(team, session, **administration)
+    record(team, session, minutes=50, timepoint="bp_40_min", systolic=150, moaa_s=5, dissociation=3)
     for slot in range(15, 121, 15):
         record(
             team,
-            rems_session,
+            session,
             minutes=10 + slot,
             timepoint="every_15_min",
             given=[
@@ -306,23 +321,36 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
                 {"measurement": "moaa_s", "value": 5, "unit": "{score}"},
             ],
         )
-    record(team, rems_session, minutes=131, timepoint="discharge", moaa_s=5, dissociation=0)
+    record(team, session, minutes=131, timepoint="discharge", moaa_s=5, dissociation=0)
+
+
+def discharge_esketamine(team, session, ready_to_leave_minutes):
+    return discharging.sign_discharge(
+        session=session,
+        confirmed=CONFIRMED,
+        adverse_events=EVENTS,
+        ready_to_leave_minutes=ready_to_leave_minutes,
+        by=team.caller(team.nurse),
+        now=at(135),
+    )
+
+
+def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_session):
+    team.patient.sex = "female"
+    monitor_esketamine(team, rems_session)
     nurse = team.caller(team.nurse)
     with pytest.raises(RuleRefused) as refused:
         discharging.sign_discharge(session=rems_session, confirmed=CONFIRMED, by=nurse, now=at(135))
-    assert [v.rule for v in refused.value.violations] == ["adverse_events_missing"]
-    events = {
-        "sedation": False,
-        "dissociation": True,
-        "respiratory_depression": False,
-        "bp_increase": True,
-    }
-    discharging.sign_discharge(
-        session=rems_session, confirmed=CONFIRMED, adverse_events=events, by=nurse, now=at(135)
-    )
+    rules = [v.rule for v in refused.value.violations]
+    assert rules == ["adverse_events_missing", "rems_evaluation_missing"]
+    discharge_esketamine(team, rems_session, 95)
     form = rems.form(session=rems_session, by=nurse)
     assert form["complete"] and form["missing"] == []
     assert form["total_monitoring_minutes"] == 125
+    assert form["ready_to_leave_minutes"] == 95
+    assert form["device_times"] == [at(10), at(15)]
+    assert form["sex"] == "female" and form["rems_enrolled"] is False
+    assert form["concomitant_medications"] == {**NO_MEDICATIONS, "opioids": None}
     assert form["monitoring_clinician"] == team.nurse.user.full_name
     assert form["setting_name"] == team.clinic.name
     assert (form["bp_before_administration"].systolic, form["bp_40_minutes"].systolic) == (130, 150)
@@ -332,6 +360,32 @@ def test_the_rems_form_is_complete_after_an_esketamine_session(team, rems_sessio
     assert form["submit_by"] == (at(10) + timedelta(days=7)).date()
     rems.submit(session=rems_session, by=nurse, now=at(200))
     assert rems.form(session=rems_session, by=nurse)["submitted_at"] == at(200)
+
+
+def test_a_form_without_the_sex_medicines_device_times_or_evaluation_is_incomplete(
+    team, rems_session
+):
+    monitor_esketamine(team, rems_session, concomitant_medications=None, device_times=None)
+    nurse = team.caller(team.nurse)
+    before = rems.form(session=rems_session, by=nurse)
+    asked = {"concomitant_medications", "device_times", "ready_to_leave_minutes", "sex"}
+    assert not before["complete"] and asked <= set(before["missing"])
+    discharge_esketamine(team, rems_session, 120)
+    after = rems.form(session=rems_session, by=nurse)
+    assert after["missing"] == ["concomitant_medications", "device_times", "sex"]
+    with pytest.raises(InvalidInput) as refused:
+        rems.submit(session=rems_session, by=nurse, now=at(200))
+    assert set(refused.value.errors) == set(after["missing"])
+
+
+def test_medicines_left_out_of_a_corrected_administration_stay_recorded(team, rems_session):
+    start(team, rems_session, minutes=8)
+    administer(team, rems_session)
+    administer(
+        team, rems_session, devices=1, dose_mg=28, device_times=None, concomitant_medications=None
+    )
+    assert rems_session.concomitant_medications == NO_MEDICATIONS
+    assert rems.device_times(rems_session) == [at(10)]
 
 
 def test_an_incomplete_rems_form_names_what_is_missing_and_cannot_be_submitted(team, rems_session):
@@ -345,16 +399,34 @@ def test_an_incomplete_rems_form_names_what_is_missing_and_cannot_be_submitted(t
 
 def test_the_dose_must_match_the_devices(team, rems_session):
     with pytest.raises(InvalidInput) as refused:
-        rems.record_administration(
-            session=rems_session,
-            first_device_at=at(10),
-            devices=3,
-            dose_mg=56,
-            lot_number="L",
-            by=team.caller(team.nurse),
-            now=at(11),
-        )
+        administer(team, rems_session, devices=3, device_times=[at(10), at(12), at(14)])
     assert list(refused.value.errors) == ["dose_mg"]
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [at(10)],  # one time for two devices
+        [at(11), at(15)],  # the first is not first_device_at
+        [at(10), at(10)],  # not in order
+        [at(10), at(20)],  # after the moment of recording
+    ],
+)
+def test_device_times_that_cannot_be_what_happened_are_refused_naming_the_field(
+    team, rems_session, times
+):
+    with pytest.raises(InvalidInput) as refused:
+        administer(team, rems_session, device_times=times)
+    assert list(refused.value.errors) == ["device_times"]
+    assert rems_session.device_times is None
+
+
+def test_ready_to_leave_cannot_be_later_than_the_monitoring(team, rems_session):
+    monitor_esketamine(team, rems_session)
+    with pytest.raises(InvalidInput) as refused:
+        discharge_esketamine(team, rems_session, 126)
+    assert list(refused.value.errors) == ["ready_to_leave_minutes"]
+    assert rems_session.discharged_at is None
 
 
 def test_rems_forms_not_submitted_within_7_days_are_flagged_once(team, rems_session):
