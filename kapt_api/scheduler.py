@@ -64,6 +64,7 @@ JOBS: tuple[Job, ...] = (
     Job("therapist-agendas", _write_agendas, 300),
     Job("overdue-timepoints", monitoring_jobs.raise_overdue_alerts, 60),
     Job("late-rems-forms", monitoring_jobs.flag_late_rems_forms, 3600),
+    Job("unbooked-integrations", monitoring_jobs.flag_unbooked_integrations, 3600),
 )
 
 

@@ -1,5 +1,6 @@
 """The scheduler's monitoring jobs: each tick looks at what is open and raises an alert
-once per overdue timepoint and once per late REMS form (the alert's key makes a
+once per overdue timepoint, once per late REMS form and once per dose whose
+integration session is not booked as its window closes (the alert's key makes a
 repeated tick, or a second scheduler, raise nothing new)."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from kapt_api.db import db
 from kapt_api.monitoring import alerts, rems, rules, service
 from kapt_api.monitoring.models import AlertKind, MonitoringSession
 from kapt_api.protocols.definition import Severity
+from kapt_api.scheduling.facts import local_text
+from kapt_api.scheduling.integration_gaps import unbooked_integrations
 
 # A session still undischarged this long after check-in is left to the clinicians.
 LOOK_BACK = timedelta(hours=24)
@@ -74,6 +77,32 @@ def flag_late_rems_forms(now: datetime) -> int:
             kind=AlertKind.REMS_FORM_OVERDUE.value,
             severity=Severity.WARNING.value,
             message="The REMS Patient Monitoring Form was not submitted within 7 days.",
+        )
+        raised += alert is not None
+    return raised
+
+
+def flag_unbooked_integrations(now: datetime) -> int:
+    """An alert for every dose given whose integration session is not booked while
+    its window closes; the count raised."""
+    raised = 0
+    for found in unbooked_integrations(now=now):
+        gap = found.gap
+        latest = local_text(gap.latest_start, found.zone)
+        message = f"No integration session is booked after dose {gap.dose_number}; " + (
+            f"its window closed at {latest}."
+            if gap.latest_start < now
+            else f"it must start by {latest}."
+        )
+        alert = alerts.raise_alert(
+            key=f"integration:{gap.dose_id}",
+            now=now,
+            clinic_id=found.clinic_id,
+            patient_id=found.patient_id,
+            course_id=found.course_id,
+            kind=AlertKind.INTEGRATION_NOT_BOOKED.value,
+            severity=Severity.WARNING.value,
+            message=message,
         )
         raised += alert is not None
     return raised

@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     OVERDUE = "overdue"
     REMS_FORM_OVERDUE = "rems_form_overdue"
     SELF_HARM_ANSWER = "self_harm_answer"
+    INTEGRATION_NOT_BOOKED = "integration_not_booked"
 
 
 class AlertStatus(StrEnum):
