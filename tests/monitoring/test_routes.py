@@ -4,6 +4,7 @@ the FHIR and SVG answers, audit rows with the patient's id."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -14,7 +15,7 @@ from kapt_api.auth.models import AuditEvent
 from kapt_api.db import db
 from kapt_api.monitoring import jobs
 from kapt_api.scheduler import JOBS
-from tests.monitoring.conftest import API, PROBLEM, at, vitals
+from tests.monitoring.conftest import API, ARRIVAL, IM_KAP, PROBLEM, at, vitals
 
 
 @pytest.fixture
@@ -124,6 +125,83 @@ def test_a_held_session_starts_only_after_a_prescribers_override(client, team, r
     assert client.post(start, headers=as_(team.nurse)).status_code == 200
     overrides = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "override"))
     assert [e.patient_id for e in overrides] == [team.patient.id]
+
+
+# The Saturday before the dose (ARRIVAL, Tuesday 10:00 New York), and the preparations
+# on the Monday at 09:00 and 13:00.
+BOOKED_ON = at(-3 * 24 * 60)
+PREPARATIONS = (at(-25 * 60), at(-21 * 60))
+
+
+def test_a_booked_dose_held_at_its_baseline_starts_only_after_a_prescribers_override(
+    client, team, make_course, make_room, as_
+):
+    """Book, prepare, check in, chart a high baseline, start: the real flow end to end."""
+    course = make_course(IM_KAP)
+    therapy = make_room(team.clinic, name="Oak", kind="therapy")
+    db.session.commit()
+    desk, nurse = as_(team.front_desk), as_(team.nurse)
+
+    def book(kind, starts_at, room, when=BOOKED_ON):
+        clock.freeze(when)
+        body = {
+            "course_id": str(course.id),
+            "kind": kind,
+            "starts_at": starts_at.isoformat(),
+            "room_id": str(room.id),
+        }
+        return client.post(f"{API}/appointments", json=body, headers=desk)
+
+    def step(appointment_id, action, headers, when):
+        clock.freeze(when)
+        return client.post(f"{API}/appointments/{appointment_id}/{action}", headers=headers)
+
+    for starts_at in PREPARATIONS:
+        booked = book("preparation", starts_at, therapy)
+        assert booked.status_code == 201, booked.get_json()
+        prep = booked.get_json()["id"]
+        assert step(prep, "check-in", desk, starts_at).status_code == 200
+        assert step(prep, "start", as_(team.therapist), starts_at).status_code == 200
+        done = step(prep, "complete", as_(team.therapist), starts_at + timedelta(minutes=55))
+        assert done.get_json()["status"] == "completed"
+    dose = book("dosing", ARRIVAL, team.room)
+    assert dose.status_code == 201, dose.get_json()
+    dose_id = dose.get_json()["id"]
+    assert step(dose_id, "check-in", desk, ARRIVAL).status_code == 200
+    monitoring = f"{API}/appointments/{dose_id}/monitoring"
+    clock.freeze(at(2))
+    baseline = {"timepoint": "baseline", "measured_at": at(2).isoformat()}
+    high = client.post(
+        f"{monitoring}/readings", json={**baseline, "values": vitals(systolic=172)}, headers=nurse
+    )
+    assert high.status_code == 201, high.get_json()
+
+    refused = step(dose_id, "start", nurse, at(5))
+    assert refused.status_code == 422 and refused.content_type == PROBLEM
+    [violation] = refused.get_json()["violations"]
+    assert violation["rule"] == "pre_dose_gate"
+    assert "systolic" in violation["message"].lower() and "172" in violation["message"]
+    shown = client.get(f"{API}/appointments/{dose_id}", headers=desk).get_json()
+    assert shown["status"] == "checked_in"
+    next_dose = book("dosing", ARRIVAL + timedelta(days=7), team.room, when=at(5))
+    assert "pre_dose_gate" in [v["rule"] for v in next_dose.get_json()["violations"]]
+
+    override = f"{monitoring}/hold-override"
+    assert client.post(override, json={"reason": "ok"}, headers=nurse).status_code == 403
+    why = "Asymptomatic, rechecked 150/90; benefit outweighs a short rise"
+    clock.freeze(at(6))
+    allowed = client.post(override, json={"reason": why}, headers=as_(team.prescriber))
+    assert allowed.status_code == 200, allowed.get_json()
+    assert allowed.get_json()["hold"]["override_by"] == str(team.prescriber.user.id)
+
+    started = step(dose_id, "start", nurse, at(8))
+    assert started.status_code == 200, started.get_json()
+    assert started.get_json()["status"] == "in_progress"
+    checklist = client.get(monitoring, headers=nurse).get_json()
+    assert checklist["session"]["dose_started_at"] == at(8).isoformat()
+    [audited] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "override"))
+    assert (audited.patient_id, audited.actor_id) == (team.patient.id, team.prescriber.user.id)
+    assert audited.reason == why
 
 
 def test_a_refused_discharge_lists_everything_missing(client, team, session, as_):

@@ -12,15 +12,18 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from kapt_api.auth.models import AuditEvent
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
 from kapt_api.monitoring import alerts, chart, fhir, hold, jobs, receivers, rems, service
 from kapt_api.monitoring import discharge as discharging
 from kapt_api.monitoring.models import Alert, AlertKind, Reading
 from kapt_api.monitoring.rules import TimepointState
+from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import attendance, loaders, readiness
+from kapt_api.scheduling import service as scheduling
 from kapt_api.scheduling.models import Appointment, Course
-from tests.monitoring.conftest import ARRIVAL, at, vitals
+from tests.monitoring.conftest import ARRIVAL, IM_KAP, at, vitals
 
 CONFIRMED = ["alert_and_oriented", "escort_present", "no_driving_acknowledged"]
 
@@ -167,6 +170,46 @@ def test_a_baseline_beyond_the_hold_threshold_holds_the_session_until_a_prescrib
     assert appointment.status == "in_progress"
     assert rems_session.dose_started_at == at(7)
     assert loaders.pre_dose_hold(course, now=at(8)) is None
+
+
+def test_a_dose_booked_after_completed_preparations_is_gated_by_its_baseline(
+    team, make_course, make_room, now
+):
+    """Booking, check-in and start go through scheduling's own services."""
+    course = make_course(IM_KAP)
+    therapy = make_room(team.clinic, name="Oak", kind="therapy")
+    desk, therapist, nurse = (team.caller(m) for m in (team.front_desk, team.therapist, team.nurse))
+    booked_on = at(-3 * 24 * 60)
+
+    def book(kind, starts_at, room, when=booked_on):
+        return scheduling.book(
+            course_id=course.id, kind=kind, starts_at=starts_at, room_id=room.id, by=desk, now=when
+        )
+
+    for starts_at in (at(-25 * 60), at(-21 * 60)):
+        prep = book(SessionKind.PREPARATION, starts_at, therapy)
+        attendance.check_in(appointment=prep, by=desk, now=starts_at)
+        attendance.start(appointment=prep, by=therapist, now=starts_at)
+        attendance.complete(appointment=prep, by=therapist, now=starts_at + timedelta(minutes=55))
+    dose = book(SessionKind.DOSING, ARRIVAL, team.room)
+    attendance.check_in(appointment=dose, by=desk, now=ARRIVAL)
+    session = service.session_of_appointment(dose.id)
+    assert session is not None and not session.held
+    record(team, session, minutes=2, timepoint="baseline", diastolic=104)
+    with pytest.raises(RuleRefused) as refused:
+        attendance.start(appointment=dose, by=nurse, now=at(5))
+    [violation] = refused.value.violations
+    assert violation.rule == "pre_dose_gate" and "104" in violation.message
+    with pytest.raises(RuleRefused) as next_refused:
+        book(SessionKind.DOSING, ARRIVAL + timedelta(days=7), team.room, when=at(5))
+    assert "pre_dose_gate" in [v.rule for v in next_refused.value.violations]
+    hold.override_hold(
+        session=session, reason="Recheck 138/88", by=team.caller(team.prescriber), now=at(6)
+    )
+    attendance.start(appointment=dose, by=nurse, now=at(8))
+    assert (dose.status, session.dose_started_at) == ("in_progress", at(8))
+    audited = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "override"))
+    assert [(e.patient_id, e.reason) for e in audited] == [(team.patient.id, "Recheck 138/88")]
 
 
 def test_an_overdue_timepoint_raises_one_alert_however_many_ticks(team, session, raised):
