@@ -13,6 +13,7 @@ import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime, Date, LocalTime, Text
 from kapt_api.protocols.definition import SessionKind
+from kapt_api.scheduling import course_extras
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
 from kapt_api.scheduling.rules import BOOKING_RULES
 
@@ -206,6 +207,17 @@ class CourseOut(ma.Schema):
 
 class CourseClinicalOut(CourseOut):
     discontinue_reason = ma.fields.String(allow_none=True, required=True)
+    measures_trend = ma.fields.Function(
+        lambda course: course_extras.supplied("measures_trend", course),
+        allow_none=True,
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "Each instrument's (PHQ-9, GAD-7) first and latest total, the "
+            "change and every score, as GET /courses/{id}/measures/trend answers",
+        },
+    )
 
 
 class ScheduledSessionOut(ma.Schema):
