@@ -11,6 +11,12 @@ answers, through the same request handling and the same access-token check, the 
 the day schedule answered. The load comes from `wrk` (Debian package `wrk`) when it is
 installed, else from a bounded loop of requests in threads. Rounds alternate between
 the two routes and the median throughputs are compared.
+
+The day schedule is served as in production: a computed day is kept while its clinic's
+schedule version is unchanged, and every request still checks the token, reads the
+version and writes one audit row per patient shown. One more run, on a second server
+that keeps nothing (KAPT_SCHEDULE_CACHE_DAYS=0), shows what recomputing every request
+costs, for information.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -63,11 +70,15 @@ def database(appointments: int, server: str) -> str:
 
 
 @contextmanager
-def gunicorn(url: str, body: Path, workers: int) -> Iterator[str]:
-    """gunicorn with the production settings on bench/http_app.py; yields its base URL."""
+def gunicorn(
+    url: str, body: Path, workers: int, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """gunicorn with the production settings (and these) on bench/http_app.py; yields its
+    base URL."""
     port = free_port()
     environment = {
         **os.environ,
+        **(settings or {}),
         "KAPT_ENV": "production",
         "KAPT_SECRET_KEY": secrets.token_urlsafe(48),
         "KAPT_DATABASE_URL": url,
@@ -235,7 +246,22 @@ def main() -> None:
                     run = load(base, paths[name], token, options.seconds, options.connections)
                     runs[name].append(run)
                     print(f"  round {round_number + 1} {name}: {run.requests_per_second:.0f} req/s")
+        runs[RECOMPUTED] = [recomputed(url, body, schedule, options, load)]
     report(runs)
+
+
+RECOMPUTED = "day schedule, recomputed every request"
+
+
+def recomputed(url: str, body: Path, schedule: str, options: Any, load: Any) -> Run:
+    """For information: the day schedule with nothing kept (KAPT_SCHEDULE_CACHE_DAYS=0),
+    as every first read after a change is."""
+    with gunicorn(url, body, options.workers, {"KAPT_SCHEDULE_CACHE_DAYS": "0"}) as base:
+        token = login(int(urlsplit(base).port or 0))
+        load(base, schedule, token, 3, options.connections)
+        run: Run = load(base, schedule, token, options.seconds, options.connections)
+    print(f"  {RECOMPUTED}: {run.requests_per_second:.0f} req/s")
+    return run
 
 
 def report(runs: dict[str, list[Run]]) -> None:
@@ -256,6 +282,12 @@ def report(runs: dict[str, list[Run]]) -> None:
         f"(at least {LIMIT})"
     )
     print(f"day schedule / memory without the token check: {bare:.2f}  (for information)")
+    if RECOMPUTED in rate:
+        print(
+            f"day schedule recomputed every request / memory: "
+            f"{rate[RECOMPUTED] / rate['memory']:.2f}  (for information: a day is kept until "
+            "its clinic's schedule changes)"
+        )
     if errors:
         print(f"{errors} requests failed")
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -124,7 +124,7 @@ def clinic_day(target: Target, round_number: int) -> None:
     """Clinic 0's day (about 50 appointments), its reads audited, committed."""
     answer = day_schedule.clinic_day(
         clinic_id=seed.clinic_id(0), day=day_of(target, round_number), by=target.desk
-    )
+    ).answer
     assert sum(len(room["appointments"]) for room in answer["by_room"]) >= 45
     db.session.commit()
 

@@ -67,11 +67,13 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.patients.routes import bp as patients_bp
     from kapt_api.protocols.routes import bp as protocols_bp
     from kapt_api.reminders.routes import bp as reminders_bp
+    from kapt_api.scheduling import day_cache
     from kapt_api.scheduling.calendar_routes import bp as calendar_bp
     from kapt_api.scheduling.routes import bp as scheduling_bp
 
     tokens.install(app)
     audit.install(app)
+    day_cache.configure(app.config["KAPT_SCHEDULE_CACHE_DAYS"])
     for blueprint in (
         health.bp,
         auth_bp,

@@ -240,6 +240,14 @@ SETTINGS: tuple[Setting, ...] = (
         "gunicorn never does.",
     ),
     Setting(
+        "KAPT_SCHEDULE_CACHE_DAYS",
+        "KAPT_SCHEDULE_CACHE_DAYS",
+        256,
+        _non_negative_int,
+        "Computed day schedules each API process keeps while their clinic's schedule is "
+        "unchanged (0 keeps none).",
+    ),
+    Setting(
         "KAPT_SCHEDULER_TICK_SECONDS",
         "KAPT_SCHEDULER_TICK_SECONDS",
         5,

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context
-from sqlalchemy import insert
+from sqlalchemy import Uuid, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
@@ -78,8 +79,30 @@ def record_per_patient(
         return
     if has_request_context():
         g.setdefault("audit_entries", []).extend(entries)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _insert_for_each_patient(entries[0], [e["patient_id"] for e in entries])
+    else:
+        db.session.execute(
+            insert(AuditEvent), [{"id": new_id(), "outcome": "success", **e} for e in entries]
+        )
+
+
+def _insert_for_each_patient(entry: dict[str, Any], patient_ids: list[uuid.UUID]) -> None:
+    """PostgreSQL: the rows of one audited read in one statement over an array of patient
+    ids; an executemany would run one INSERT per patient on the server."""
+    shared = {k: v for k, v in entry.items() if k != "patient_id"} | {"outcome": "success"}
+    table = AuditEvent.__table__
+    each = (
+        func.unnest(bindparam("patient_ids", patient_ids, type_=ARRAY(Uuid)))
+        .table_valued("patient_id")
+        .render_derived()
+    )
+    values = [literal(v, type_=table.c[k].type) for k, v in shared.items()]
     db.session.execute(
-        insert(AuditEvent), [{"id": new_id(), "outcome": "success", **e} for e in entries]
+        insert(AuditEvent).from_select(
+            ["id", *shared, "patient_id"],
+            select(func.gen_random_uuid(), *values, each.c.patient_id),
+        )
     )
 
 

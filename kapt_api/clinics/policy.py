@@ -8,6 +8,7 @@ clinic's objects answer 404, as if they did not exist.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
@@ -19,16 +20,32 @@ from kapt_api.db import db
 T = TypeVar("T", bound=tuple[Any, ...])
 
 
-def staff_record(user: User) -> StaffMember | None:
-    """The caller's own staff record, if they have one."""
-    return db.session.scalar(select(StaffMember).where(StaffMember.user_id == user.id))
+@dataclass(frozen=True)
+class StaffPost:
+    """Where a user works: their staff record's id, clinic and whether it is active."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    active: bool
 
 
-def clinic_scope(user: User) -> frozenset[uuid.UUID] | None:
-    """The clinics a user works in; None means every clinic (admins)."""
+def staff_post(user: User) -> StaffPost | None:
+    """The caller's own staff record, if they have one, in one small query: every
+    request asks it, and a whole StaffMember would bring its working hours along."""
+    row = db.session.execute(
+        select(StaffMember.id, StaffMember.clinic_id, StaffMember.active).where(
+            StaffMember.user_id == user.id
+        )
+    ).first()
+    return StaffPost(row.id, row.clinic_id, row.active) if row is not None else None
+
+
+def clinic_scope(user: User, post: StaffPost | None = None) -> frozenset[uuid.UUID] | None:
+    """The clinics a user works in; None means every clinic (admins). `post`, when the
+    caller already has it, saves looking it up again."""
     if Role.ADMIN in user.roles:
         return None
-    staff = staff_record(user)
+    staff = post or staff_post(user)
     if staff is None or not staff.active:
         return frozenset()
     return frozenset({staff.clinic_id})

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kapt_api.auth.models import CLINICAL_ROLES, Role, User
-from kapt_api.clinics.policy import clinic_scope, staff_record
+from kapt_api.clinics.policy import clinic_scope, staff_post
 from kapt_api.errors import Violation
 from kapt_api.patients.models import Patient
 
@@ -75,11 +75,11 @@ class Caller:
 
 def caller(user: User) -> Caller:
     """The caller's roles, clinics and staff record."""
-    staff = staff_record(user)
+    staff = staff_post(user)
     return Caller(
         user_id=user.id,
         roles=user.roles,
-        clinics=clinic_scope(user),
+        clinics=clinic_scope(user, staff),
         staff_id=staff.id if staff is not None and staff.active else None,
     )
 

@@ -44,6 +44,7 @@ from kapt_api.scheduling.calendar_schemas import (
     StaffDayOut,
     StaffScheduleQuery,
 )
+from kapt_api.scheduling.day_cache import ComputedDay
 from kapt_api.scheduling.schemas import (
     APPOINTMENT_CLINICAL_OUT,
     APPOINTMENT_OUT,
@@ -84,15 +85,22 @@ def _slot(slot: slots.Slot, zone: ZoneInfo) -> Answer:
 # --- day schedules ---------------------------------------------------------------------------
 
 
+def _day_response(day: ComputedDay) -> Response:
+    """The day's JSON, encoded once per computed day (compact, as jsonify answers)."""
+    body = day.encoded(lambda answer: current_app.json.dumps(answer, separators=(",", ":")))
+    return Response(body, mimetype="application/json")
+
+
 @bp.route("/schedule")
 @bp.arguments(ScheduleQuery, location="query")
 @bp.response(200)
 @bp.doc(responses={200: _json(ClinicDayOut)})
 @authenticated
-def clinic_schedule(query: Answer) -> Answer:
+def clinic_schedule(query: Answer) -> Response:
     """A clinic's day by room and by staff member, each appointment with its readiness
     (front desk and administrators)."""
-    return day_schedule.clinic_day(clinic_id=query["clinic_id"], day=query["date"], by=_who())
+    day = day_schedule.clinic_day(clinic_id=query["clinic_id"], day=query["date"], by=_who())
+    return _day_response(day)
 
 
 @bp.route("/staff/<uuid:staff_id>/schedule")
@@ -100,11 +108,11 @@ def clinic_schedule(query: Answer) -> Answer:
 @bp.response(200)
 @bp.doc(responses={200: _json(StaffDayOut)})
 @authenticated
-def staff_schedule(query: Answer, staff_id: uuid.UUID) -> Answer:
+def staff_schedule(query: Answer, staff_id: uuid.UUID) -> Response:
     """One staff member's day (their own; anyone's for front desk and administrators)."""
     who = _who()
     staff = day_schedule.find_staff_for_day(staff_id=staff_id, by=who)
-    return day_schedule.staff_day(staff=staff, day=query["date"], by=who)
+    return _day_response(day_schedule.staff_day(staff=staff, day=query["date"], by=who))
 
 
 # --- calendar feeds --------------------------------------------------------------------------

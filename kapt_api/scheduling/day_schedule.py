@@ -8,7 +8,8 @@ sees patients' names (never clinical notes); every patient shown is audited.
 Readiness flags: see readiness.py.
 
 Answers are built as plain JSON-ready dicts (the schemas in calendar_schemas.py
-document them): a day is read far more often than it changes.
+document them): a day is read far more often than it changes, so a computed day is
+kept until its clinic's schedule changes (day_cache.py). Every read is audited.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from kapt_api.errors import NotFound
 from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.rules import MAX_SESSION_MINUTES
-from kapt_api.scheduling import policy, readiness
-from kapt_api.scheduling.models import Appointment, AppointmentStaff, Course
+from kapt_api.scheduling import day_cache, policy, readiness
+from kapt_api.scheduling.day_cache import ComputedDay
+from kapt_api.scheduling.models import Appointment, AppointmentStaff, Course, ScheduleVersion
 
 AUDITED_AS = "schedule"
 # An appointment overlapping a day started at most this long before the day began.
@@ -234,31 +236,44 @@ def _shown(clinic_id: uuid.UUID, found: DayRows, *, everyone: bool) -> Shown:
     )
 
 
-def _audit(rows: Sequence[Any], resource_id: uuid.UUID, by: Caller) -> None:
+def _audited(day: ComputedDay, resource_id: uuid.UUID, by: Caller) -> ComputedDay:
     """One audited read per patient shown (their name is on the screen)."""
     audit.record_per_patient(
-        "read",
-        AUDITED_AS,
-        resource_id,
-        patient_ids=(r.patient_id for r in rows),
-        actor_id=by.user_id,
+        "read", AUDITED_AS, resource_id, patient_ids=day.patient_ids, actor_id=by.user_id
     )
+    return day
+
+
+def _shown_patients(rows: Sequence[Any]) -> tuple[uuid.UUID, ...]:
+    return tuple(dict.fromkeys(r.patient_id for r in rows))
 
 
 def _by_name(entries: Iterable[Answer]) -> list[Answer]:
     return sorted(entries, key=lambda e: (e["name"].casefold(), e["id"]))
 
 
-def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
+def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    zone = db.session.scalar(select(Clinic.time_zone).where(Clinic.id == clinic_id))
-    if zone is None or not by.works_in(clinic_id):
+    found = db.session.execute(
+        select(Clinic.time_zone, ScheduleVersion.version)
+        .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
+        .where(Clinic.id == clinic_id)
+    ).first()
+    if found is None or not by.works_in(clinic_id):
         raise NotFound("No clinic with this id.")
     policy.ensure(
         can_see_clinic_day(by, clinic_id),
         "Only front desk and administrators see the whole clinic's day; "
         "clinicians see their own (GET /staff/{id}/schedule).",
     )
+    zone, version = found
+    computed = day_cache.computed(
+        ("clinic", clinic_id, day), version or 0, lambda: _clinic_day(clinic_id, zone, day)
+    )
+    return _audited(computed, clinic_id, by)
+
+
+def _clinic_day(clinic_id: uuid.UUID, zone: str, day: date) -> ComputedDay:
     the_day = _day(clinic_id, zone, day)
     found = _appointment_rows(the_day)
     shown = _shown(clinic_id, found, everyone=True)
@@ -274,8 +289,7 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
         for person in shown.people.values()
         if person["id"] in by_staff or CLINICAL_ROLES & {Role(r) for r in person["roles"]}
     ]
-    _audit(found.rows, clinic_id, by)
-    return {
+    answer = {
         **the_day.header(),
         "by_room": [
             {"room": room, "appointments": by_room.get(room["id"], [])}
@@ -286,6 +300,7 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> Answer:
             for person in _by_name(listed)
         ],
     }
+    return ComputedDay(answer, _shown_patients(found.rows))
 
 
 def find_staff_for_day(*, staff_id: uuid.UUID, by: Caller) -> StaffMember:
@@ -301,15 +316,21 @@ def find_staff_for_day(*, staff_id: uuid.UUID, by: Caller) -> StaffMember:
     return staff
 
 
-def staff_day(*, staff: StaffMember, day: date, by: Caller) -> Answer:
+def staff_day(*, staff: StaffMember, day: date, by: Caller) -> ComputedDay:
     """One staff member's day at their clinic, each appointment with its readiness."""
+    version = day_cache.version_of(staff.clinic_id)
+    computed = day_cache.computed(("staff", staff.id, day), version, lambda: _staff_day(staff, day))
+    return _audited(computed, staff.id, by)
+
+
+def _staff_day(staff: StaffMember, day: date) -> ComputedDay:
     the_day = _day(staff.clinic_id, staff.clinic.time_zone, day)
     found = _appointment_rows(the_day, staff_id=staff.id)
     shown = _shown(staff.clinic_id, found, everyone=False)
     person = shown.people.get(staff.id) or _people(None, {staff.id})[staff.id]
-    _audit(found.rows, staff.id, by)
-    return {
+    answer = {
         **the_day.header(),
         "staff": person,
         "appointments": shown.items(found.rows, ZoneInfo(the_day.zone)),
     }
+    return ComputedDay(answer, _shown_patients(found.rows))

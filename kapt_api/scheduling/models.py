@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -199,3 +200,19 @@ class ResourceHold(IdMixin, Base):
     resource_key: Mapped[str] = mapped_column(String(60))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+
+
+class ScheduleVersion(Base):
+    """A token per clinic that database triggers replace, in the changing transaction,
+    whenever anything a day schedule shows changes (appointments and their staff,
+    patients' names, staff, roles, rooms, the clinic's time zone, dosing sessions'
+    monitoring state: migration 0009_schedule_versions). A new token is never an old one
+    again, even after a rollback. A day computed at one token is valid as long as the
+    clinic still reads it, on every replica."""
+
+    __tablename__ = "schedule_versions"
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger)

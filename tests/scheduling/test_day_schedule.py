@@ -125,7 +125,9 @@ def test_a_clinics_day_lists_every_room_and_clinician_with_their_appointments(
     place, week, caller_of
 ):
     first, second, _dose = week
-    day = day_schedule.clinic_day(clinic_id=place.clinic.id, day=MONDAY, by=caller_of(place.admin))
+    day = day_schedule.clinic_day(
+        clinic_id=place.clinic.id, day=MONDAY, by=caller_of(place.admin)
+    ).answer
 
     assert ClinicDayOut().load(day)  # the documented shape
     assert day["hours"] == 24 and day["time_zone"] == "America/New_York"
@@ -156,7 +158,7 @@ def test_a_dose_shows_whether_it_is_ready(place, week, caller_of):
     def ready() -> dict[str, Any]:
         day = day_schedule.clinic_day(
             clinic_id=place.clinic.id, day=wednesday, by=caller_of(place.front_desk)
-        )
+        ).answer
         (shown,) = [a for g in day["by_room"] for a in g["appointments"]]
         return shown["readiness"]
 
@@ -190,7 +192,7 @@ def test_the_second_doses_readiness_sees_the_first_doses_integration(
         clinic_id=place.clinic.id,
         day=date(2026, 12, 14),
         by=caller_of(place.front_desk),
-    )
+    ).answer
     (shown,) = [a for g in rows["by_room"] for a in g["appointments"]]
     assert shown["id"] == str(later.id)
     assert shown["readiness"]["previous_integration_booked"] is True
@@ -252,7 +254,9 @@ def test_a_day_is_the_clinics_calendar_day_of_23_or_25_hours(
     kept = _direct(course, datetime.fromisoformat(inside), where.therapy_room, where.therapist, 30)
     _direct(course, datetime.fromisoformat(outside), where.therapy_room, where.therapist, 30)
 
-    shown = day_schedule.clinic_day(clinic_id=where.clinic.id, day=day, by=caller_of(where.admin))
+    shown = day_schedule.clinic_day(
+        clinic_id=where.clinic.id, day=day, by=caller_of(where.admin)
+    ).answer
 
     assert shown["hours"] == hours
     assert _items(shown, "by_room")["Oak"] == [str(kept.id)]
@@ -268,7 +272,7 @@ def test_an_appointment_running_past_midnight_shows_on_both_days(place, course, 
     for day in (MONDAY, MONDAY + timedelta(days=1)):
         shown = day_schedule.clinic_day(
             clinic_id=place.clinic.id, day=day, by=caller_of(place.admin)
-        )
+        ).answer
         assert _items(shown, "by_room")["Oak"] == [str(late.id)]
 
 
@@ -301,13 +305,15 @@ def test_who_sees_which_day(place, other_place, caller_of):
 def test_a_staff_members_day_has_only_their_appointments(place, week, caller_of):
     _first, _second, dose = week
     wednesday = date(2026, 12, 9)
-    nurse_day = day_schedule.staff_day(staff=place.nurse, day=wednesday, by=caller_of(place.nurse))
+    nurse_day = day_schedule.staff_day(
+        staff=place.nurse, day=wednesday, by=caller_of(place.nurse)
+    ).answer
     assert StaffDayOut().load(nurse_day)
     assert [a["id"] for a in nurse_day["appointments"]] == [str(dose.id)]
     assert nurse_day["staff"]["name"] == place.nurse.full_name
     prescriber_day = day_schedule.staff_day(
         staff=place.prescriber, day=wednesday, by=caller_of(place.prescriber)
-    )
+    ).answer
     assert prescriber_day["appointments"] == []
 
 
@@ -386,7 +392,7 @@ def test_an_esketamine_dose_reads_without_integration(
     dose = book(course, DOSING, at(2, 9))
     day = day_schedule.staff_day(
         staff=place.prescriber, day=date(2026, 12, 9), by=caller_of(place.admin)
-    )
+    ).answer
     (shown,) = day["appointments"]
     assert shown["id"] == str(dose.id) and shown["patient_name"] == "Rowan Quill"
     assert shown["readiness"]["preparation_done"] is True  # none required
