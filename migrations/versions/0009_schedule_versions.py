@@ -3,7 +3,7 @@ schedule shows changes, so a computed day stays valid exactly as long as the cli
 reads the same token
 
 Revision ID: 0009_schedule_versions
-Revises: 0007_rems_form_fields
+Revises: 0008_merged_texts
 Create Date: 2026-11-26 13:00:00.000000
 
 """
