@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0009_schedule_versions"
-down_revision = "0007_rems_form_fields"
+down_revision = "0008_merged_texts"
 branch_labels = None
 depends_on = None
 
