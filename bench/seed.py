@@ -122,9 +122,14 @@ def recreate_database(name: str, server: str = SERVER) -> str:
     return database_url(name, server)
 
 
-def bench_app(url: str) -> Flask:
+def bench_app(url: str, **settings: Any) -> Flask:
     return create_app(
-        {"KAPT_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "KAPT_LOG_LEVEL": "WARNING"}
+        {
+            "KAPT_ENV": "test",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "KAPT_LOG_LEVEL": "WARNING",
+            **settings,
+        }
     )
 
 
