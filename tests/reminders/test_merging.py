@@ -204,3 +204,15 @@ def test_moving_the_carrying_appointment_away_hands_the_day_to_the_other(
     (alone,) = texts(afternoon)
     assert (alone.status, alone.reason, alone.merged_into) == ("pending", None, None)
     assert "1:00 PM" in alone.body and "9:00 AM" not in alone.body
+
+
+def test_a_third_text_on_the_day_is_skipped(course, book):
+    morning = book(course, PREPARATION, at(0, 9))
+    book(course, PREPARATION, at(0, 13))
+    dose = book(course, SessionKind.DOSING, at(0, 14, 30))
+
+    (host,) = texts(morning)
+    assert "2:30 PM" not in host.body
+    assert [(r.offset_hours, r.status, r.reason) for r in texts(dose)] == [
+        (24, "skipped", "sms_daily_cap")
+    ]
