@@ -7,7 +7,8 @@ that carries it (`merged_into`).
 A move or a cancellation decides again: before an appointment's texts change, their
 merges are undone; afterwards a text that no longer carries another is re-rendered as
 its own, and a text that was carried is planned again on its own (and merged again if
-its day still has another text). So a text never names a cancelled appointment.
+its day still has another text); a text skipped for a cap goes after all if the change
+freed its day or week. So a text never names a cancelled appointment.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import Channel
 from kapt_api.reminders import content, drafts
 from kapt_api.reminders.models import Purpose, Reminder, Status
+from kapt_api.scheduling.facts import AppointmentStatus
 from kapt_api.scheduling.models import Appointment
 
 DAILY_CAP = "sms_daily_cap"
+CAPS = (DAILY_CAP, "sms_weekly_cap")
 
 
 def _day(instant: datetime, zone: str) -> date:
@@ -151,6 +154,35 @@ def settle(carried: Iterable[Reminder], *, now: datetime) -> None:
         db.session.flush()
         merge_capped([row], appointment, now=now)
     db.session.flush()
+
+
+def revisit_capped(changed: Appointment, *, now: datetime) -> None:
+    """After a move or a cancellation: the patient's texts for other appointments that
+    were skipped for a cap and whose time has not come are decided again, so a day or
+    a week the change freed gets its text after all."""
+    rows = db.session.scalars(
+        select(Reminder)
+        .where(
+            Reminder.patient_id == changed.patient_id,
+            Reminder.appointment_id != changed.id,
+            Reminder.purpose == Purpose.APPOINTMENT_REMINDER.value,
+            Reminder.channel == Channel.SMS.value,
+            Reminder.status == Status.SKIPPED.value,
+            Reminder.reason.in_(CAPS),
+            Reminder.due_at > now,
+        )
+        .order_by(Reminder.due_at, Reminder.id)
+    ).all()
+    for row in rows:
+        appointment = db.session.get(Appointment, row.appointment_id)
+        if appointment is None or appointment.status != AppointmentStatus.BOOKED.value:
+            continue
+        own = _own_draft(row, appointment, now=now)
+        if own is None or own.skip_reason not in (None, DAILY_CAP):
+            continue
+        drafts.apply(row, own, appointment)
+        db.session.flush()
+        merge_capped([row], appointment, now=now)
 
 
 def _own_draft(

@@ -82,6 +82,7 @@ def replan(appointment: Appointment, *, now: datetime) -> None:
     db.session.flush()
     merging.merge_capped(written, appointment, now=now)
     merging.settle(carried, now=now)
+    merging.revisit_capped(appointment, now=now)
 
 
 def cancel_pending(appointment: Appointment, *, reason: str, now: datetime) -> None:
@@ -92,6 +93,7 @@ def cancel_pending(appointment: Appointment, *, reason: str, now: datetime) -> N
     _cancel(rows, reason=reason)
     db.session.flush()
     merging.settle(carried, now=now)
+    merging.revisit_capped(appointment, now=now)
 
 
 def _cancel(rows: Iterable[Reminder], *, reason: str) -> None:

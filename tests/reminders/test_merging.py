@@ -5,12 +5,15 @@ cancelled appointment."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from kapt_api.db import db
+from kapt_api.errors import RuleRefused
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.reminder_text import clinical_terms_in
 from kapt_api.reminders.channels import ConsoleChannel
@@ -18,6 +21,7 @@ from kapt_api.reminders.dispatcher import Limits, dispatch_due
 from kapt_api.reminders.models import Reminder
 from kapt_api.scheduling import attendance
 from kapt_api.scheduling import service as scheduling
+from kapt_api.scheduling.models import Appointment
 from tests.scheduling.conftest import at
 
 PREPARATION = SessionKind.PREPARATION
@@ -92,6 +96,22 @@ def test_a_joint_text_over_160_characters_is_not_merged(course, book, place):
     assert [(r.status, r.reason, r.merged_into) for r in texts(afternoon)] == [
         ("skipped", "sms_daily_cap", None)
     ]
+
+
+def test_a_text_skipped_for_the_cap_goes_when_its_day_is_freed(course, book, place, caller_of):
+    place.clinic.name = "Northern Lakes Integrative Health and Wellness Center"
+    db.session.commit()
+    morning = book(course, PREPARATION, at(0, 9))
+    afternoon = book(course, PREPARATION, at(0, 13))
+    assert [r.status for r in texts(afternoon)] == ["skipped"]
+
+    attendance.cancel(
+        appointment=morning, reason="patient ill", by=caller_of(place.front_desk), now=at(-2, 11)
+    )
+
+    (revived,) = texts(afternoon)
+    assert (revived.status, revived.reason, revived.due_at) == ("pending", None, at(-1, 13))
+    assert "1:00 PM" in revived.body
 
 
 def test_a_text_already_sent_is_not_merged_into(course, book, now):
@@ -216,3 +236,59 @@ def test_a_third_text_on_the_day_is_skipped(course, book):
     assert [(r.offset_hours, r.status, r.reason) for r in texts(dose)] == [
         (24, "skipped", "sms_daily_cap")
     ]
+
+
+def _texts_of(patient) -> list[Reminder]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(Reminder).where(Reminder.patient_id == patient.id, Reminder.channel == "sms")
+        )
+    )
+
+
+def _check_texts(patient) -> None:
+    rows = {row.id: row for row in _texts_of(patient)}
+    zone = ZoneInfo(patient.time_zone)
+    going = [r for r in rows.values() if r.status in ("pending", "sent")]
+    days = [r.due_at.astimezone(zone).date() for r in going]
+    assert len(days) == len(set(days)), "two texts on one day"
+    for row in rows.values():
+        appointment = db.session.get(Appointment, row.appointment_id)
+        if row.status == "pending":
+            assert appointment.status == "booked"
+            carried = [r for r in rows.values() if r.merged_into == row.id]
+            assert len(carried) == (1 if row.reason == "sms_daily_cap" else 0)
+        if row.status == "merged":
+            host = rows[row.merged_into]
+            assert host.status == "pending" and appointment.status == "booked"
+            local = appointment.starts_at.astimezone(zone)
+            assert local.strftime("%I:%M %p").lstrip("0") in host.body
+        elif row.merged_into is not None:
+            raise AssertionError(f"a {row.status} text names a carrier")
+        if (row.status, row.reason, appointment.status) == ("skipped", "sms_daily_cap", "booked"):
+            assert row.due_at.astimezone(zone).date() in days, "a freed day kept its text skipped"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_bookings_moves_and_cancellations_keep_one_honest_text_a_day(
+    seed, course, book, place, caller_of, patient, now
+):
+    rng = random.Random(seed)
+    desk = caller_of(place.front_desk)
+    booked: list[Appointment] = []
+    for _ in range(25):
+        starts = at(rng.randrange(0, 4), rng.choice((9, 11, 13, 15)))
+        action = rng.choice(("book", "book", "move", "cancel")) if booked else "book"
+        try:
+            if action == "book":
+                booked.append(book(course, PREPARATION, starts))
+            elif action == "move":
+                scheduling.move(appointment=rng.choice(booked), by=desk, now=now, starts_at=starts)
+            else:
+                gone = booked.pop(rng.randrange(len(booked)))
+                attendance.cancel(appointment=gone, reason="patient ill", by=desk, now=now)
+            db.session.commit()
+        except RuleRefused:
+            db.session.rollback()
+        _check_texts(patient)
