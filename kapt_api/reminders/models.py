@@ -57,6 +57,8 @@ class Reminder(IdMixin, TimestampMixin, Base):
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         # The dispatcher's claim reads exactly this: pending rows by due time.
         Index("ix_reminders_status_next_attempt", "status", "next_attempt_at"),
+        # Planning reads a patient's texts (the caps, the day's text to merge into).
+        Index("ix_reminders_patient_channel", "patient_id", "channel"),
     )
 
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"), index=True)
