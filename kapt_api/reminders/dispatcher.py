@@ -119,6 +119,7 @@ def claim(*, now: datetime, batch_size: int, worker: str, lease: timedelta) -> C
             .where(Reminder.id.in_(late))
             .values(status=Status.EXPIRED.value, reason="session_started", lease_until=None)
         )
+        _share_fate(late, Status.EXPIRED)
     if live:
         db.session.execute(
             update(Reminder)
@@ -210,10 +211,23 @@ def _mark_failure(
         )
         values = {"next_attempt_at": _waking(item.message.id, now + delay)}
         report.retrying += 1
-    db.session.execute(
+    result = db.session.execute(
         update(Reminder)
         .where(_held(item.message.id, worker))
         .values(last_error=text, lease_until=None, **values)
+    )
+    if values.get("status") == Status.FAILED.value and getattr(result, "rowcount", 0):
+        _share_fate([item.message.id], Status.FAILED)
+
+
+def _share_fate(carriers: Sequence[uuid.UUID], status: Status) -> None:
+    """Texts merged into a carrier that expired or failed were not delivered either:
+    they say so (reason `carrier_expired` / `carrier_failed`), so the appointment's
+    reminders never show a text as merged into one that never went out."""
+    db.session.execute(
+        update(Reminder)
+        .where(Reminder.merged_into.in_(carriers), Reminder.status == Status.MERGED.value)
+        .values(status=status.value, reason=f"carrier_{status.value}")
     )
 
 

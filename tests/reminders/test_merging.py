@@ -16,7 +16,7 @@ from kapt_api.db import db
 from kapt_api.errors import RuleRefused
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.reminder_text import clinical_terms_in
-from kapt_api.reminders.channels import ConsoleChannel
+from kapt_api.reminders.channels import ConsoleChannel, DeliveryError
 from kapt_api.reminders.dispatcher import Limits, dispatch_due
 from kapt_api.reminders.models import Reminder
 from kapt_api.scheduling import attendance
@@ -82,6 +82,41 @@ def test_the_joint_text_goes_at_the_earlier_time_and_once(course, book):
     )
     assert report.sent == 1
     assert [m.body for m in console.delivered] == [JOINT]
+
+
+class RefusingGateway:
+    """An SMS gateway that refuses every text for good (the number does not exist)."""
+
+    def deliver(self, messages):
+        return [DeliveryError("number unknown", permanent=True) for _ in messages]
+
+
+def test_a_text_merged_into_one_that_failed_says_it_failed_too(course, book):
+    morning = book(course, PREPARATION, at(0, 9))
+    afternoon = book(course, PREPARATION, at(0, 13))
+    limits = Limits(timedelta(minutes=2), 4, 30, 600)
+
+    report = dispatch_due(
+        now=at(-1, 9), batch_size=10, channel_registry={"sms": RefusingGateway()}, limits=limits
+    )
+
+    assert report.failed == 1
+    assert [(r.status, r.reason) for r in texts(morning)] == [("failed", "undeliverable")]
+    assert [(r.status, r.reason) for r in texts(afternoon)] == [("failed", "carrier_failed")]
+
+
+def test_a_text_merged_into_one_picked_up_too_late_expires_with_it(course, book):
+    morning = book(course, PREPARATION, at(0, 9))
+    afternoon = book(course, PREPARATION, at(0, 13))
+    limits = Limits(timedelta(minutes=2), 4, 30, 600)
+
+    report = dispatch_due(
+        now=at(0, 9, 30), batch_size=10, channel_registry={"sms": ConsoleChannel()}, limits=limits
+    )
+
+    assert report.expired == 1 and report.sent == 0
+    assert [(r.status, r.reason) for r in texts(morning)] == [("expired", "session_started")]
+    assert [(r.status, r.reason) for r in texts(afternoon)] == [("expired", "carrier_expired")]
 
 
 def test_a_joint_text_over_160_characters_is_not_merged(course, book, place):
