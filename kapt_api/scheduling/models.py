@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -32,6 +33,8 @@ from kapt_api.db import Base, IdMixin, TimestampMixin
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+
+COMPLETED_DOSE = "kind = 'dosing' AND status = 'completed'"
 
 
 def _one_of(column: str, values: Any) -> str:
@@ -98,6 +101,14 @@ class Appointment(IdMixin, TimestampMixin, Base):
         ),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
         Index("ix_appointments_clinic_starts", "clinic_id", "starts_at"),
+        # The hourly search for doses given without their integration session booked
+        # (integration_gaps.py) reads the recently completed doses only.
+        Index(
+            "ix_appointments_completed_doses",
+            "ends_at",
+            postgresql_where=text(COMPLETED_DOSE),
+            sqlite_where=text(COMPLETED_DOSE),
+        ),
     )
 
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
