@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from flask_smorest import Blueprint
 
 from kapt_api import clock
@@ -85,16 +85,27 @@ def _slot(slot: slots.Slot, zone: ZoneInfo) -> Answer:
 # --- day schedules ---------------------------------------------------------------------------
 
 
+def _compact(answer: Any) -> str:
+    return str(current_app.json.dumps(answer, separators=(",", ":")))
+
+
 def _day_response(day: ComputedDay) -> Response:
-    """The day's JSON, encoded once per computed day (compact, as jsonify answers)."""
-    body = day.encoded(lambda answer: current_app.json.dumps(answer, separators=(",", ":")))
-    return Response(body, mimetype="application/json")
+    """The day's JSON, encoded once per computed day (compact, as jsonify answers), with
+    its ETag: If-None-Match answers 304 while the day is unchanged (still audited: the
+    screen shows the patients again)."""
+    answer = Response(day.encoded(_compact), mimetype="application/json")
+    answer.set_etag(day.etag(_compact))
+    answer.make_conditional(request)  # turns it into a 304 in place
+    return answer
+
+
+UNCHANGED = {304: {"description": "The day is unchanged since the ETag sent in If-None-Match."}}
 
 
 @bp.route("/schedule")
 @bp.arguments(ScheduleQuery, location="query")
 @bp.response(200)
-@bp.doc(responses={200: _json(ClinicDayOut)})
+@bp.doc(responses={200: _json(ClinicDayOut), **UNCHANGED})
 @authenticated
 def clinic_schedule(query: Answer) -> Response:
     """A clinic's day by room and by staff member, each appointment with its readiness
@@ -106,7 +117,7 @@ def clinic_schedule(query: Answer) -> Response:
 @bp.route("/staff/<uuid:staff_id>/schedule")
 @bp.arguments(StaffScheduleQuery, location="query")
 @bp.response(200)
-@bp.doc(responses={200: _json(StaffDayOut)})
+@bp.doc(responses={200: _json(StaffDayOut), **UNCHANGED})
 @authenticated
 def staff_schedule(query: Answer, staff_id: uuid.UUID) -> Response:
     """One staff member's day (their own; anyone's for front desk and administrators)."""

@@ -16,6 +16,7 @@ What is kept is the answer and the patients it shows; each read is still audited
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections import OrderedDict
@@ -44,6 +45,11 @@ class ComputedDay:
         if self._encoded is None:
             self._encoded = dumps(self.answer).encode()
         return self._encoded
+
+    def etag(self, dumps: Callable[[Any], str]) -> str:
+        """A strong validator of the encoded answer: a front desk polling its day gets
+        304 Not Modified until the day changes."""
+        return hashlib.blake2b(self.encoded(dumps), digest_size=16).hexdigest()
 
 
 class DayCache:

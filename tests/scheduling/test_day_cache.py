@@ -24,7 +24,7 @@ from kapt_api.scheduling.day_cache import ComputedDay, DayCache
 from kapt_api.scheduling.facts import AppointmentStatus
 from kapt_api.scheduling.models import Appointment, AppointmentStaff
 from tests.scheduling import test_calendar_helpers as helpers
-from tests.scheduling.conftest import Place, at, audit_rows
+from tests.scheduling.conftest import API, Place, at, audit_rows
 
 MONDAY = date(2026, 12, 7)
 
@@ -262,3 +262,31 @@ def test_a_kept_staff_day_follows_changes_too(place, monday, caller_of):
 
 def test_an_unknown_clinic_reads_version_zero():
     assert day_cache.version_of(uuid.uuid4()) == 0
+
+
+# --- over HTTP: a polling front desk ---------------------------------------------------------
+
+
+def test_a_polling_front_desk_gets_304_until_the_day_changes(
+    client, auth_headers, place, monday, day_of
+):
+    url = f"{API}/schedule"
+    query = {"clinic_id": str(place.clinic.id), "date": MONDAY.isoformat()}
+    desk = auth_headers(place.front_desk.user)
+    first = client.get(url, query_string=query, headers=desk)
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert first.get_json() == day_of()
+
+    again = client.get(
+        url, query_string=query, headers={**desk, "If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.data == b""
+    assert len(audit_rows(resource_type="schedule")) == 3 * len({a.patient_id for a in monday})
+
+    db.session.get(Patient, monday[0].patient_id).given_name = "Renamed"
+    db.session.commit()
+    changed = client.get(
+        url, query_string=query, headers={**desk, "If-None-Match": first.headers["ETag"]}
+    )
+    assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
+    assert "Renamed" in changed.get_data(as_text=True)
