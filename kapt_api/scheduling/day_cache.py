@@ -40,6 +40,7 @@ class ComputedDay:
     answer: dict[str, Any]
     patient_ids: tuple[uuid.UUID, ...]
     _encoded: bytes | None = field(default=None, repr=False)
+    _etag: str | None = field(default=None, repr=False)
 
     def encoded(self, dumps: Callable[[Any], str]) -> bytes:
         if self._encoded is None:
@@ -49,7 +50,9 @@ class ComputedDay:
     def etag(self, dumps: Callable[[Any], str]) -> str:
         """A strong validator of the encoded answer: a front desk polling its day gets
         304 Not Modified until the day changes."""
-        return hashlib.blake2b(self.encoded(dumps), digest_size=16).hexdigest()
+        if self._etag is None:
+            self._etag = hashlib.blake2b(self.encoded(dumps), digest_size=16).hexdigest()
+        return self._etag
 
 
 class DayCache:
