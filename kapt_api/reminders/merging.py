@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
@@ -47,20 +47,28 @@ def carried_by(host: Reminder) -> list[Reminder]:
     )
 
 
-def _free_hosts(appointment: Appointment, *, now: datetime) -> list[Reminder]:
-    """The patient's texts for other appointments still waiting to go: pending, not
-    in a dispatcher's hands, carrying no other text yet."""
-    rows = db.session.scalars(
+def _other_texts(appointment: Appointment) -> Select[tuple[Reminder]]:
+    """The patient's appointment texts for their other appointments, in time order."""
+    return (
         select(Reminder)
         .where(
             Reminder.patient_id == appointment.patient_id,
             Reminder.appointment_id != appointment.id,
             Reminder.purpose == Purpose.APPOINTMENT_REMINDER.value,
             Reminder.channel == Channel.SMS.value,
+        )
+        .order_by(Reminder.due_at, Reminder.id)
+    )
+
+
+def _free_hosts(appointment: Appointment, *, now: datetime) -> list[Reminder]:
+    """The patient's texts for other appointments still waiting to go: pending, not
+    in a dispatcher's hands, carrying no other text yet."""
+    rows = db.session.scalars(
+        _other_texts(appointment).where(
             Reminder.status == Status.PENDING.value,
             or_(Reminder.lease_until.is_(None), Reminder.lease_until <= now),
         )
-        .order_by(Reminder.due_at, Reminder.id)
     )
     return [row for row in rows if not carried_by(row)]
 
@@ -161,17 +169,11 @@ def revisit_capped(changed: Appointment, *, now: datetime) -> None:
     were skipped for a cap and whose time has not come are decided again, so a day or
     a week the change freed gets its text after all."""
     rows = db.session.scalars(
-        select(Reminder)
-        .where(
-            Reminder.patient_id == changed.patient_id,
-            Reminder.appointment_id != changed.id,
-            Reminder.purpose == Purpose.APPOINTMENT_REMINDER.value,
-            Reminder.channel == Channel.SMS.value,
+        _other_texts(changed).where(
             Reminder.status == Status.SKIPPED.value,
             Reminder.reason.in_(CAPS),
             Reminder.due_at > now,
         )
-        .order_by(Reminder.due_at, Reminder.id)
     ).all()
     for row in rows:
         appointment = db.session.get(Appointment, row.appointment_id)
