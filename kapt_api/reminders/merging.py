@@ -87,16 +87,18 @@ def _earlier(first: datetime | None, second: datetime | None) -> datetime | None
 def merge_capped(rows: Iterable[Reminder], appointment: Appointment, *, now: datetime) -> None:
     """Each of the appointment's texts skipped for the daily cap goes inside the day's
     pending text when the joint text fits; otherwise it stays skipped."""
+    capped = [
+        row
+        for row in rows
+        if (row.channel, row.status, row.reason)
+        == (Channel.SMS.value, Status.SKIPPED.value, DAILY_CAP)
+    ]
+    if not capped:  # most bookings: nothing to merge, nothing more to read
+        return
     patient = db.session.get(Patient, appointment.patient_id)
     clinic = db.session.get(Clinic, appointment.clinic_id)
     assert patient is not None and clinic is not None
-    for row in rows:
-        if (row.channel, row.status, row.reason) != (
-            Channel.SMS.value,
-            Status.SKIPPED.value,
-            DAILY_CAP,
-        ):
-            continue
+    for row in capped:
         day = _day(row.due_at, patient.time_zone)
         host = next(
             (
