@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
+# `make run PORT=5001` when 5000 is taken.
+PORT ?= 5000
 KAPT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export KAPT_TEST_POSTGRES_URL
 POSTGRES_REACHABLE = $(BIN)/python -c "import sqlalchemy as sa; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null
@@ -25,11 +27,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## make run: migrate the SQLite database, load the demo clinic if empty, serve on :5000
+## make run: migrate the SQLite database, load the demo clinic if empty, serve on :$(PORT)
+# Development, said out loud: without it the service refuses to start with no secret key.
+run: export KAPT_ENV ?= development
+run: export KAPT_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask kapt demo-data --if-empty
-	$(BIN)/flask kapt serve --host 127.0.0.1 --port 5000
+	$(BIN)/flask kapt serve --host 127.0.0.1 --port $(PORT)
 
 ## make test: ruff, mypy, the suite on SQLite and (when reachable) on PostgreSQL
 test: install-test lint typecheck

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logs.configure(app.config["KAPT_LOG_LEVEL"])
+    logs.configure(
+        app.config["KAPT_LOG_LEVEL"],
+        logs.resolve_format(
+            app.config["KAPT_LOG_FORMAT"], environment=app.config["KAPT_ENV"], stream=sys.stderr
+        ),
+    )
     if app.config["KAPT_TRUSTED_PROXIES"] > 0:
         hops = app.config["KAPT_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

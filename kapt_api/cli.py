@@ -6,7 +6,7 @@ import click
 import marshmallow as ma
 from flask import current_app
 from flask.cli import AppGroup
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from kapt_api.auth import service as auth_service
 from kapt_api.auth.models import Role
@@ -79,17 +79,42 @@ def serve(host: str, port: int) -> None:
     from kapt_api import scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        # Bound before anything is printed, so a taken port is said plainly and first.
+        server = make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); "
+            f"choose another port, for example `make run PORT={port + 1}`"
+        ) from None
     runner = None
     if app.config["KAPT_EMBEDDED_SCHEDULER"]:
         runner = scheduler.build(app, blocking=False)
         runner.start()
-        click.echo("Embedded scheduler started.")
+    _print_banner(f"http://{host}:{server.server_port}", scheduler_running=runner is not None)
     try:
-        # werkzeug directly: Flask refuses app.run() inside its own CLI.
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
     finally:
+        server.server_close()
         if runner is not None:
             runner.shutdown(wait=False)
+
+
+def _print_banner(base_url: str, *, scheduler_running: bool) -> None:
+    """What a newcomer needs, printed last so it is what they see: where, and who."""
+    from kapt_api import demo
+
+    scheduler_note = "with the scheduler in a thread" if scheduler_running else "no scheduler"
+    click.echo(f"\nkapt-api is serving {base_url} ({scheduler_note}); Ctrl+C stops it.")
+    click.echo(f"  API docs:         {base_url}/docs")
+    click.echo(f"  OpenAPI document: {base_url}/openapi.json")
+    if demo.demo_loaded():
+        click.echo("  Demo logins (email / password / roles):")
+        for login in demo.LOGINS:
+            click.echo(f"    {login.email:<34} {login.password:<26} {', '.join(login.roles)}")
+    click.echo("")
 
 
 @kapt.command("scheduler")

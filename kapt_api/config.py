@@ -20,6 +20,7 @@ DEV_SECRET = "kapt-development-secret-do-not-use-in-production"  # noqa: S105 - 
 MIN_SECRET_LENGTH = 32
 ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("auto", "console", "json")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -134,6 +135,13 @@ def _email(raw: str) -> str:
     value = raw.strip()
     if not _EMAIL.match(value):
         raise ValueError(f"expected an email address, got {raw!r}")
+    return value
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}, got {raw!r}")
     return value
 
 
@@ -316,7 +324,15 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_LOG_LEVEL",
         "INFO",
         _log_level,
-        "Log level of the JSON logs: " + ", ".join(LOG_LEVELS) + ".",
+        "Log level: " + ", ".join(LOG_LEVELS) + ". APScheduler's per-tick lines show at DEBUG.",
+    ),
+    Setting(
+        "KAPT_LOG_FORMAT",
+        "KAPT_LOG_FORMAT",
+        "auto",
+        _log_format,
+        "`json` (one object per line), `console` (short readable lines) or `auto`: console "
+        "in development at a terminal, JSON in production, in containers and when piped.",
     ),
     Setting(
         "KAPT_TRUSTED_PROXIES",

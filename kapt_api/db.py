@@ -131,6 +131,32 @@ def begin_write(session: Any) -> None:
     session.info[_WRITE_TRANSACTION] = session.get_transaction()
 
 
+def begin_write_when_clean(session: Any) -> None:
+    """SQLite: before a read-only unit of work writes its first row (a read's audit
+    entry), take the write lock, so the write waits its turn instead of failing because
+    another connection wrote since this one began reading. Nothing happens on other
+    engines, inside a write transaction, or when changes are pending (the caller's
+    own begin_write is what such a unit of work needs)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction() and session.info.get(_WRITE_TRANSACTION) is (
+        session.get_transaction()
+    ):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    # Nothing was written, so what was read is still what the database held: keep it
+    # loaded rather than read every object again.
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        begin_write(session)
+    finally:
+        session.expire_on_commit = expire
+
+
 def utc(value: datetime) -> datetime:
     """Normalise an aware datetime to UTC."""
     if value.tzinfo is None:

@@ -1,10 +1,16 @@
-"""Structured JSON logs with a request id. Never a patient's name, email or phone:
-the access line carries the route template, not the URL or its query string."""
+"""Structured logs with a request id. Never a patient's name, email or phone:
+the access line carries the route template, not the URL or its query string.
+
+One JSON object per line in production, in containers and wherever
+KAPT_LOG_FORMAT=json; short human-readable lines (structlog's console renderer)
+for a developer at a terminal. The same events and fields either way.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -19,6 +25,10 @@ from flask import Flask, Response, g, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _RENDERED = "kapt_rendered"
+_EVENT = "kapt_event"
+# APScheduler says "Running job ..." and "executed successfully" at INFO on every tick.
+CHATTY_LOGGERS = ("apscheduler",)
+_CONTAINER_MARKS = ("/.dockerenv", "/run/.containerenv")
 access_log = structlog.get_logger("kapt.access")
 
 
@@ -48,9 +58,24 @@ def _describe(error: BaseException) -> dict[str, str]:
 def _to_stdlib(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> tuple[tuple[str], dict[str, Any]]:
-    """structlog's last step: the JSON line, marked so the formatter passes it through."""
+    """structlog's last step: the JSON line, marked so the formatter passes it through,
+    and the event itself for the console formatter."""
     line = json.dumps(event, default=str)
-    return (line,), {"extra": {_RENDERED: True}}
+    return (line,), {"extra": {_RENDERED: True, _EVENT: dict(event)}}
+
+
+def _stdlib_event(record: logging.LogRecord) -> dict[str, Any]:
+    """Another library's record as one of our events (its exception as frames and type)."""
+    event: dict[str, Any] = {
+        "event": record.getMessage(),
+        "logger": record.name,
+        "level": record.levelname.lower(),
+        "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+        **structlog.contextvars.get_contextvars(),
+    }
+    if record.exc_info and record.exc_info[1] is not None:
+        event.update(_describe(record.exc_info[1]))
+    return event
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -63,21 +88,56 @@ class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, _RENDERED, False):
             return record.getMessage()
-        event: dict[str, Any] = {
-            "event": record.getMessage(),
-            "logger": record.name,
-            "level": record.levelname.lower(),
-            "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat()
-            .replace("+00:00", "Z"),
-            **structlog.contextvars.get_contextvars(),
-        }
-        if record.exc_info and record.exc_info[1] is not None:
-            event.update(_describe(record.exc_info[1]))
-        return json.dumps(event, default=str)
+        return json.dumps(_stdlib_event(record), default=str)
 
 
-def configure(level: str = "INFO") -> None:
+class ConsoleLineFormatter(logging.Formatter):
+    """A short line per record for a person at a terminal: time, level, event, logger,
+    then the fields; an exception's frames (never its message) on the lines below."""
+
+    def __init__(self, *, colors: bool) -> None:
+        super().__init__()
+        self._render = structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False)
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = dict(getattr(record, _EVENT, None) or _stdlib_event(record))
+        timestamp = str(event.get("timestamp", ""))
+        # 2026-12-02T15:53:43.977874Z -> 15:53:43Z: the date is today's on a console.
+        event["timestamp"] = timestamp[11:19] + "Z" if len(timestamp) >= 19 else timestamp
+        frames = event.pop("frames", None)
+        if frames:
+            event["exception"] = str(frames).rstrip("\n")
+        return str(self._render(None, record.levelname.lower(), event))
+
+
+class _QuietChatter(logging.Filter):
+    """APScheduler's per-tick INFO lines count as DEBUG: shown only at KAPT_LOG_LEVEL=DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.name.startswith(CHATTY_LOGGERS):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def in_container() -> bool:
+    # systemd-nspawn and podman set `container` (lower case, by their convention).
+    marked = bool(os.environ.get("container"))  # noqa: SIM112
+    return marked or any(map(os.path.exists, _CONTAINER_MARKS))
+
+
+def resolve_format(requested: str, *, environment: str, stream: Any) -> str:
+    """`auto` is the console only for development at a terminal outside a container;
+    everywhere else (production, containers, pipes, files) one JSON object per line."""
+    if requested != "auto":
+        return requested
+    at_terminal = bool(getattr(stream, "isatty", lambda: False)())
+    if environment == "development" and at_terminal and not in_container():
+        return "console"
+    return "json"
+
+
+def configure(level: str = "INFO", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -100,7 +160,12 @@ def configure(level: str = "INFO") -> None:
         root.addHandler(stream)
         ours = [stream]
     for handler in ours:
-        handler.setFormatter(JsonLineFormatter())
+        colors = bool(getattr(getattr(handler, "stream", None), "isatty", lambda: False)())
+        handler.setFormatter(
+            ConsoleLineFormatter(colors=colors) if fmt == "console" else JsonLineFormatter()
+        )
+        if not any(isinstance(f, _QuietChatter) for f in handler.filters):
+            handler.addFilter(_QuietChatter())
     root.setLevel(level.upper())
     # werkzeug's own access line prints the full URL, query string included.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -11,25 +11,31 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from kapt_api import clock, health, idempotency
 from kapt_api.auth import service as auth_service
-from kapt_api.db import db
+from kapt_api.db import begin_write, db
 from kapt_api.monitoring import jobs as monitoring_jobs
 from kapt_api.reminders import agenda as reminder_agenda
 from kapt_api.reminders import dispatcher as reminder_dispatcher
 
 log = structlog.get_logger("kapt.scheduler")
 INSTANCE_NAME = f"{socket.gethostname()}:{os.getpid()}"
+# SQLite has one writer at a time: a job that finds the database locked by a request
+# waits these many seconds before each new try, then leaves the work to its next tick.
+SQLITE_LOCKED_RETRIES = (0.25, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,40 @@ JOBS: tuple[Job, ...] = (
 
 
 def run_job(app: Flask, job: Job) -> None:
-    """One tick of a job: app context, one service call with `now`, one commit."""
+    """One tick of a job: app context, one service call with `now`, one commit.
+
+    On SQLite the job holds the write lock from its first statement (a transaction
+    that read first cannot take it later once another connection wrote), and a
+    database locked by a request is tried again, then left to the next tick: that
+    is contention, not a failure.
+    """
+    sqlite = _on_sqlite(app)
+    waits = SQLITE_LOCKED_RETRIES if sqlite else ()
+    for attempt in range(len(waits) + 1):
+        try:
+            _run_once(app, job, write_lock_first=sqlite)
+            return
+        except OperationalError as exc:
+            if not (sqlite and _is_locked(exc)):
+                raise
+            if attempt == len(waits):
+                log.warning("job_deferred", job=job.id, reason="database_locked")
+                return
+            time.sleep(waits[attempt])
+
+
+def _run_once(app: Flask, job: Job, *, write_lock_first: bool) -> None:
     with app.app_context():
         try:
+            if write_lock_first:
+                begin_write(db.session)
             job.run(clock.now())
             db.session.commit()
+        except OperationalError as exc:
+            db.session.rollback()
+            if not _is_locked(exc):
+                log.error("job_failed", job=job.id, error_type=type(exc).__name__)
+            raise
         except Exception as exc:
             db.session.rollback()
             log.error("job_failed", job=job.id, error_type=type(exc).__name__)
@@ -82,8 +117,22 @@ def run_job(app: Flask, job: Job) -> None:
             db.session.remove()
 
 
+def _on_sqlite(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig)
+
+
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:
-    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    # SQLite: one job at a time, so the jobs never queue on each other's write lock.
+    executors = {"default": ThreadPoolExecutor(1 if _on_sqlite(app) else 10)}
+    scheduler: BaseScheduler = (
+        BlockingScheduler(executors=executors)
+        if blocking
+        else BackgroundScheduler(executors=executors, daemon=True)
+    )
     for job in JOBS:
         scheduler.add_job(
             run_job,
@@ -98,6 +147,9 @@ def build(app: Flask, *, blocking: bool) -> BaseScheduler:
             ),
             coalesce=True,
             max_instances=1,
+            # A tick that starts late (a busy machine) still runs, once: every job asks
+            # the database what is due at `now`, so lateness never loses or repeats work.
+            misfire_grace_time=None,
             replace_existing=True,
             next_run_time=clock.now(),
         )

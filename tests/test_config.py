@@ -49,11 +49,13 @@ PARSED = {
     "KAPT_SMS_GATEWAY_URL": ("https://sms.cedar.example/hook/", "https://sms.cedar.example/hook"),
     "KAPT_SMS_GATEWAY_SECRET": ("s3cret-for-hmac", "s3cret-for-hmac"),
     "KAPT_LOG_LEVEL": ("warning", "WARNING"),
+    "KAPT_LOG_FORMAT": (" JSON ", "json"),
     "KAPT_TRUSTED_PROXIES": ("2", 2),
 }
 
 # Values an operator could mistype, for every setting that has a wrong value at all.
 REFUSED = [
+    ("KAPT_LOG_FORMAT", "xml"),
     ("KAPT_ENV", "prod"),
     ("KAPT_DATABASE_URL", "not a url"),
     ("KAPT_SECRET_KEY", "   "),

@@ -11,6 +11,7 @@ import re
 import pytest
 import structlog
 
+from kapt_api import logs
 from kapt_api.auth.models import Role, User
 from kapt_api.db import db
 from kapt_api.logs import JsonLineFormatter
@@ -204,3 +205,98 @@ def test_a_patients_data_never_reaches_the_logs(
     written = json.dumps(log_lines()) + caplog.text
     assert len([line for line in log_lines() if line.get("logger") == "kapt.access"]) == 5
     assert [value for value in PHI if value in written] == []
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("requested", "environment", "stream", "container", "expected"),
+    [
+        ("auto", "development", Terminal(), False, "console"),
+        ("auto", "development", io.StringIO(), False, "json"),  # piped or written to a file
+        ("auto", "development", Terminal(), True, "json"),
+        ("auto", "production", Terminal(), False, "json"),
+        ("auto", "test", Terminal(), False, "json"),
+        ("json", "development", Terminal(), False, "json"),
+        ("console", "production", io.StringIO(), True, "console"),  # said explicitly
+    ],
+)
+def test_the_console_format_is_for_a_developer_at_a_terminal_only(
+    monkeypatch, requested, environment, stream, container, expected
+):
+    monkeypatch.setattr(logs, "in_container", lambda: container)
+
+    assert logs.resolve_format(requested, environment=environment, stream=stream) == expected
+
+
+def test_a_container_is_recognised_by_its_marks(monkeypatch):
+    monkeypatch.delenv("container", raising=False)
+    monkeypatch.setattr(logs.os.path, "exists", lambda path: path == "/.dockerenv")
+    assert logs.in_container()
+    monkeypatch.setattr(logs.os.path, "exists", lambda path: False)
+    assert not logs.in_container()
+    monkeypatch.setenv("container", "podman")
+    assert logs.in_container()
+
+
+@pytest.fixture
+def console_lines():
+    """What the console format prints while the test runs, at the level it sets."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler._kapt = True  # the handler logs.configure dresses
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = [handler]
+
+    def start(level: str = "INFO") -> None:
+        logs.configure(level, "console")
+
+    try:
+        yield start, lambda: stream.getvalue().splitlines()
+    finally:
+        root.handlers, _ = saved
+        root.setLevel(saved[1])
+        logs.configure("INFO", "json")
+
+
+def test_console_lines_are_short_and_readable_with_frames_not_messages(console_lines):
+    start, lines = console_lines
+    start()
+    log = structlog.get_logger("kapt.scheduler")
+
+    log.info("job_deferred", job="heartbeat")
+    try:
+        raise ValueError(f"chart of {GIVEN}")
+    except ValueError:
+        log.exception("job_failed", job="agenda")
+        logging.getLogger("alembic").exception("migration failed")
+
+    first, failure, *rest = lines()
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\dZ \[info +\] job_deferred +\[kapt\.scheduler\] job=heartbeat", first
+    )
+    assert "[error" in failure and "job_failed" in failure and "error_type=ValueError" in failure
+    assert any(line.strip().startswith("File ") for line in rest)  # the frames, below
+    assert any("migration failed" in line and "[alembic]" in line for line in rest)
+    assert not any(line.lstrip().startswith("{") for line in lines())
+    assert GIVEN not in "\n".join(lines())
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_apscheduler_per_tick_lines_show_only_at_debug(console_lines, level, shown):
+    start, lines = console_lines
+    start(level)
+    executor = logging.getLogger("apscheduler.executors.default")
+
+    executor.info('Running job "heartbeat (trigger: interval[0:00:30])"')
+    executor.warning("Run time of job was missed")
+
+    ticks = [line for line in lines() if "Running job" in line]
+    assert bool(ticks) is shown
+    if shown:
+        assert "[debug" in ticks[0]
+    assert any("[warning" in line and "missed" in line for line in lines())

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
 from kapt_api.auth.models import AuditEvent
-from kapt_api.db import db, new_id
+from kapt_api.db import begin_write_when_clean, db, new_id
 
 
 def _entry(
@@ -58,6 +58,7 @@ def record(
     )
     if has_request_context():
         g.setdefault("audit_entries", []).append(entry)
+    begin_write_when_clean(db.session)
     db.session.add(AuditEvent(outcome="success", **entry))
 
 
@@ -79,6 +80,7 @@ def record_per_patient(
         return
     if has_request_context():
         g.setdefault("audit_entries", []).extend(entries)
+    begin_write_when_clean(db.session)
     if db.session.get_bind().dialect.name == "postgresql":
         _insert_for_each_patient(entries[0], [e["patient_id"] for e in entries])
     else:
