@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kapt_api.db import begin_write, configure_sqlite
+from kapt_api.db import begin_write, begin_write_when_clean, configure_sqlite
 
 
 @pytest.fixture
@@ -81,3 +81,45 @@ def test_it_refuses_to_end_a_transaction_with_unsaved_changes(database):
                 begin_write(session)
     finally:
         mapper.dispose()
+
+
+def another_writer_commits(path: Path) -> None:
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("INSERT INTO things (id) VALUES (100)")
+    finally:
+        other.close()
+
+
+def test_a_read_that_another_connection_wrote_under_cannot_write_after_it(database):
+    """Why reads take the lock before their audit row: SQLite refuses the upgrade."""
+    engine, path = database
+    with Session(engine) as session:
+        session.execute(sa.text("SELECT count(*) FROM things"))
+        another_writer_commits(path)
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            session.execute(sa.text("INSERT INTO things (id) VALUES (1)"))
+
+
+def test_a_read_takes_the_lock_before_its_first_write_and_keeps_what_it_read(database):
+    engine, path = database
+    with Session(engine) as session:
+        before = session.scalar(sa.text("SELECT count(*) FROM things"))
+        another_writer_commits(path)
+
+        begin_write_when_clean(session)
+
+        assert not another_writer_can_start(path)
+        session.execute(sa.text("INSERT INTO things (id) VALUES (1)"))
+        session.commit()
+        assert (before, session.scalar(sa.text("SELECT count(*) FROM things"))) == (0, 2)
+
+
+def test_taking_the_lock_for_a_read_twice_keeps_one_write_transaction(database):
+    engine, path = database
+    with Session(engine) as session:
+        session.execute(sa.text("SELECT 1"))
+        begin_write_when_clean(session)
+        begin_write_when_clean(session)  # already writing: nothing more
+        assert not another_writer_can_start(path)
+        session.commit()
