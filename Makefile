@@ -53,8 +53,8 @@ test: install-test lint typecheck
 	fi
 
 lint: install-test
-	$(BIN)/ruff check kapt_api tests $(wildcard bench) deploy wsgi.py
-	$(BIN)/ruff format --check kapt_api tests $(wildcard bench) deploy wsgi.py
+	$(BIN)/ruff check kapt_api tests $(wildcard bench) deploy wsgi.py .ci
+	$(BIN)/ruff format --check kapt_api tests $(wildcard bench) deploy wsgi.py .ci
 
 typecheck: install-test
 	$(BIN)/mypy

@@ -78,7 +78,11 @@ class Process:
         self.log = logs / f"{name}.log"
         self._file = self.log.open("wb")
         self.popen = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=self._file, stderr=subprocess.STDOUT,
+            args,
+            cwd=cwd,
+            env=env,
+            stdout=self._file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -109,14 +113,14 @@ class Process:
 
 def http(method: str, url: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
+    request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Accept", "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as answer:
             raw = answer.read()
             return answer.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
@@ -125,6 +129,24 @@ def http(method: str, url: str, *, token: str | None = None, body: Any = None) -
             return error.code, json.loads(raw)
         except ValueError:
             return error.code, raw.decode(errors="replace")
+
+
+def run_step(name: str, args: list[str], *, logs: Path, **options: Any) -> None:
+    """A command that must succeed; its output goes to logs/<name>.log, shown if it fails."""
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        done = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, check=False, **options)
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        raise SmokeFailed(f"{name}: {' '.join(args)} exited {done.returncode}\n{tail}")
+
+
+def error_lines(process: Process) -> list[str]:
+    return [
+        line
+        for line in process.output().splitlines()
+        if re.search(r"Traceback|\[error|\"level\": \"(error|critical)\"", line)
+    ]
 
 
 def expect(status: int, answer: tuple[int, Any], what: str) -> Any:
@@ -166,7 +188,7 @@ def ready(base: str) -> Callable[[], dict[str, Any] | None]:
 
 def lacks_test_tools(python: Path) -> None:
     for tool in TEST_TOOLS:
-        found = subprocess.run(  # noqa: S603 - our own venv's python
+        found = subprocess.run(
             [str(python), "-c", f"import {tool}"], capture_output=True, check=False
         )
         if found.returncode == 0:
@@ -200,7 +222,7 @@ def todays_appointments(base: str, token: str) -> tuple[dict[str, Any], list[dic
     today = datetime.now(ZoneInfo(clinic["time_zone"])).date().isoformat()
     url = f"{base}/api/v1/schedule?clinic_id={clinic['id']}&date={today}"
     day = expect(200, http("GET", url, token=token), "today's clinic schedule")
-    seen = {a["id"]: a for room in day["rooms"] for a in room["appointments"]}
+    seen = {a["id"]: a for room in day["by_room"] for a in room["appointments"]}
     return clinic, list(seen.values())
 
 
@@ -219,13 +241,13 @@ def book_one_more(base: str, token: str) -> dict[str, Any]:
         )
         for due in progress["due"]:
             earliest = max(now + timedelta(hours=1), _parsed(due["earliest"]) or now)
-            latest = min(_parsed(due["latest"]) or earliest + timedelta(days=28),
-                         earliest + timedelta(days=28))
+            latest = min(
+                _parsed(due["latest"]) or earliest + timedelta(days=28),
+                earliest + timedelta(days=28),
+            )
             if latest <= earliest:
                 continue
-            query = (
-                f"kind={due['kind']}&from={_iso(earliest)}&to={_iso(latest)}&limit=1"
-            )
+            query = f"kind={due['kind']}&from={_iso(earliest)}&to={_iso(latest)}&limit=1"
             slots = expect(
                 200,
                 http("GET", f"{base}/api/v1/courses/{course['id']}/slots?{query}", token=token),
@@ -260,11 +282,16 @@ def newcomer(clone: Path, logs: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     say(f"make run PORT={port} in {clone} (a fresh clone, its own .venv)")
     started = time.monotonic()
-    run = Process("make-run", ["make", "run", f"PORT={port}"], cwd=clone,
-                  env=clean_environment(), logs=logs)
+    run = Process(
+        "make-run", ["make", "run", f"PORT={port}"], cwd=clone, env=clean_environment(), logs=logs
+    )
     try:
-        body = wait_until(ready(base), what="/readyz with database and scheduler ok",
-                          bound=INSTALL_BOUND, watched=[run])
+        body = wait_until(
+            ready(base),
+            what="/readyz with database and scheduler ok",
+            bound=INSTALL_BOUND,
+            watched=[run],
+        )
         say(f"ready after {time.monotonic() - started:.0f} s: {body}")
         lacks_test_tools(clone / ".venv" / "bin" / "python")
         logins = printed_logins(run.output())
@@ -278,13 +305,15 @@ def newcomer(clone: Path, logs: Path) -> None:
             raise SmokeFailed("today's clinic schedule is empty")
         booked = book_one_more(base, token)
         say(f"booked {booked['kind']} {booked['id']} at {booked['starts_at']}")
-        expect(200, http("GET", f"{base}/api/v1/appointments/{booked['id']}", token=token),
-               "read the booking back")
+        expect(
+            200,
+            http("GET", f"{base}/api/v1/appointments/{booked['id']}", token=token),
+            "read the booking back",
+        )
     finally:
         code = run.stop(signal.SIGINT)
         say(f"make run stopped (exit {code})")
-    problems = [line for line in run.output().splitlines()
-                if re.search(r"Traceback|\[error|\"level\": \"error\"", line)]
+    problems = error_lines(run)
     if problems:
         raise SmokeFailed("make run logged errors:\n" + "\n".join(problems[:20]))
 
@@ -293,17 +322,17 @@ def newcomer(clone: Path, logs: Path) -> None:
 
 
 @contextlib.contextmanager
-def postgres_database(python: Path) -> Iterator[str]:
+def postgres_database(python: Path, logs: Path) -> Iterator[str]:
     """A new database on the test server (through the runtime venv's own driver)."""
     name = f"kapt_smoke_{os.getpid()}_{secrets.token_hex(3)}"
     script = (
-        "import sys, sqlalchemy as sa\n"
-        "url = sa.make_url(sys.argv[1]); engine = sa.create_engine(url, isolation_level='AUTOCOMMIT')\n"
+        "import sys\nimport sqlalchemy as sa\n"
+        "engine = sa.create_engine(sa.make_url(sys.argv[1]), isolation_level='AUTOCOMMIT')\n"
         "with engine.connect() as c: c.exec_driver_sql(sys.argv[2])\n"
     )
 
     def run_sql(sql: str) -> None:
-        subprocess.run([str(python), "-c", script, POSTGRES_URL, sql], check=True)  # noqa: S603
+        run_step("postgres", [str(python), "-c", script, POSTGRES_URL, sql], logs=logs)
 
     run_sql(f'CREATE DATABASE "{name}"')
     try:
@@ -315,14 +344,14 @@ def postgres_database(python: Path) -> Iterator[str]:
 def operator(clone: Path, work: Path, logs: Path) -> None:
     venv = work / "image-venv"
     say("a virtual environment built as the Dockerfile builds it: pip install --editable .")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+    run_step("venv", [sys.executable, "-m", "venv", str(venv)], logs=logs)
     pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--editable", str(clone)], check=True, cwd=clone)  # noqa: S603
+    run_step("pip-install", [*pip, "--editable", str(clone)], logs=logs, cwd=clone)
     python = venv / "bin" / "python"
     lacks_test_tools(python)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with postgres_database(python) as database_url:
+    with postgres_database(python, logs) as database_url:
         env = clean_environment(
             FLASK_APP="wsgi",
             KAPT_ENV="production",
@@ -333,23 +362,41 @@ def operator(clone: Path, work: Path, logs: Path) -> None:
             KAPT_ADMIN_PASSWORD=secrets.token_urlsafe(18),
         )
         flask = str(venv / "bin" / "flask")
-        subprocess.run([flask, "db", "upgrade"], cwd=clone, env=env, check=True)  # noqa: S603
+        run_step("db-upgrade", [flask, "db", "upgrade"], logs=logs, cwd=clone, env=env)
         say("flask db upgrade on PostgreSQL: done")
-        subprocess.run(  # noqa: S603
+        run_step(
+            "create-admin",
             [flask, "kapt", "create-admin", "--email", "ops@clinic.example"],
-            cwd=clone, env=env, check=True,
+            logs=logs,
+            cwd=clone,
+            env=env,
         )
         gunicorn = Process(
             "gunicorn",
-            [str(venv / "bin" / "gunicorn"), "--config", "deploy/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-            cwd=clone, env=env, logs=logs,
+            [
+                str(venv / "bin" / "gunicorn"),
+                "--config",
+                "deploy/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "wsgi:app",
+            ],
+            cwd=clone,
+            env=env,
+            logs=logs,
         )
-        schedulers = Process("scheduler", [flask, "kapt", "scheduler"], cwd=clone, env=env,
-                             logs=logs)
+        schedulers = Process(
+            "scheduler", [flask, "kapt", "scheduler"], cwd=clone, env=env, logs=logs
+        )
         try:
-            body = wait_until(ready(base), what="/readyz ok through gunicorn", bound=START_BOUND,
-                              watched=[gunicorn, schedulers])
+            body = wait_until(
+                ready(base),
+                what="/readyz ok through gunicorn",
+                bound=START_BOUND,
+                watched=[gunicorn, schedulers],
+            )
             say(f"gunicorn and the scheduler on PostgreSQL: {body}")
             token = log_in(base, "ops@clinic.example", env["KAPT_ADMIN_PASSWORD"])
             me = expect(200, http("GET", f"{base}/api/v1/auth/me", token=token), "who am I")
@@ -357,6 +404,11 @@ def operator(clone: Path, work: Path, logs: Path) -> None:
         finally:
             for process in (schedulers, gunicorn):
                 say(f"{process.name} stopped (exit {process.stop(signal.SIGTERM)})")
+        problems = error_lines(gunicorn) + error_lines(schedulers)
+        if problems:
+            raise SmokeFailed(
+                "the production processes logged errors:\n" + "\n".join(problems[:20])
+            )
 
 
 def main() -> int:
@@ -367,17 +419,17 @@ def main() -> int:
     clone = work / "kapt-api"
     started = time.monotonic()
     try:
-        subprocess.run(  # noqa: S603
-            ["git", "clone", "--quiet", str(ROOT), str(clone)], check=True  # noqa: S607
-        )
-        head = subprocess.run(  # noqa: S603
-            ["git", "-C", str(clone), "log", "--oneline", "-1"],  # noqa: S607
-            capture_output=True, text=True, check=True,
+        run_step("clone", ["git", "clone", "--quiet", str(ROOT), str(clone)], logs=logs)
+        head = subprocess.run(
+            ["git", "-C", str(clone), "log", "--oneline", "-1"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         say(f"cloned {head}")
         newcomer(clone, logs)
         operator(clone, work, logs)
-    except (SmokeFailed, subprocess.CalledProcessError) as failure:
+    except SmokeFailed as failure:
         say(f"FAILED: {failure}")
         return 1
     finally:
