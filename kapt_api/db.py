@@ -81,6 +81,7 @@ class TimestampMixin:
 
 SQLITE_BEGIN = "sqlite_begin"
 _WRITE_TRANSACTION = "kapt_write_transaction"
+_CHANGES_AT_BEGIN = "kapt_changes_at_begin"
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -105,6 +106,9 @@ def configure_sqlite(engine: Engine) -> None:
             SQLITE_BEGIN, "BEGIN"
         )
         connection.exec_driver_sql(mode)
+        # Rows changed on this connection so far: the same count later means this
+        # transaction has written nothing yet (see begin_write_when_clean).
+        connection.info[_CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes
 
 
 def begin_write(session: Any) -> None:
@@ -134,18 +138,24 @@ def begin_write(session: Any) -> None:
 def begin_write_when_clean(session: Any) -> None:
     """SQLite: before a read-only unit of work writes its first row (a read's audit
     entry), take the write lock, so the write waits its turn instead of failing because
-    another connection wrote since this one began reading. Nothing happens on other
-    engines, inside a write transaction, or when changes are pending (the caller's
-    own begin_write is what such a unit of work needs)."""
+    another connection wrote since this one began reading.
+
+    Only a transaction that has written nothing may be ended for that: nothing pending,
+    nothing flushed (SQLite's own count of changed rows is what it was at BEGIN), no
+    savepoint open. Anything else is left as it is (its boundary's own begin_write is
+    what such a unit of work needs), as is every other engine.
+    """
     if isinstance(session, scoped_session):
         session = session()
-    if session.get_bind().dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
         return
-    if session.in_transaction() and session.info.get(_WRITE_TRANSACTION) is (
-        session.get_transaction()
-    ):
+    if session.info.get(_WRITE_TRANSACTION) is session.get_transaction():
         return
-    if session.new or session.dirty or session.deleted:
+    if session.in_nested_transaction() or session.new or session.dirty or session.deleted:
+        return
+    connection = session.connection()
+    changes = connection.connection.dbapi_connection.total_changes
+    if connection.info.get(_CHANGES_AT_BEGIN) != changes:
         return
     # Nothing was written, so what was read is still what the database held: keep it
     # loaded rather than read every object again.

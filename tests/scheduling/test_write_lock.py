@@ -123,3 +123,23 @@ def test_taking_the_lock_for_a_read_twice_keeps_one_write_transaction(database):
         begin_write_when_clean(session)  # already writing: nothing more
         assert not another_writer_can_start(path)
         session.commit()
+
+
+def test_a_transaction_that_wrote_is_never_ended_to_take_the_lock(database):
+    engine, path = database
+    with Session(engine) as session:
+        session.execute(sa.text("INSERT INTO things (id) VALUES (1)"))  # written, not committed
+        begin_write_when_clean(session)
+        assert another_writer_can_start(path) is False  # its own write holds the lock
+        session.rollback()
+        assert session.scalar(sa.text("SELECT count(*) FROM things")) == 0  # nothing committed
+
+
+def test_a_savepoint_is_never_ended_to_take_the_lock(database):
+    engine, _ = database
+    with Session(engine) as session:
+        session.execute(sa.text("SELECT 1"))
+        savepoint = session.begin_nested()
+        begin_write_when_clean(session)
+        assert savepoint.is_active
+        savepoint.commit()
