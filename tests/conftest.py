@@ -249,7 +249,8 @@ def auth_headers() -> Callable[[User], dict[str, str]]:
     """Bearer headers for a user, as a real login would issue them."""
 
     def headers(user: User) -> dict[str, str]:
-        tokens = auth_service.refresh(user, secrets.token_hex(16))
+        tokens = auth_service.start_session(user, now=clock.now())
+        db.session.commit()  # as a login does: an error answer's rollback keeps the session
         return {"Authorization": f"Bearer {tokens.access_token}"}
 
     return headers
