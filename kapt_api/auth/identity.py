@@ -23,8 +23,10 @@ PUBLIC_MARK = "_kapt_public"
 _VERIFIED = "kapt.verified_user"
 # What a request leaves in `g` about its caller. Cleared when a request starts,
 # because a test client's requests can share one application context.
+LOGIN_SESSION_KEY = "_kapt_login_session"
 IDENTITY_KEYS = (
     "_kapt_user",
+    LOGIN_SESSION_KEY,
     "_jwt_extended_jwt",
     "_jwt_extended_jwt_header",
     "_jwt_extended_jwt_user",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from kapt_api import clock
 from kapt_api.auth import service
-from kapt_api.auth.identity import authenticate, forget_identity, is_public
+from kapt_api.auth.identity import LOGIN_SESSION_KEY, authenticate, forget_identity, is_public
 from kapt_api.auth.models import User
 from kapt_api.errors import Unauthorized, render_domain_error
 from kapt_api.extensions import jwt
@@ -51,8 +51,13 @@ def install(app: Flask) -> None:
     @jwt.token_in_blocklist_loader
     def _refuse_unless_live(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         # An allow-list, not a blocklist: check_session raises the refusal itself, as an
-        # unknown, a revoked and an ended session each have their own code.
-        service.check_session(payload.get("sid"), user_id=str(payload.get("sub")), now=clock.now())
+        # unknown, a revoked and an ended session each have their own code. The session
+        # is held for the request: the database session keeps only weak references, and
+        # the user lookup that follows reads the user it brought along.
+        session = service.check_session(
+            payload.get("sid"), user_id=str(payload.get("sub")), now=clock.now()
+        )
+        setattr(g, LOGIN_SESSION_KEY, session)
         return False
 
     @jwt.unauthorized_loader

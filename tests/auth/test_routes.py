@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from werkzeug.routing import UUIDConverter
 
@@ -325,6 +326,28 @@ def test_every_token_of_an_ended_session_is_refused(client, make_user, login):
     )
     fresh = login(user.email).get_json()["access_token"]
     assert client.get(ME, headers=bearer(fresh)).status_code == 200
+
+
+def test_an_authenticated_request_reads_its_session_and_user_in_one_lookup(
+    client, make_user, login
+):
+    token = login(make_user(Role.NURSE).email).get_json()["access_token"]
+    db.session.expunge_all()  # as a server's next request starts: nothing loaded yet
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(ME, headers=bearer(token)).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    session_reads = [s for s in statements if "FROM login_sessions" in s]
+    assert len(session_reads) == 1, statements
+    assert "JOIN users" in session_reads[0] and "WHERE login_sessions.id =" in session_reads[0]
+    assert not [s for s in statements if s.startswith("SELECT") and "FROM users" in s], statements
 
 
 @pytest.mark.parametrize("header", ["Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer"])

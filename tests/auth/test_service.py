@@ -217,3 +217,17 @@ def test_ended_sessions_are_kept_a_day_for_the_audit_then_forgotten(make_user):
 
     kept = set(db.session.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id)))
     assert kept == {started[n] for n in ("live", "ended an hour ago", "ended a day ago")}
+
+
+def test_the_hourly_purge_job_forgets_ended_sessions(make_user):
+    from kapt_api import scheduler
+
+    user = make_user(Role.NURSE)
+    ended = session_of(service.start_session(user, now=NOW - timedelta(days=3)).access_token).id
+    live = session_of(service.start_session(user, now=NOW).access_token).id
+    purge = next(job for job in scheduler.JOBS if job.id == "purge-expired-keys")
+
+    purge.run(NOW)
+
+    kept = set(db.session.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id)))
+    assert kept == {live} and ended not in kept
