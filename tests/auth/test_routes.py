@@ -358,6 +358,24 @@ def test_a_malformed_authorization_header_is_refused(client, header):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_the_openapi_document_names_every_reason_for_a_401(client):
+    responses = client.get("/openapi.json").get_json()["components"]["responses"]
+    described = responses["UNAUTHORIZED"]["description"]
+
+    for code in (
+        "token_missing",
+        "token_invalid",
+        "token_expired",
+        "token_revoked",
+        "session_unknown",
+        "session_expired",
+        "account_inactive",
+        "fresh_login_needed",
+        "bad_credentials",
+    ):
+        assert f"`{code}`" in described
+
+
 # --- closed by default ----------------------------------------------------------------------
 
 PUBLIC_API = {
