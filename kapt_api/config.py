@@ -419,10 +419,11 @@ def instance_secret_key(directory: Path | None = None) -> str:
         return _create_key_file(path) or _read_key_file(path)
     except ConfigError:
         raise
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
         raise ConfigError(
-            f"KAPT_SECRET_KEY is not set and {path} cannot be used ({exc.strerror or exc}): "
-            "fix its folder's permissions or set KAPT_SECRET_KEY."
+            f"KAPT_SECRET_KEY is not set and {path} cannot be used ({reason}): "
+            "fix it or its folder, delete it to have a new key made, or set KAPT_SECRET_KEY."
         ) from None
 
 

@@ -293,6 +293,20 @@ def test_a_key_file_holding_too_short_a_key_is_refused(instance_dir, content):
     )
 
 
+def test_a_key_file_that_cannot_be_read_is_refused_saying_so(instance_dir):
+    instance_dir.mkdir()
+    key_file = instance_dir / "secret_key"
+    key_file.write_bytes(b"\xff" * 64)
+    key_file.chmod(0o600)
+
+    with pytest.raises(ConfigError) as refused:
+        config.load(environ={"KAPT_ENV": "development"})
+
+    assert str(refused.value).startswith(
+        f"KAPT_SECRET_KEY is not set and {key_file} cannot be used"
+    )
+
+
 def test_a_process_that_loses_the_race_to_make_the_key_uses_the_winners(instance_dir, monkeypatch):
     """Another process links its key file between this one's look and its own link."""
     link = os.link

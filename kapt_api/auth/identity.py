@@ -21,9 +21,10 @@ from kapt_api.errors import Forbidden
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_MARK = "_kapt_public"
 _VERIFIED = "kapt.verified_user"
+# The login session the request's token names, held while the request lasts.
+LOGIN_SESSION_KEY = "_kapt_login_session"
 # What a request leaves in `g` about its caller. Cleared when a request starts,
 # because a test client's requests can share one application context.
-LOGIN_SESSION_KEY = "_kapt_login_session"
 IDENTITY_KEYS = (
     "_kapt_user",
     LOGIN_SESSION_KEY,
