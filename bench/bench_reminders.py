@@ -42,7 +42,14 @@ BODY = "Hello,\n\nThis is a reminder of your appointment on Monday at 9:00 AM.\n
 def migrated_app(url: str, **overrides: object):  # type: ignore[no-untyped-def]
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "KAPT_LOG_LEVEL": "WARNING", **overrides})
+    app = create_app(
+        {
+            "KAPT_ENV": "test",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "KAPT_LOG_LEVEL": "WARNING",
+            **overrides,
+        }
+    )
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
     return app

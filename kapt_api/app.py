@@ -57,7 +57,7 @@ def _init_database(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(config.INSTANCE_DIR.parent / "migrations"))
+    migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

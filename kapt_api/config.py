@@ -6,8 +6,11 @@ drift apart (tests/test_config.py checks the README against this list).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import secrets
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,9 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
-DEV_SECRET = "kapt-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_DIR / "instance"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a key
 MIN_SECRET_LENGTH = 32
+# Keys printed in this project's source at some time: whoever read it could sign an
+# admin's token with them, so no environment accepts them.
+PUBLISHED_SECRETS = frozenset({"kapt-development-secret-do-not-use-in-production"})
+NEW_SECRET_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'  # noqa: S105 - a command, not a key
 ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("auto", "console", "json")
@@ -156,9 +164,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "KAPT_ENV",
         "KAPT_ENV",
-        "development",
+        "production",
         _env_name,
-        "`development`, `test` or `production`. Production refuses to start without a secret key.",
+        "`development`, `test` or `production`. Unset means production: a server, which "
+        "refuses to start without `KAPT_SECRET_KEY`. Set `development` (as `make run` does) "
+        "to try it locally, `test` for the test suite.",
     ),
     Setting(
         "KAPT_DATABASE_URL",
@@ -173,7 +183,9 @@ SETTINGS: tuple[Setting, ...] = (
         "SECRET_KEY",
         None,
         _secret,
-        "Signs tokens. Required when `KAPT_ENV=production`; a fixed development key otherwise.",
+        "Signs tokens: a long random string, at least 32 characters. Required unless "
+        "`KAPT_ENV` is `development` (a random key made once and kept in "
+        "`instance/secret_key`, mode 0600) or `test` (a random key per process).",
     ),
     Setting(
         "KAPT_ACCESS_TOKEN_MINUTES",
@@ -349,6 +361,7 @@ def load(
 ) -> dict[str, Any]:
     """Build the Flask config from the environment; raise ConfigError on bad values."""
     environ = os.environ if environ is None else environ
+    overrides = overrides or {}
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
@@ -359,30 +372,120 @@ def load(
             config[setting.key] = setting.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{setting.env}: {exc}") from None
-    config.update(overrides or {})
-    _check(config)
+    config.update(overrides)
+    _check(config, env_given="KAPT_ENV" in environ or "KAPT_ENV" in overrides)
     return config
 
 
-def _check(config: dict[str, Any]) -> None:
+def _check(config: dict[str, Any], *, env_given: bool) -> None:
     env = config["KAPT_ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigError(f"KAPT_ENV must be development, test or production, not {env!r}")
     secret = config.get("SECRET_KEY")
-    if env == "production":
-        if not secret or secret == DEV_SECRET:
-            raise ConfigError(
-                "KAPT_SECRET_KEY must be set in production: a long random string "
-                f"(at least {MIN_SECRET_LENGTH} characters), for example from "
-                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
-            )
-        if len(secret) < MIN_SECRET_LENGTH:
+    if secret in PUBLISHED_SECRETS:
+        raise ConfigError(
+            "KAPT_SECRET_KEY is a key published in kapt-api's source: anyone could sign tokens "
+            f"with it. Set a new long random string, for example from `{NEW_SECRET_COMMAND}`."
+        )
+    if secret:
+        if env == "production" and len(secret) < MIN_SECRET_LENGTH:
+            unset = "" if env_given else " (KAPT_ENV is unset, which means production)"
             raise ConfigError(
                 f"KAPT_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production "
-                f"(it has {len(secret)})."
+                f"(it has {len(secret)}){unset}."
             )
-    elif not secret:
-        config["SECRET_KEY"] = DEV_SECRET
+    elif env == "development":
+        config["SECRET_KEY"] = instance_secret_key()
+    elif env == "test":
+        config["SECRET_KEY"] = _process_secret_key()
+    elif env_given:
+        raise ConfigError(
+            "KAPT_SECRET_KEY must be set in production: a long random string "
+            f"(at least {MIN_SECRET_LENGTH} characters), for example from `{NEW_SECRET_COMMAND}`."
+        )
+    else:
+        # A server started by hand (gunicorn wsgi:app) must not guess that it is a toy.
+        raise ConfigError(
+            "KAPT_SECRET_KEY is not set, and neither is KAPT_ENV. Set KAPT_SECRET_KEY to a "
+            f"long random string (`{NEW_SECRET_COMMAND}`) for a server, or KAPT_ENV=development "
+            f"to try it locally with a key kept in instance/{SECRET_KEY_FILE}."
+        )
+
+
+# --- the key of a development or test run ---------------------------------------------------
+
+
+@functools.cache
+def _process_secret_key() -> str:
+    """The test environment's key: random, one per process, written nowhere. Every test
+    that starts several processes gives them KAPT_SECRET_KEY itself."""
+    return secrets.token_urlsafe(48)
+
+
+def instance_secret_key(directory: Path | None = None) -> str:
+    """The development key kept in `instance/secret_key`, made on the first start."""
+    path = (INSTANCE_DIR if directory is None else directory) / SECRET_KEY_FILE
+    try:
+        try:
+            return _read_key_file(path)
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Whoever loses the race (an API and a scheduler started together) reads the winner's.
+        return _create_key_file(path) or _read_key_file(path)
+    except ConfigError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(
+            f"KAPT_SECRET_KEY is not set and {path} cannot be used ({reason}): "
+            "fix it or its folder, delete it to have a new key made, or set KAPT_SECRET_KEY."
+        ) from None
+
+
+def _create_key_file(path: Path) -> str | None:
+    """Write a new key to `path` atomically; None if another process wrote one first.
+
+    The key is written in full to a private draft (O_CREAT | O_EXCL, mode 0600) and
+    then linked to its name, which fails if the name exists: no process ever reads a
+    half-written key, and all of them end up with the one that was linked first.
+    """
+    key = secrets.token_urlsafe(48)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(key + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return None
+    finally:
+        draft.unlink(missing_ok=True)
+    return key
+
+
+def _read_key_file(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY)
+    with os.fdopen(fd, encoding="utf-8") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path} is not a file: delete it to have a new key made.")
+        if mode & 0o077:
+            raise ConfigError(
+                f"{path} is open to other users (mode {stat.S_IMODE(mode):04o}), so anyone on "
+                f"this machine could sign tokens with it: run `chmod 600 {path}`, or delete it "
+                "to have a new key made."
+            )
+        key = file.read().strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{path} holds a key of {len(key)} characters, fewer than {MIN_SECRET_LENGTH}: "
+            "delete it to have a new key made."
+        )
+    return key
 
 
 def _default_text(setting: Setting) -> str:
@@ -390,7 +493,7 @@ def _default_text(setting: Setting) -> str:
         return "(empty)"
     if isinstance(setting.default, bool):
         return "`true`" if setting.default else "`false`"
-    default = str(setting.default).replace(str(INSTANCE_DIR.parent), ".")
+    default = str(setting.default).replace(str(PROJECT_DIR), ".")
     return f"`{default}`"
 
 

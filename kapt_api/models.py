@@ -1,6 +1,6 @@
 """Every model, imported once so metadata (and Alembic) sees the whole schema."""
 
-from kapt_api.auth.models import AuditEvent, RevokedSession, User, UserRole
+from kapt_api.auth.models import AuditEvent, LoginSession, User, UserRole
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, TimeOff, WorkingHours
 from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
@@ -29,6 +29,7 @@ __all__ = [
     "Clinic",
     "Course",
     "IdempotencyRecord",
+    "LoginSession",
     "MonitoringSession",
     "OpeningHours",
     "OutcomeMeasure",
@@ -38,7 +39,6 @@ __all__ = [
     "Reading",
     "Reminder",
     "ResourceHold",
-    "RevokedSession",
     "Room",
     "SchedulerHeartbeat",
     "StaffMember",

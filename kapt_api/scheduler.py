@@ -60,7 +60,7 @@ def _heartbeat(now: datetime) -> None:
 
 def _purge_expired(now: datetime) -> None:
     idempotency.purge_expired(now=now)
-    auth_service.purge_expired_revocations(now=now)
+    auth_service.purge_ended_sessions(now=now)
 
 
 JOBS: tuple[Job, ...] = (

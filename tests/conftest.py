@@ -15,7 +15,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_jwt_extended import decode_token
 from flask_migrate import upgrade
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from kapt_api import clock, create_app
 from kapt_api.auth import service as auth_service
-from kapt_api.auth.models import Role, User
+from kapt_api.auth.models import LoginSession, Role, User
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, WorkingHours
 from kapt_api.db import db
 from kapt_api.extensions import limiter
@@ -37,6 +38,9 @@ from kapt_api.patients.models import CareTeamMember, Patient
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery staple"
+# Tests of the other domains move kapt_api.clock across days and weeks with one login;
+# tests/auth checks that a login session ends on time.
+SESSION_OUTLASTING_ANY_TEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def engine_name() -> str:
@@ -249,7 +253,11 @@ def auth_headers() -> Callable[[User], dict[str, str]]:
     """Bearer headers for a user, as a real login would issue them."""
 
     def headers(user: User) -> dict[str, str]:
-        tokens = auth_service.refresh(user, secrets.token_hex(16))
+        tokens = auth_service.start_session(user, now=clock.now())
+        session = db.session.get(LoginSession, decode_token(tokens.access_token)["sid"])
+        assert session is not None
+        session.expires_at = SESSION_OUTLASTING_ANY_TEST
+        db.session.commit()  # as a login does: an error answer's rollback keeps the session
         return {"Authorization": f"Bearer {tokens.access_token}"}
 
     return headers

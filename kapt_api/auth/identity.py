@@ -21,10 +21,13 @@ from kapt_api.errors import Forbidden
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_MARK = "_kapt_public"
 _VERIFIED = "kapt.verified_user"
+# The login session the request's token names, held while the request lasts.
+LOGIN_SESSION_KEY = "_kapt_login_session"
 # What a request leaves in `g` about its caller. Cleared when a request starts,
 # because a test client's requests can share one application context.
 IDENTITY_KEYS = (
     "_kapt_user",
+    LOGIN_SESSION_KEY,
     "_jwt_extended_jwt",
     "_jwt_extended_jwt_header",
     "_jwt_extended_jwt_user",

@@ -1,4 +1,4 @@
-"""Users, their roles, revoked token sessions and the append-only audit log."""
+"""Users, their roles, their login sessions and the append-only audit log."""
 
 from __future__ import annotations
 
@@ -65,14 +65,23 @@ class UserRole(Base):
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class RevokedSession(Base):
-    """A login session (every token issued by one login) that was revoked."""
+class LoginSession(Base):
+    """One login: every token it issued (access and refresh) carries its id, and is
+    accepted only while this row exists, is not revoked and has not expired. A token
+    naming no row is refused, however well signed."""
 
-    __tablename__ = "revoked_sessions"
+    __tablename__ = "login_sessions"
 
-    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    revoked_at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
-    expires_at: Mapped[datetime]
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
+    # When its refresh token expires: no token of the session is accepted after it.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    last_refreshed_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    user: Mapped[User] = relationship()
 
 
 class AuditEvent(IdMixin, Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
@@ -12,6 +11,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from kapt_api import clock
 from kapt_api.auth import service
 from kapt_api.auth.identity import authenticated, current_user, public, requires
 from kapt_api.auth.models import AuditEvent, Role
@@ -58,7 +58,10 @@ def create_token(data: dict[str, Any]) -> service.TokenPair:
 def refresh_token() -> service.TokenPair:
     """A new access token from a refresh token."""
     verify_jwt_in_request(refresh=True)
-    return service.refresh(current_user(), get_jwt()["sid"])
+    claims = get_jwt()
+    tokens = service.refresh(claims["sid"], user_id=claims["sub"], now=clock.now())
+    db.session.commit()
+    return tokens
 
 
 @bp.route("/auth/tokens/current", methods=["DELETE"])
@@ -66,8 +69,7 @@ def refresh_token() -> service.TokenPair:
 @authenticated
 def revoke_token() -> None:
     """Log out: revoke every token of the current login session."""
-    claims = get_jwt()
-    service.revoke_session(claims["sid"], expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+    service.revoke_session(get_jwt()["sid"], now=clock.now())
     db.session.commit()
 
 

@@ -9,15 +9,18 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload
 
 from kapt_api import clock
-from kapt_api.auth.models import RevokedSession, Role, User
+from kapt_api.auth.models import LoginSession, Role, User
 from kapt_api.auth.passwords import hash_password, needs_rehash, verify_password
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, Unauthorized
 
 MIN_PASSWORD_LENGTH = 12
+# How long a login session's row outlives its tokens: who was logged in when, for the audit.
+SESSION_KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -75,22 +78,27 @@ def _lifetimes() -> tuple[timedelta, timedelta]:
     )
 
 
-def _issue(user: User, session_id: str, *, with_refresh: bool) -> TokenPair:
-    access_life, refresh_life = _lifetimes()
-    now = clock.now()
-    claims = {"sid": session_id}
+def _issue(session: LoginSession, *, now: datetime, with_refresh: bool) -> TokenPair:
+    access_life, _ = _lifetimes()
+    # An access token never outlives its login session (a refresh just before the end).
+    access_life = min(access_life, session.expires_at - now)
+    identity, claims = str(session.user_id), {"sid": session.id}
     access = create_access_token(
-        identity=str(user.id), additional_claims=claims, expires_delta=access_life
+        identity=identity, additional_claims=claims, expires_delta=access_life
     )
     refresh = (
         create_refresh_token(
-            identity=str(user.id), additional_claims=claims, expires_delta=refresh_life
+            identity=identity, additional_claims=claims, expires_delta=session.expires_at - now
         )
         if with_refresh
         else None
     )
     return TokenPair(
-        access, refresh, now + access_life, now + refresh_life if with_refresh else None, user
+        access,
+        refresh,
+        now + access_life,
+        session.expires_at if with_refresh else None,
+        session.user,
     )
 
 
@@ -103,31 +111,73 @@ def log_in(*, email: str, password: str) -> TokenPair:
         raise Unauthorized("Email or password is not correct.", code="bad_credentials")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = clock.now()
-    return _issue(user, secrets.token_hex(16), with_refresh=True)
+    now = clock.now()
+    user.last_login_at = now
+    return start_session(user, now=now)
 
 
-def refresh(user: User, session_id: str) -> TokenPair:
-    """A new access token for the same login session."""
-    return _issue(user, session_id, with_refresh=False)
+def start_session(user: User, *, now: datetime) -> TokenPair:
+    """Open a login session for a user whose credentials were checked, with its tokens."""
+    _, refresh_life = _lifetimes()
+    session = LoginSession(
+        id=secrets.token_hex(16), user=user, created_at=now, expires_at=now + refresh_life
+    )
+    db.session.add(session)
+    db.session.flush()
+    return _issue(session, now=now, with_refresh=True)
 
 
-def revoke_session(session_id: str, *, expires_at: datetime) -> None:
-    """Revoke every token of one login session (access and refresh)."""
-    if db.session.get(RevokedSession, session_id) is None:
-        _, refresh_life = _lifetimes()
-        db.session.add(
-            RevokedSession(
-                session_id=session_id, expires_at=max(expires_at, clock.now() + refresh_life)
-            )
+def check_session(session_id: object, *, user_id: str, now: datetime) -> LoginSession:
+    """The live login session a token names; raise Unauthorized if there is none.
+
+    Read on every authenticated request: one primary-key lookup, which brings the
+    session's user along for the user lookup that follows.
+    """
+    session = (
+        db.session.get(LoginSession, session_id, options=[joinedload(LoginSession.user)])
+        if isinstance(session_id, str) and session_id
+        else None
+    )
+    if session is None or str(session.user_id) != user_id:
+        raise Unauthorized(
+            "The token names no login session of this server; log in again.",
+            code="session_unknown",
         )
+    if session.revoked_at is not None:
+        raise Unauthorized("The token was revoked; log in again.", code="token_revoked")
+    if session.expires_at <= now:
+        raise Unauthorized("The login session has ended; log in again.", code="session_expired")
+    return session
+
+
+def refresh(session_id: str, *, user_id: str, now: datetime) -> TokenPair:
+    """A new access token for the same login session, while it is live."""
+    session = check_session(session_id, user_id=user_id, now=now)
+    session.last_refreshed_at = now
+    db.session.flush()
+    return _issue(session, now=now, with_refresh=False)
+
+
+def revoke_session(session_id: str, *, now: datetime) -> None:
+    """Revoke every token of one login session (access and refresh)."""
+    session = db.session.get(LoginSession, session_id)
+    if session is not None and session.revoked_at is None:
+        session.revoked_at = now
         db.session.flush()
 
 
-def is_revoked(session_id: str | None) -> bool:
-    if not session_id:
-        return True
-    return db.session.get(RevokedSession, session_id) is not None
+def revoke_sessions_of(user: User, *, now: datetime) -> int:
+    """Revoke every live login session of a user (they were deactivated)."""
+    result = db.session.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.user_id == user.id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def load_active_user(user_id: str) -> User | None:
@@ -139,9 +189,11 @@ def load_active_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
-def purge_expired_revocations(*, now: datetime) -> int:
-    """Forget revocations of sessions whose tokens have all expired."""
-    result = db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+def purge_ended_sessions(*, now: datetime) -> int:
+    """Forget login sessions whose tokens all expired more than a day ago."""
+    result = db.session.execute(
+        delete(LoginSession).where(LoginSession.expires_at < now - SESSION_KEPT_AFTER_EXPIRY)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -1,14 +1,15 @@
-"""Flask-JWT-Extended wiring: who a token names, whether it was revoked, and
+"""Flask-JWT-Extended wiring: who a token names, whether its login session is live, and
 problem+json for every token error."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
+from kapt_api import clock
 from kapt_api.auth import service
-from kapt_api.auth.identity import authenticate, forget_identity, is_public
+from kapt_api.auth.identity import LOGIN_SESSION_KEY, authenticate, forget_identity, is_public
 from kapt_api.auth.models import User
 from kapt_api.errors import Unauthorized, render_domain_error
 from kapt_api.extensions import jwt
@@ -48,8 +49,16 @@ def install(app: Flask) -> None:
         return service.load_active_user(payload["sub"])
 
     @jwt.token_in_blocklist_loader
-    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return service.is_revoked(payload.get("sid"))
+    def _refuse_unless_live(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        # An allow-list, not a blocklist: check_session raises the refusal itself, as an
+        # unknown, a revoked and an ended session each have their own code. The session
+        # is held for the request: the database session keeps only weak references, and
+        # the user lookup that follows reads the user it brought along.
+        session = service.check_session(
+            payload.get("sid"), user_id=str(payload.get("sub")), now=clock.now()
+        )
+        setattr(g, LOGIN_SESSION_KEY, session)
+        return False
 
     @jwt.unauthorized_loader
     def _missing(reason: str) -> Response:
@@ -62,10 +71,6 @@ def install(app: Flask) -> None:
     @jwt.expired_token_loader
     def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("The token has expired; refresh it or log in again.", "token_expired")
-
-    @jwt.revoked_token_loader
-    def _revoked_answer(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token was revoked; log in again.", "token_revoked")
 
     @jwt.user_lookup_error_loader
     def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:

@@ -182,7 +182,9 @@ class StaffById(MethodView):
         """Change a staff member (send If-Match); active=false also disables their login."""
         staff = service.find_staff(staff_id=staff_id, by=current_user())
         bp.check_etag(staff, StaffOut)
-        staff = service.update_staff(staff=staff, changes=changes, by=current_user())
+        staff = service.update_staff(
+            staff=staff, changes=changes, by=current_user(), now=clock.now()
+        )
         db.session.commit()
         return staff
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
+from kapt_api import clock
 from kapt_api.auth import audit
 from kapt_api.auth import service as auth_service
 from kapt_api.auth.models import Role, User, UserRole
@@ -241,7 +242,9 @@ def _check_keeps_an_admin(staff: StaffMember, changes: Mapping[str, Any]) -> Non
         )
 
 
-def update_staff(*, staff: StaffMember, changes: Mapping[str, Any], by: User) -> StaffMember:
+def update_staff(
+    *, staff: StaffMember, changes: Mapping[str, Any], by: User, now: datetime | None = None
+) -> StaffMember:
     """Change a staff member; deactivating them disables their login too."""
     _check_keeps_an_admin(staff, changes)
     if "clinic_id" in changes:
@@ -252,6 +255,9 @@ def update_staff(*, staff: StaffMember, changes: Mapping[str, Any], by: User) ->
         staff.user.set_roles(set(changes["roles"]))
     if "active" in changes:
         staff.active = staff.user.active = changes["active"]
+    if changes.get("active") is False:
+        # Their logins end with them: reactivating the account later opens none of them again.
+        auth_service.revoke_sessions_of(staff.user, now=now or clock.now())
     _set_fields(staff, changes, STAFF_COLUMNS)
     db.session.flush()
     audit.record("update", "staff", staff.id, actor_id=by.id)

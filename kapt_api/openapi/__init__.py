@@ -56,6 +56,17 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
+# What the shared error responses say beyond the status phrase.
+ERROR_DESCRIPTIONS = {
+    401: "Unauthorized. The problem's `code` says why: `token_missing`; `token_invalid` "
+    "(malformed, or not signed by this server); `token_expired` (refresh it); "
+    "`token_revoked` (logged out, or the account was deactivated); `session_unknown` "
+    "(the token names no login session this server issued); `session_expired` (the "
+    "login session has ended); `account_inactive`; `fresh_login_needed`; "
+    "`bad_credentials` (a refused login).",
+}
+
+
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details."""
 
@@ -88,7 +99,9 @@ class KaptApi(Api):
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
+            response: dict[str, Any] = {
+                "description": ERROR_DESCRIPTIONS.get(status, status.phrase)
+            }
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
                 if status in ERROR_HEADERS:

@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_jwt_extended import create_access_token
+import sqlalchemy as sa
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from werkzeug.routing import UUIDConverter
 
 from kapt_api import clock
@@ -18,6 +19,8 @@ from tests.auth.conftest import CURRENT, LOGIN, ME, REFRESH, bearer, without_req
 from tests.conftest import PASSWORD
 
 FROZEN = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+# The key that kapt-api's source once gave every server started without KAPT_ENV.
+OLD_SOURCE_KEY = "kapt-development-secret-do-not-use-in-production"
 
 
 def assert_problem(response, status, code=None):
@@ -262,11 +265,89 @@ def test_a_token_signed_with_another_key_is_refused(app, client, make_user, monk
     assert_problem(client.get(ME, headers=bearer(forged)), 401, "token_invalid")
 
 
-def test_a_token_without_a_login_session_is_refused(client, make_user):
+def test_a_token_signed_with_the_key_once_in_the_source_is_refused(
+    app, client, make_user, login, monkeypatch
+):
+    """Even naming a real login session of a real administrator."""
     user = make_user(Role.ADMIN)
-    token = create_access_token(identity=str(user.id))
+    session_id = decode_token(login(user.email).get_json()["access_token"])["sid"]
+    monkeypatch.setitem(app.config, "JWT_SECRET_KEY", OLD_SOURCE_KEY)
+    forged = {
+        "access": create_access_token(identity=str(user.id), additional_claims={"sid": session_id}),
+        "refresh": create_refresh_token(
+            identity=str(user.id), additional_claims={"sid": session_id}
+        ),
+    }
+    monkeypatch.undo()
 
-    assert_problem(client.get(ME, headers=bearer(token)), 401, "token_revoked")
+    assert app.config["JWT_SECRET_KEY"] != OLD_SOURCE_KEY
+    assert_problem(client.get(ME, headers=bearer(forged["access"])), 401, "token_invalid")
+    assert_problem(client.post(REFRESH, headers=bearer(forged["refresh"])), 401, "token_invalid")
+
+
+@pytest.mark.parametrize(
+    "claims", [{}, {"sid": uuid.uuid4().hex}, {"sid": ""}, {"sid": 7}], ids=repr
+)
+def test_a_well_signed_token_naming_no_issued_session_is_refused(client, make_user, claims):
+    user = make_user(Role.ADMIN)
+    access = create_access_token(identity=str(user.id), additional_claims=claims)
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=claims)
+
+    body = assert_problem(client.get(ME, headers=bearer(access)), 401, "session_unknown")
+    assert body["detail"] == "The token names no login session of this server; log in again."
+    assert_problem(client.post(REFRESH, headers=bearer(refresh)), 401, "session_unknown")
+
+
+def test_a_session_of_one_user_does_not_open_the_api_for_another(client, make_user, login):
+    nurse, admin = make_user(Role.NURSE), make_user(Role.ADMIN)
+    session_id = decode_token(login(nurse.email).get_json()["access_token"])["sid"]
+    token = create_access_token(identity=str(admin.id), additional_claims={"sid": session_id})
+
+    assert_problem(client.get(ME, headers=bearer(token)), 401, "session_unknown")
+
+
+def test_every_token_of_an_ended_session_is_refused(client, make_user, login):
+    user = make_user(Role.NURSE)
+    clock.freeze(FROZEN)
+    session = login(user.email).get_json()
+    clock.freeze(FROZEN + timedelta(hours=11, minutes=59))
+    refreshed = client.post(REFRESH, headers=bearer(session["refresh_token"])).get_json()
+    assert refreshed["expires_at"] == "2026-03-03T02:00:00+00:00"  # capped at the session's end
+    assert client.get(ME, headers=bearer(refreshed["access_token"])).status_code == 200
+
+    # Token expiry is checked against the real time, the session's against kapt_api.clock.
+    clock.freeze(FROZEN + timedelta(hours=12))
+
+    for token in (session["access_token"], refreshed["access_token"]):
+        body = assert_problem(client.get(ME, headers=bearer(token)), 401, "session_expired")
+    assert body["detail"] == "The login session has ended; log in again."
+    assert_problem(
+        client.post(REFRESH, headers=bearer(session["refresh_token"])), 401, "session_expired"
+    )
+    fresh = login(user.email).get_json()["access_token"]
+    assert client.get(ME, headers=bearer(fresh)).status_code == 200
+
+
+def test_an_authenticated_request_reads_its_session_and_user_in_one_lookup(
+    client, make_user, login
+):
+    token = login(make_user(Role.NURSE).email).get_json()["access_token"]
+    db.session.expunge_all()  # as a server's next request starts: nothing loaded yet
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(ME, headers=bearer(token)).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    session_reads = [s for s in statements if "FROM login_sessions" in s]
+    assert len(session_reads) == 1, statements
+    assert "JOIN users" in session_reads[0] and "WHERE login_sessions.id =" in session_reads[0]
+    assert not [s for s in statements if s.startswith("SELECT") and "FROM users" in s], statements
 
 
 @pytest.mark.parametrize("header", ["Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer"])
@@ -275,6 +356,24 @@ def test_a_malformed_authorization_header_is_refused(client, header):
 
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_openapi_document_names_every_reason_for_a_401(client):
+    responses = client.get("/openapi.json").get_json()["components"]["responses"]
+    described = responses["UNAUTHORIZED"]["description"]
+
+    for code in (
+        "token_missing",
+        "token_invalid",
+        "token_expired",
+        "token_revoked",
+        "session_unknown",
+        "session_expired",
+        "account_inactive",
+        "fresh_login_needed",
+        "bad_credentials",
+    ):
+        assert f"`{code}`" in described
 
 
 # --- closed by default ----------------------------------------------------------------------

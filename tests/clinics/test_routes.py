@@ -449,6 +449,18 @@ def test_a_deactivated_staff_member_can_no_longer_use_their_token(
     assert_problem(client.get(f"{API}/auth/me", headers=nurse_headers), 401)
 
 
+def test_reactivating_a_staff_member_opens_none_of_their_old_sessions(
+    client, admin_headers, nurse, nurse_headers
+):
+    url = f"{API}/staff/{nurse.id}"
+    for active in (False, True):
+        headers = {**admin_headers, "If-Match": etag_of(client, url, admin_headers)}
+        assert client.patch(url, json={"active": active}, headers=headers).status_code == 200
+
+    body = assert_problem(client.get(f"{API}/auth/me", headers=nurse_headers), 401)
+    assert body["code"] == "token_revoked"
+
+
 def test_moving_staff_to_an_unknown_clinic_is_refused(client, admin_headers, nurse):
     url = f"{API}/staff/{nurse.id}"
     headers = {**admin_headers, "If-Match": etag_of(client, url, admin_headers)}

@@ -41,7 +41,12 @@ def database() -> Iterator[str]:
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
             cwd=ROOT,
-            env={**os.environ, "KAPT_DATABASE_URL": url, "KAPT_LOG_LEVEL": "WARNING"},
+            env={
+                **os.environ,
+                "KAPT_ENV": "test",
+                "KAPT_DATABASE_URL": url,
+                "KAPT_LOG_LEVEL": "WARNING",
+            },
             check=True,
             capture_output=True,
         )
@@ -112,6 +117,7 @@ def start_dispatcher(
     def start(smtp_port: int, **settings: str) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
+            "KAPT_ENV": "test",
             "KAPT_DATABASE_URL": database,
             "KAPT_SMTP_HOST": "127.0.0.1",
             "KAPT_SMTP_PORT": str(smtp_port),

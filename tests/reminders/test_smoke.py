@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_embedded_scheduler_delivers_a_due_reminder(tmp_path):
     url = f"sqlite:///{tmp_path / 'kapt.db'}"
-    env = {**os.environ, "KAPT_DATABASE_URL": url, "KAPT_SCHEDULER_TICK_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "KAPT_ENV": "test",
+        "KAPT_DATABASE_URL": url,
+        "KAPT_SCHEDULER_TICK_SECONDS": "1",
+    }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     engine = sa.create_engine(url)

@@ -85,7 +85,7 @@ def seed(patients: int) -> dict[str, object]:
     db.session.commit()
     desk = db.session.get(StaffMember, team[Role.FRONT_DESK].id)
     assert desk is not None
-    token = auth_service.refresh(desk.user, secrets.token_hex(16)).access_token
+    token = auth_service.start_session(desk.user, now=clock.now()).access_token
     db.session.commit()
     return {
         "token": token,
