@@ -16,7 +16,7 @@ from kapt_api.auth import service
 from kapt_api.auth.identity import authenticated, current_user, public, requires
 from kapt_api.auth.models import AuditEvent, Role
 from kapt_api.auth.schemas import AuditEventOut, AuditQuery, LoginIn, TokenOut, UserOut
-from kapt_api.db import db
+from kapt_api.db import begin_write, db
 from kapt_api.extensions import limiter
 from kapt_api.openapi import QueryPage
 
@@ -46,6 +46,7 @@ def _failed(response: Any) -> bool:
 @bp.response(201, TokenOut)
 def create_token(data: dict[str, Any]) -> service.TokenPair:
     """Log in: an access token and a refresh token for this login session."""
+    begin_write(db.session)  # it writes the login session after reading the account
     tokens = service.log_in(email=data["email"], password=data["password"])
     db.session.commit()
     return tokens
@@ -59,6 +60,7 @@ def refresh_token() -> service.TokenPair:
     """A new access token from a refresh token."""
     verify_jwt_in_request(refresh=True)
     claims = get_jwt()
+    begin_write(db.session)
     tokens = service.refresh(claims["sid"], user_id=claims["sub"], now=clock.now())
     db.session.commit()
     return tokens
@@ -69,6 +71,7 @@ def refresh_token() -> service.TokenPair:
 @authenticated
 def revoke_token() -> None:
     """Log out: revoke every token of the current login session."""
+    begin_write(db.session)
     service.revoke_session(get_jwt()["sid"], now=clock.now())
     db.session.commit()
 
