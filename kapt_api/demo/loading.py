@@ -1,4 +1,5 @@
-"""Loading the demo: open the clinic in the past, then replay every story up to now."""
+"""Loading the demo: open the clinic in the past, then replay every story up to now,
+with the scheduler's daily agenda job run each morning as it would have been."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from kapt_api.demo.sessions import Clinic, Story
 from kapt_api.demo.stories import at, local_day, stories
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.templates import TEMPLATES
+from kapt_api.reminders import agenda
 
 OPENED_DAYS_AGO = 60
 REGISTERED_BEFORE = timedelta(hours=2)  # the front desk registers, then the prescriber enrols
@@ -39,11 +41,21 @@ def _register(cast: Cast, timeline: Timeline, story: Story) -> None:
         )
 
 
+def _agendas(timeline: Timeline, *, since: datetime, until: datetime) -> None:
+    """Each morning the scheduler writes the therapists' agendas (its job runs every few
+    minutes; the first run after the agenda time writes them)."""
+    day = local_day(since) + timedelta(days=1)
+    while day <= local_day(until):
+        timeline.at(at(day, agenda.agenda_time()), lambda now: agenda.write_agendas(now=now))
+        day += timedelta(days=1)
+
+
 def load() -> list[DemoLogin]:
     """Create the demo clinic and its history up to now; returns the logins to print."""
     now = clock.now()
     cast, versions = _open(now)
     timeline = Timeline(until=now)
+    _agendas(timeline, since=cast.clinic.created_at, until=now)
     clinic = Clinic(cast, timeline, versions)  # type: ignore[arg-type]
     for story in stories(now):
         _register(cast, timeline, story)

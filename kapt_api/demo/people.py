@@ -90,6 +90,14 @@ LOGINS: tuple[DemoLogin, ...] = (
         "castellanos",
         LATE,
     ),
+    DemoLogin(
+        "dr.osei@cedargrove.example",
+        "demo-prescriber-osei",
+        ("prescriber",),
+        "Dr. Yara Osei",
+        "osei",
+        LATE,
+    ),
 )
 ROOMS = (
     ("Dosing Suite A", "dosing"),
@@ -98,7 +106,7 @@ ROOMS = (
     ("Therapy Room 2", "therapy"),
     ("Telehealth", "telehealth"),
 )
-CLINICIANS = ("reyes", "okafor", "lindqvist", "baptiste", "castellanos")
+CLINICIANS = ("reyes", "okafor", "lindqvist", "baptiste", "castellanos", "osei")
 
 
 @dataclass(frozen=True)

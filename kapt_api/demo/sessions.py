@@ -144,9 +144,9 @@ class Clinic:
     def _measure(
         self, story: Story, dose: uuid.UUID | None, measure: Measure, key: str, now: datetime
     ) -> None:
-        """Before a dose its clinician takes the questionnaire; otherwise the prescriber."""
+        """The session's clinician takes the questionnaire (before a dose, or in it)."""
         assert story.course is not None
-        who = self.who(key if dose is not None else "reyes")
+        who = self.who(key)
         course = outcomes.find_course(course_id=story.course.id, by=who, action="create")
         outcomes.record_measure(
             course=course,

@@ -11,9 +11,10 @@ protocols:
   days ago, its integration session today, dose 4 booked;
 - Emery Fernwhistle, esketamine (REMS), induction: two doses done, dose 3 today
   (before or after now, never under way beside the featured one), dose 4 booked;
-- Quinn Marigold, IV racemic series, finished: six infusions and a follow-up, with
-  a PHQ-9 and GAD-7 trend that improves; one heart-rate alert, acknowledged;
-- Wren Hollowbrook, IM KAP, enrolled yesterday: intake booked in three days.
+- Quinn Marigold, IV racemic series, finished: six infusions, a follow-up and a
+  one-month check-in today, with a PHQ-9 and GAD-7 trend that improves; one
+  heart-rate alert, acknowledged;
+- Wren Hollowbrook, IM KAP, enrolled two days ago: intake today.
 
 The featured dose starts 45 minutes before "now" (to 5 minutes), so its 40-minute
 check is done; it cannot start before the clinic opens (07:00) or after 18:30 (it
@@ -235,6 +236,13 @@ def quinn(now: datetime) -> Story:
                 measures=_both(6, 5),
                 notes="Mood steady since the last infusion.",
             ),
+            _today(
+                FOLLOW_UP,
+                today,
+                time(17),
+                measures=_both(5, 4),
+                notes="One month on: sleeping well, back at work.",
+            ),
         ],
     )
 
@@ -249,9 +257,9 @@ def wren(now: datetime) -> Story:
         patient="wren",
         template="im-kap",
         team={"prescriber_id": "reyes", "nurse_id": "okafor", "therapist_id": "lindqvist"},
-        enrolled_at=at(today - DAY, time(16)),
-        booked_at=at(today - DAY, time(16, 30)),
-        visits=[Visit(INTAKE, at(today + 3 * DAY, time(10)))],
+        enrolled_at=at(today - 2 * DAY, time(16)),
+        booked_at=at(today - 2 * DAY, time(16, 30)),
+        visits=[_today(INTAKE, today, time(9), room="Therapy Room 2")],
     )
 
 

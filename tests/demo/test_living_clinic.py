@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kapt_api import clock, demo
+from kapt_api.monitoring import jobs
+from kapt_api.reminders import agenda, dispatcher
 
 API = "/api/v1"
 ZONE = ZoneInfo("America/New_York")
@@ -102,13 +104,16 @@ def test_the_demo_as_its_staff_read_it(client, moment):
     nurse_sees_the_featured_dose_and_the_one_open_alert(nurse, courses, moment)
     prescriber_sees_every_stage_of_the_four_protocols(prescriber, courses, moment)
     nothing_happened_before_it_could(nurse, courses, moment)
+    the_scheduler_has_nothing_to_catch_up(moment)
 
 
 def front_desk_sees_a_busy_day(desk: Reader, moment: Moment) -> None:
     day = _today(desk, moment)
     today = _appointments(day)
 
-    assert {"preparation", "dosing", "integration"} <= {a["kind"] for a in today}
+    assert {"intake", "preparation", "dosing", "integration", "follow_up"} == {
+        a["kind"] for a in today
+    }
     assert len({r["room"]["id"] for r in day["by_room"] if r["appointments"]}) >= 3
     assert len({s["staff"]["id"] for s in day["by_staff"] if s["appointments"]}) >= 3
     under_way = [a for a in today if a["kind"] == "dosing" and a["status"] == "in_progress"]
@@ -175,12 +180,13 @@ def prescriber_sees_every_stage_of_the_four_protocols(
     assert progress["Sage"]["doses_done"] == 3
     assert progress["Quinn"]["status"] == "completed"
     assert progress["Quinn"]["doses_done"] == 6
-    assert progress["Wren"]["done"] == []
+    assert [s["kind"] for s in progress["Wren"]["done"] + progress["Wren"]["booked"]] == ["intake"]
     trend = {t["instrument"]: t for t in courses["Quinn"]["measures_trend"]}
     for instrument, (first, latest) in {"phq9": (19, 6), "gad7": (15, 5)}.items():
         totals = [p["total"] for p in trend[instrument]["points"]]
-        assert (trend[instrument]["first"], trend[instrument]["latest"]) == (first, latest)
+        assert trend[instrument]["first"] == first and trend[instrument]["latest"] <= latest
         assert len(totals) >= 4 and totals == sorted(totals, reverse=True)
+        assert len(set(totals)) == len(totals)
 
 
 def nothing_happened_before_it_could(
@@ -199,3 +205,14 @@ def nothing_happened_before_it_could(
             checked_in = datetime.fromisoformat(checklist["session"]["checked_in_at"])
             for reading in checklist["readings"]:
                 assert checked_in <= datetime.fromisoformat(reading["measured_at"]) <= moment.now
+
+
+def the_scheduler_has_nothing_to_catch_up(moment: Moment) -> None:
+    """The scheduler's jobs, run at the moment the demo was loaded, find nothing to do:
+    every timepoint recorded, every REMS form in, every integration booked, the day's
+    agendas written and every reminder due sent."""
+    assert jobs.raise_overdue_alerts(moment.now) == 0
+    assert jobs.flag_late_rems_forms(moment.now) == 0
+    assert jobs.flag_unbooked_integrations(moment.now) == 0
+    assert agenda.write_agendas(now=moment.now) == 0
+    assert dispatcher.dispatch_until_idle(now=moment.now).claimed == 0
