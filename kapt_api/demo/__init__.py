@@ -8,25 +8,27 @@ How it is built: the clinic opens 60 days before "now"; then its history is repl
 in time order (replay.py) with the clock frozen at each step, every step through the
 service a route would call (sessions.py): the front desk registers patients and books
 at the first slot the slot search offers, prescribers enrol, nurses and therapists
-check in, start, take the checklist's readings, discharge and complete, and the
-reminder dispatcher runs at each reminder's due time through a console channel. So
-every rule of the API holds for the demo as for real data; nothing is written behind
-the services' backs. What the courses are is stories.py.
+check in, start, take the checklist's readings, discharge and complete, the reminder
+dispatcher runs at each reminder's due time (through a console channel: the demo's
+past never reaches a real inbox), and the agenda job each morning. So every rule of
+the API holds for the demo as for real data; nothing is written behind the services'
+backs, and a fresh scheduler finds nothing to catch up on. The courses: stories.py.
 
 What depends on the hour (New York time), because the clinic opens 07:00-21:00 every
-day and a dose lasts 150 minutes:
+day and a dose lasts 150 minutes (stories.featured_dose_start):
 
-- 07:45-18:30: the featured dose (IM KAP) started 45 minutes ago: in progress, its
-  checklist open with the readings so far, one open alert (blood pressure 186/104 at
-  the 40-minute check). 18:30-21:00: it started at 18:30, still in progress (its
-  patient discharged from 20:35, the session completed at 21:00).
+- 07:45-19:15: the featured dose (IM KAP) started 45 to 50 minutes ago: in progress,
+  its checklist open with the readings so far and one open alert (blood pressure
+  186/104 at the 40-minute check). 19:15-21:00: it started at 18:30, the latest a
+  dose can, and is still in progress (its patient discharged from 20:35).
 - 21:00-24:00: nothing can be under way; the featured dose is today's 18:30 one,
   completed, its alert still open for the prescriber. 00:00-07:45: the same for
-  yesterday's 18:30 dose; today's sessions are all still booked.
+  yesterday's 18:30 dose, and today's sessions are all still to come.
 
-Whatever the hour, today's schedule holds a preparation, a dosing and an integration
-session, and the one open alert is there. Loading commits as it goes (the dispatcher
-is a job's body and commits): a load that failed half-way is undone with `--reset`.
+Whatever the hour, today's schedule holds intake, preparation, dosing, integration
+and follow-up sessions, and the one open alert is there. Loading commits as it goes
+(the dispatcher is a job's body and commits): a load that failed half-way is undone
+with `--reset`.
 """
 
 from __future__ import annotations

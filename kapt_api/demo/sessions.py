@@ -44,6 +44,19 @@ def answers(instrument: str, total: int) -> list[int]:
     return items
 
 
+def _book_in_first_free(
+    rooms: list[uuid.UUID], booking: dict[str, Any], *, by: Caller, now: datetime
+) -> Appointment:
+    """Book in the first of these rooms the rules accept (the last is the slot's own)."""
+    for number, room_id in enumerate(rooms, start=1):
+        try:
+            return scheduling.book(**booking, room_id=room_id, by=by, now=now)
+        except scheduling.BookingRefused:
+            if number == len(rooms):
+                raise  # the slot's own room, which the search found free
+    raise AssertionError("no room to try")
+
+
 class Clinic:
     """Tells stories on a timeline, through the services."""
 
@@ -71,6 +84,8 @@ class Clinic:
         )
 
     def _book(self, story: Story, visit: Visit, now: datetime) -> None:
+        """The front desk books the first free slot from the visit's preferred time, in
+        the room the story prefers when that room is free then too."""
         assert story.course is not None
         desk = self.who("patel")
         course = course_service.find_course(course_id=story.course.id, by=desk)
@@ -89,22 +104,13 @@ class Clinic:
         rooms = [slot.room_id]
         if visit.room is not None and self.cast.rooms[visit.room].id != slot.room_id:
             rooms.insert(0, self.cast.rooms[visit.room].id)
-        for number, room_id in enumerate(rooms, start=1):
-            try:
-                appointment = scheduling.book(
-                    course_id=course.id,
-                    kind=visit.kind,
-                    room_id=room_id,
-                    starts_at=slot.starts_at,
-                    staff_ids=list(slot.staff_ids),
-                    by=desk,
-                    now=now,
-                )
-                break
-            except scheduling.BookingRefused:
-                if number == len(rooms):
-                    raise  # the slot's own room: the search said it was free
-        self._plan_day(story, visit, appointment)
+        booking = {
+            "course_id": course.id,
+            "kind": visit.kind,
+            "starts_at": slot.starts_at,
+            "staff_ids": list(slot.staff_ids),
+        }
+        self._plan_day(story, visit, _book_in_first_free(rooms, booking, by=desk, now=now))
 
     # --- the day of a session ---------------------------------------------------------------
 
