@@ -3,6 +3,7 @@ with the scheduler's daily agenda job run each morning as it would have been."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time, timedelta
 
 from kapt_api import clock
@@ -21,7 +22,7 @@ REGISTERED_BEFORE = timedelta(hours=2)  # the front desk registers, then the pre
 REMS_ENROLLED = "esketamine-rems-induction"
 
 
-def _open(now: datetime) -> tuple[Cast, dict[str, object]]:
+def _open(now: datetime) -> tuple[Cast, dict[str, uuid.UUID]]:
     opened = at(local_day(now) - timedelta(days=OPENED_DAYS_AGO), time(8))
     with travelled(opened):
         cast = people.open_clinic(now=opened)
@@ -56,7 +57,7 @@ def load() -> list[DemoLogin]:
     cast, versions = _open(now)
     timeline = Timeline(until=now)
     _agendas(timeline, since=cast.clinic.created_at, until=now)
-    clinic = Clinic(cast, timeline, versions)  # type: ignore[arg-type]
+    clinic = Clinic(cast, timeline, versions)
     for story in stories(now):
         _register(cast, timeline, story)
         clinic.tell(story)

@@ -37,7 +37,6 @@ class Visit:
     prefer: datetime
     within: timedelta = timedelta(days=2)
     exact: bool = False
-    booked_at: datetime | None = None  # default: when the story books its plan
     notes: str | None = None
     measures: tuple[Measure, ...] = ()
     vitals: Vitals = field(default_factory=Vitals)

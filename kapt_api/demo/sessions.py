@@ -72,7 +72,7 @@ class Clinic:
     def tell(self, story: Story) -> None:
         self.timeline.at(story.enrolled_at, partial(self._enrol, story))
         for visit in sorted(story.visits, key=lambda v: v.prefer):
-            self.timeline.at(visit.booked_at or story.booked_at, partial(self._book, story, visit))
+            self.timeline.at(story.booked_at, partial(self._book, story, visit))
 
     def _enrol(self, story: Story, now: datetime) -> None:
         story.course = course_service.enroll(
@@ -122,35 +122,37 @@ class Clinic:
     def _plan_day(self, story: Story, visit: Visit, appointment: Appointment) -> None:
         at, lead, ident = self.timeline.at, self.lead(appointment), appointment.id
         start, end = appointment.starts_at, appointment.ends_at
-        at(start - 10 * MINUTE, partial(self.step, ident, attendance.check_in, "patel"))
+        at(start - 10 * MINUTE, partial(self._advance, ident, attendance.check_in, "patel"))
         dosing = visit.kind is SessionKind.DOSING
         for measure in visit.measures:
             when = start - 8 * MINUTE if dosing else end - 5 * MINUTE
             at(when, partial(self._measure, story, ident if dosing else None, measure, lead))
-        at(start, partial(self.step, ident, attendance.start, lead))
+        at(start, partial(self._advance, ident, attendance.start, lead))
         if dosing:
             doses.plan(self.timeline, self.who, lead, story, visit, appointment)
-        at(end, partial(self.step, ident, attendance.complete, lead, notes=visit.notes))
+        at(end, partial(self._advance, ident, attendance.complete, lead, notes=visit.notes))
 
-    def step(
+    def _advance(
         self,
         appointment_id: uuid.UUID,
-        step: Callable[..., Appointment],
+        change: Callable[..., Appointment],
         key: str,
         now: datetime,
         notes: str | None = None,
     ) -> None:
+        """One step of the appointment's status machine (check in, start, complete)."""
         who = self.who(key)
         appointment = scheduling.find_appointment(
             appointment_id=appointment_id, by=who, action="update", for_change=True
         )
         extra: dict[str, Any] = {"clinical_notes": notes} if notes else {}
-        step(appointment=appointment, by=who, now=now, **extra)
+        change(appointment=appointment, by=who, now=now, **extra)
 
     def _measure(
         self, story: Story, dose: uuid.UUID | None, measure: Measure, key: str, now: datetime
     ) -> None:
-        """The session's clinician takes the questionnaire (before a dose, or in it)."""
+        """The session's clinician takes the questionnaire: before a dose, else near the
+        end of the session."""
         assert story.course is not None
         who = self.who(key)
         course = outcomes.find_course(course_id=story.course.id, by=who, action="create")

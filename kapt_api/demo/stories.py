@@ -18,14 +18,16 @@ protocols:
 
 The featured dose starts 45 minutes before "now" (to 5 minutes), so its 40-minute
 check is done; it cannot start before the clinic opens (07:00) or after 18:30 (it
-must end by 21:00). Before 07:45 it is last evening's 18:30 dose, finished, its
-alert still open; after 18:30 it stays at 18:30, discharged and completed by 21:00.
+must end by 21:00). Loaded before 07:45, it is last evening's 18:30 dose, finished,
+its alert still open; loaded after 19:15, it is today's 18:30 dose, under way until
+21:00 (its patient discharged from 20:35), then finished.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kapt_api.demo.people import CLINIC_ZONE, CLOSES, OPENS
@@ -85,10 +87,10 @@ def esketamine_window(now: datetime) -> tuple[datetime, datetime]:
     return at(today, OPENS), min(_floor(now - timedelta(minutes=150), 15), last)
 
 
-def _today(kind: SessionKind, day: date, wall: time, **more: object) -> Visit:
+def _today(kind: SessionKind, day: date, wall: time, **more: Any) -> Visit:
     """A session on `day` at `wall` or at the first free time after it that day."""
     prefer = at(day, wall)
-    return Visit(kind, prefer, within=at(day, CLOSES) - prefer, **more)  # type: ignore[arg-type]
+    return Visit(kind, prefer, within=at(day, CLOSES) - prefer, **more)
 
 
 def juniper(now: datetime) -> Story:

@@ -182,6 +182,9 @@ def prescriber_sees_every_stage_of_the_four_protocols(
     assert progress["Quinn"]["doses_done"] == 6
     assert [s["kind"] for s in progress["Wren"]["done"] + progress["Wren"]["booked"]] == ["intake"]
     trend = {t["instrument"]: t for t in courses["Quinn"]["measures_trend"]}
+    assert prescriber.get(f"/courses/{courses['Quinn']['id']}/measures/trend") == list(
+        trend.values()
+    )
     for instrument, (first, latest) in {"phq9": (19, 6), "gad7": (15, 5)}.items():
         totals = [p["total"] for p in trend[instrument]["points"]]
         assert trend[instrument]["first"] == first and trend[instrument]["latest"] <= latest
