@@ -10,7 +10,7 @@ service a route would call (sessions.py): the front desk registers patients and 
 at the first slot the slot search offers, prescribers enrol, nurses and therapists
 check in, start, take the checklist's readings, discharge and complete, the reminder
 dispatcher runs at each reminder's due time (through a console channel: the demo's
-past never reaches a real inbox), and the agenda job each morning. So every rule of
+past never reaches a real inbox), and the agenda job this morning. So every rule of
 the API holds for the demo as for real data; nothing is written behind the services'
 backs, and a fresh scheduler finds nothing to catch up on. The courses: stories.py.
 

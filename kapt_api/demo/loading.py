@@ -1,5 +1,5 @@
 """Loading the demo: open the clinic in the past, then replay every story up to now,
-with the scheduler's daily agenda job run each morning as it would have been."""
+with this morning's run of the scheduler's agenda job."""
 
 from __future__ import annotations
 
@@ -42,13 +42,10 @@ def _register(cast: Cast, timeline: Timeline, story: Story) -> None:
         )
 
 
-def _agendas(timeline: Timeline, *, since: datetime, until: datetime) -> None:
-    """Each morning the scheduler writes the therapists' agendas (its job runs every few
-    minutes; the first run after the agenda time writes them)."""
-    day = local_day(since) + timedelta(days=1)
-    while day <= local_day(until):
-        timeline.at(at(day, agenda.agenda_time()), lambda now: agenda.write_agendas(now=now))
-        day += timedelta(days=1)
+def _agenda(timeline: Timeline, *, now: datetime) -> None:
+    """This morning's therapist agendas, as the scheduler's job wrote them at the agenda
+    time (it runs every few minutes; the first run after that time writes them)."""
+    timeline.at(at(local_day(now), agenda.agenda_time()), lambda t: agenda.write_agendas(now=t))
 
 
 def load() -> list[DemoLogin]:
@@ -56,7 +53,7 @@ def load() -> list[DemoLogin]:
     now = clock.now()
     cast, versions = _open(now)
     timeline = Timeline(until=now)
-    _agendas(timeline, since=cast.clinic.created_at, until=now)
+    _agenda(timeline, now=now)
     clinic = Clinic(cast, timeline, versions)
     for story in stories(now):
         _register(cast, timeline, story)
