@@ -1,10 +1,10 @@
 """The README's five-minute tour, run as a newcomer runs it: its ```sh block pasted
 into one bash shell, command after command, against a real server on the demo
 (a fresh SQLite database, `flask db upgrade`, `flask kapt demo-data --if-empty`,
-`flask kapt serve`). Each command must succeed (the tour's curl calls use
---fail-with-body, so an HTTP error fails the command) and show what the tour says
-it shows. The server runs at the real time of day: between 21:00 and 07:45 New York
-time no dose is under way, and the tour says so instead of recording a reading."""
+`flask kapt serve`). Each command must succeed (the tour's curl calls use --fail,
+so an HTTP error fails the command) and show what the tour says it shows. The
+server runs at the real time of day: between 20:35 and 07:45 New York time no dose
+is being monitored, and the tour says so instead of recording a reading."""
 
 from __future__ import annotations
 
@@ -132,7 +132,9 @@ def test_the_readme_tour_runs_against_the_demo(demo_server):
 
     assert login == ""
     lines = schedule.splitlines()
-    assert all(re.fullmatch(r"\d\d:\d\d  .+  [a-z_]+  [a-z_]+  .+", line) for line in lines)
+    assert all(
+        re.fullmatch(r"\d\d:\d\d  .+  [a-z_]+  [a-z_]+( \(.+\))?  .+", line) for line in lines
+    )
     assert {"  preparation  ", "  dosing  ", "  integration  "} <= {
         kind for line in lines for kind in re.findall(r"  [a-z_]+  ", line)
     }
@@ -140,8 +142,8 @@ def test_the_readme_tour_runs_against_the_demo(demo_server):
     assert re.search(rf'"id": "{UUID}"', booking)
     assert '"kind": "preparation"' in booking and '"status": "booked"' in booking
     assert DEMO_ALERT in alerts
-    if any("  dosing  in_progress  " in line for line in lines):
+    if any("  dosing  in_progress (checklist in_progress)  " in line for line in lines):
         assert '"systolic_bp": 184' in reading
         assert TOUR_ALERT in alerts.splitlines()[0]  # newest first
     else:
-        assert reading.startswith("No dose is under way now")
+        assert reading.startswith("No dose is being monitored now")
