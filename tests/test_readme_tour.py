@@ -8,6 +8,7 @@ is being monitored, and the tour says so instead of recording a reading."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -45,6 +46,18 @@ def tour_commands() -> list[str]:
     found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
     assert found, "the tour has no ```sh block"
     return [command.strip() for command in re.split(r"\n\s*\n", found.group(1)) if command]
+
+
+def dose_chosen_by_the_tour(day: dict[str, object]) -> str:
+    """What step 5 of the tour picks from a day schedule as the dose to record on
+    ("" when none), by running its own jq filter over the schedule."""
+    found = re.search(r"DOSE=\$\(jq -r '(.*?)' <<<\"\$DAY\"\)", "\n".join(tour_commands()), re.S)
+    assert found, "step 5 no longer picks the dose with jq"
+    done = subprocess.run(
+        ["jq", "-r", found.group(1)], input=json.dumps(day), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def host_environment() -> dict[str, str]:

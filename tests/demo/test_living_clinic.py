@@ -18,6 +18,7 @@ import pytest
 from kapt_api import clock, demo
 from kapt_api.monitoring import jobs
 from kapt_api.reminders import agenda, dispatcher
+from tests.test_readme_tour import dose_chosen_by_the_tour
 
 API = "/api/v1"
 ZONE = ZoneInfo("America/New_York")
@@ -118,6 +119,8 @@ def front_desk_sees_a_busy_day(desk: Reader, moment: Moment) -> None:
     assert len({s["staff"]["id"] for s in day["by_staff"] if s["appointments"]}) >= 3
     under_way = [a for a in today if a["kind"] == "dosing" and a["status"] == "in_progress"]
     assert len(under_way) == (1 if moment.dose_under_way else 0)
+    monitored = moment.dose_under_way and not moment.discharged
+    assert dose_chosen_by_the_tour(day) == (under_way[0]["id"] if monitored else "")
     for appointment in today:
         starts_at = datetime.fromisoformat(appointment["starts_at"])
         if starts_at <= moment.now:
