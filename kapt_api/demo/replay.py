@@ -84,12 +84,6 @@ class Timeline:
         console = ConsoleChannel()
         self.channels: dict[str, Channel] = {"email": console, "sms": console, "webhook": console}
 
-    @property
-    def console(self) -> ConsoleChannel:
-        channel = self.channels["email"]
-        assert isinstance(channel, ConsoleChannel)
-        return channel
-
     def at(self, when: datetime, act: Act) -> None:
         """Plan `act` for `when`, unless that is still to come."""
         if self._playing is not None and when < self._playing:
