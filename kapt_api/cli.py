@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 import marshmallow as ma
 from flask import current_app
@@ -53,22 +55,62 @@ def create_admin(email: str, full_name: str, password: str) -> None:
 
 @kapt.command("demo-data")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
-def demo_data(if_empty: bool) -> None:
-    """Load the demo clinic and print its logins."""
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Drop everything and load the demo afresh, for today; only over an empty "
+    "database or the demo alone, never with KAPT_ENV=production.",
+)
+def demo_data(if_empty: bool, reset: bool) -> None:
+    """Load the demo clinic (its days placed around today) and print its logins."""
     from kapt_api import demo
 
-    if if_empty and demo.database_has_users():
+    if if_empty and reset:
+        raise click.UsageError("Give --if-empty or --reset, not both.")
+    if reset:
+        _refuse_reset_unless_demo_only(demo.foreign_contents())
+        from kapt_api.demo.reset import rebuild_schema
+
+        rebuild_schema()
+        _load_demo("Demo clinic reloaded")
+    elif demo.database_has_users():
+        if not if_empty:
+            raise click.ClickException(
+                "The database already has users; demo clinic not loaded. Use --reset to "
+                "reload the demo over itself, --if-empty to leave the database as it is."
+            )
         if not demo.demo_loaded():
             click.echo("Database already has users; demo clinic not loaded.")
             return
         click.echo("Demo clinic already loaded.")
     else:
-        demo.load()
-        db.session.commit()
-        click.echo("Demo clinic loaded.")
+        _load_demo("Demo clinic loaded")
     click.echo("Demo logins (email / password / roles):")
     for login in demo.LOGINS:
-        click.echo(f"  {login.email:<34} {login.password:<26} {', '.join(login.roles)}")
+        click.echo(f"  {login.email:<38} {login.password:<28} {', '.join(login.roles)}")
+
+
+def _refuse_reset_unless_demo_only(foreign: list[str]) -> None:
+    if current_app.config["KAPT_ENV"] == "production":
+        raise click.ClickException(
+            "Refusing to reset: KAPT_ENV is production. --reset drops every table; it is "
+            "for a demo database only."
+        )
+    if foreign:
+        raise click.ClickException(
+            f"Refusing to reset: the database holds more than the demo clinic "
+            f"({'; '.join(foreign)}). --reset drops every table; it only replaces an empty "
+            "database or the demo alone."
+        )
+
+
+def _load_demo(done: str) -> None:
+    from kapt_api import demo
+
+    started = time.perf_counter()
+    demo.load()
+    db.session.commit()
+    click.echo(f"{done} in {time.perf_counter() - started:.1f} s.")
 
 
 @kapt.command("serve")

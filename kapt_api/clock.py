@@ -22,6 +22,11 @@ def freeze(at: datetime) -> None:
     _frozen = at.astimezone(UTC)
 
 
+def frozen_at() -> datetime | None:
+    """The pinned "now", or None when the clock runs (so a replay can put it back)."""
+    return _frozen
+
+
 def unfreeze() -> None:
     global _frozen
     _frozen = None
