@@ -16,6 +16,7 @@ from kapt_api.fields import register_openapi_fields
 from kapt_api.openapi import OPENAPI_CONFIG, docs_assets, document_errors
 
 JSON_METHODS = {"POST", "PUT", "PATCH"}
+WRITE_METHODS = JSON_METHODS | {"DELETE"}
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -46,6 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     logs.install(app)
     _require_json_bodies(app)
+    _sqlite_writes_lock_first(app)
     _register_cli(app)
     return app
 
@@ -116,6 +118,21 @@ def _require_json_bodies(app: Flask) -> None:
         )
         if request.method in JSON_METHODS and has_body and not request.is_json:
             raise UnsupportedMediaType("Send the body as application/json.")
+
+
+def _sqlite_writes_lock_first(app: Flask) -> None:
+    """SQLite (the embedded default) has one writer at a time, and a transaction that
+    read before writing fails at once if another connection wrote in between (the busy
+    wait does not apply): every request that may write takes the lock before it reads.
+    PostgreSQL needs none of this (row locks, constraints and retries do that job)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from kapt_api.db import begin_write
+
+    @app.before_request
+    def _lock_first() -> None:
+        if request.method in WRITE_METHODS:
+            begin_write(db.session)
 
 
 def _register_cli(app: Flask) -> None:

@@ -34,6 +34,7 @@ from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, Wor
 from kapt_api.db import db
 from kapt_api.extensions import limiter
 from kapt_api.patients.models import CareTeamMember, Patient
+from tests.separate_app import separate_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -136,6 +137,21 @@ def db_session(app: Flask) -> Iterator[Session]:
             db.session = original
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Flask, Path]]:
+    """An app on its own SQLite file, as the embedded server runs, for what happens only
+    between connections (locks), which the one rolled-back test connection cannot show."""
+    path = tmp_path / "kapt.db"
+    with separate_app(test_overrides(f"sqlite:///{path}")) as application:
+        upgrade(directory=str(ROOT / "migrations"))
+        # The suite swaps db.session for its rolled-back test session; the scheduler's
+        # threads need the application's own sessions on this file.
+        monkeypatch.setattr(db, "session", db._make_scoped_session({}))
+        yield application, path
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

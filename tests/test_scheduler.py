@@ -7,37 +7,20 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import event, select
 
 from kapt_api import scheduler
 from kapt_api.db import db
 from kapt_api.health import SchedulerHeartbeat
-from tests import conftest
-from tests.separate_app import separate_app
 
 pytestmark = pytest.mark.once  # builds its own SQLite file whatever the engine under test
 HEARTBEAT = next(job for job in scheduler.JOBS if job.id == "heartbeat")
 BOUND = 60.0  # seconds: an upper bound on a busy machine, not a wait
-
-
-@pytest.fixture
-def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Flask, Path]]:
-    path = tmp_path / "kapt.db"
-    with separate_app(conftest.test_overrides(f"sqlite:///{path}")) as application:
-        upgrade(directory=str(conftest.ROOT / "migrations"))
-        # The suite swaps db.session for its rolled-back test session; the scheduler's
-        # threads need the application's own sessions on this file.
-        monkeypatch.setattr(db, "session", db._make_scoped_session({}))
-        yield application, path
-        db.session.remove()
-        db.engine.dispose()
 
 
 def heartbeats(application: Flask) -> list[str]:
