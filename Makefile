@@ -10,7 +10,7 @@ KAPT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export KAPT_TEST_POSTGRES_URL
 POSTGRES_REACHABLE = $(BIN)/python -c "import sqlalchemy as sa; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null
 
-.PHONY: run test install install-test lint typecheck test-sqlite test-postgresql clean
+.PHONY: run demo-reset test install install-test lint typecheck test-sqlite test-postgresql clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ run: export KAPT_ENV ?= development
 run: export KAPT_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/flask db upgrade
-	$(BIN)/flask kapt demo-data --if-empty
+	$(BIN)/flask kapt demo-data --if-empty --no-logins
 	$(BIN)/flask kapt serve --host 127.0.0.1 --port $(PORT)
+
+## make demo-reset: reload the demo clinic for a new day (only over the demo or an empty database)
+demo-reset: export KAPT_ENV ?= development
+demo-reset: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask kapt demo-data --reset
 
 ## make test: ruff, mypy, the suite on SQLite and (when reachable) on PostgreSQL
 test: install-test lint typecheck

@@ -56,12 +56,17 @@ def create_admin(email: str, full_name: str, password: str) -> None:
 @kapt.command("demo-data")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 @click.option(
+    "--no-logins",
+    is_flag=True,
+    help="Do not print the logins (`make run` prints them once the server is up).",
+)
+@click.option(
     "--reset",
     is_flag=True,
     help="Drop everything and load the demo afresh, for today; only over an empty "
     "database or the demo alone, never with KAPT_ENV=production.",
 )
-def demo_data(if_empty: bool, reset: bool) -> None:
+def demo_data(if_empty: bool, no_logins: bool, reset: bool) -> None:
     """Load the demo clinic (its days placed around today) and print its logins."""
     from kapt_api import demo
 
@@ -85,9 +90,16 @@ def demo_data(if_empty: bool, reset: bool) -> None:
         click.echo("Demo clinic already loaded.")
     else:
         _load_demo("Demo clinic loaded")
-    click.echo("Demo logins (email / password / roles):")
+    if not no_logins:
+        _print_logins(indent="")
+
+
+def _print_logins(*, indent: str) -> None:
+    from kapt_api import demo
+
+    click.echo(f"{indent}Demo logins (email / password / roles):")
     for login in demo.LOGINS:
-        click.echo(f"  {login.email:<38} {login.password:<28} {', '.join(login.roles)}")
+        click.echo(f"{indent}  {login.email:<38} {login.password:<28} {', '.join(login.roles)}")
 
 
 def _refuse_reset_unless_demo_only(foreign: list[str]) -> None:
@@ -153,9 +165,7 @@ def _print_banner(base_url: str, *, scheduler_running: bool) -> None:
     click.echo(f"  API docs:         {base_url}/docs")
     click.echo(f"  OpenAPI document: {base_url}/openapi.json")
     if demo.demo_loaded():
-        click.echo("  Demo logins (email / password / roles):")
-        for login in demo.LOGINS:
-            click.echo(f"    {login.email:<34} {login.password:<26} {', '.join(login.roles)}")
+        _print_logins(indent="  ")
     click.echo("")
 
 
