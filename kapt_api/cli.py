@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import click
@@ -175,5 +176,18 @@ def run_scheduler() -> None:
     from kapt_api import scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = scheduler.build(app, blocking=True)
+
+    def _stop(signum: int, _frame: object) -> None:
+        # `docker stop` and systemd send SIGTERM: let the jobs under way finish their
+        # batch (each claim is leased, so a kill would only delay it) and exit cleanly.
+        click.echo(f"Scheduler {scheduler.INSTANCE_NAME} stopping ({signal.Signals(signum).name}).")
+        runner.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, _stop)
     click.echo(f"Scheduler {scheduler.INSTANCE_NAME} running {len(scheduler.JOBS)} jobs.")
-    scheduler.build(app, blocking=True).start()
+    try:
+        runner.start()
+    except KeyboardInterrupt:
+        runner.shutdown(wait=True)
+    click.echo(f"Scheduler {scheduler.INSTANCE_NAME} stopped.")

@@ -53,11 +53,11 @@ def a_clinic_day(base: str) -> int:
     today = datetime.now(ZoneInfo(clinic["time_zone"])).date().isoformat()
     day = get(base, f"/api/v1/schedule?clinic_id={clinic['id']}&date={today}", desk)
     assert any(room["appointments"] for room in day["by_room"]), "an empty demo day"
-    course = next(a for room in day["by_room"] for a in room["appointments"])["course_id"]
-    get(base, f"/api/v1/courses/{course}/progress", desk)
+    first = next(a for room in day["by_room"] for a in room["appointments"])
+    get(base, f"/api/v1/courses/{first['course_id']}/progress", desk)
     nurse = login(base, "nurse")
     get(base, "/api/v1/alerts", nurse)
-    get(base, "/api/v1/reminders", desk)
+    get(base, f"/api/v1/reminders?appointment_id={first['id']}", desk)
     return 7
 
 
