@@ -147,14 +147,19 @@ def serve(host: str, port: int) -> None:
         runner = scheduler.build(app, blocking=False)
         runner.start()
     _print_banner(f"http://{host}:{server.server_port}", scheduler_running=runner is not None)
+    # SIGTERM (kill, a process manager) stops it as Ctrl+C does: werkzeug ends its loop.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
         click.echo("Stopped.")
     finally:
         server.server_close()
         if runner is not None:
             runner.shutdown(wait=False)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_banner(base_url: str, *, scheduler_running: bool) -> None:
