@@ -104,14 +104,10 @@ def _run_once(app: Flask, job: Job, *, write_lock_first: bool) -> None:
                 begin_write(db.session)
             job.run(clock.now())
             db.session.commit()
-        except OperationalError as exc:
-            db.session.rollback()
-            if not _is_locked(exc):
-                log.error("job_failed", job=job.id, error_type=type(exc).__name__)
-            raise
         except Exception as exc:
             db.session.rollback()
-            log.error("job_failed", job=job.id, error_type=type(exc).__name__)
+            if not (isinstance(exc, OperationalError) and _is_locked(exc)):
+                log.error("job_failed", job=job.id, error_type=type(exc).__name__)
             raise
         finally:
             db.session.remove()
