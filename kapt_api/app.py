@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kapt_api import config, errors, logs
+from kapt_api import config, errors, framing, logs
 from kapt_api.extensions import api, db, limiter, migrate
 from kapt_api.fields import register_openapi_fields
 from kapt_api.openapi import OPENAPI_CONFIG, docs_assets, document_errors
@@ -46,6 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     document_errors(api)
     errors.register(app)
     logs.install(app)
+    framing.install(app)
     _require_json_bodies(app)
     _sqlite_writes_lock_first(app)
     _register_cli(app)

@@ -81,6 +81,14 @@ class RuleRefused(DomainError):
         super().__init__(detail or " ".join(v.message for v in items), violations=items)
 
 
+class BadRequest(DomainError):
+    """A request whose framing (a header, the query string) is malformed."""
+
+    status = 400
+    code = "bad_request"
+    title = "Malformed request"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"
@@ -183,6 +191,19 @@ def _strip_locations(messages: Any) -> Any:
     return messages
 
 
+# The HTTP errors a client is expected to act on: a stable code, and for the ETag
+# preconditions what to do (werkzeug's own sentences name no header).
+HTTP_PROBLEMS: dict[int, tuple[str, str | None]] = {
+    411: ("length_required", None),
+    412: (
+        "etag_mismatch",
+        "It changed since you read it: read it again and send its new ETag in If-Match.",
+    ),
+    413: ("body_too_large", None),
+    428: ("if_match_required", "Send If-Match with the ETag of the version you read."),
+}
+
+
 def render_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
@@ -210,6 +231,16 @@ def render_http_exception(exc: HTTPException) -> Response:
         )
     if status == 429:
         detail = f"Too many attempts ({detail}); wait as long as Retry-After says."
+    if status in HTTP_PROBLEMS:
+        code, advice = HTTP_PROBLEMS[status]
+        return problem(
+            status,
+            title=exc.name,
+            detail=advice or detail,
+            type_=f"urn:kapt:problem:{code}",
+            headers=headers,
+            code=code,
+        )
     return problem(status, title=exc.name, detail=detail, headers=headers)
 
 

@@ -1,15 +1,19 @@
 """marshmallow field types shared by every domain's schemas.
 
 They refuse what the database or the clinic cannot use, with messages in plain
-words: times without an offset, NUL characters, unknown time zones, phone numbers
-that are not E.164.
+words: times without an offset, NUL characters, lone surrogates, unknown time zones,
+phone numbers that are not E.164. They never bend a value into another one: 2.9 is
+not the integer 2, "3" is not a number, " dosing" is not a choice, 70.25 kg is not
+70.2 kg. Every In schema uses these (tests/test_fields.py walks them all).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -17,8 +21,18 @@ import marshmallow as ma
 from webargs.multidictproxy import MultiDictProxy
 
 # Characters no text field accepts: the C0 controls except tab, newline and carriage
-# return, DEL and the C1 controls (PostgreSQL refuses NUL outright).
+# return, DEL and the C1 controls (PostgreSQL refuses NUL outright; the others belong in
+# no name, reason or note).
 _CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# Lone UTF-16 surrogates: JSON can write one ("\ud800") and Python decodes it, but it is
+# half a character, which UTF-8 cannot encode, so the driver cannot send it to PostgreSQL
+# (and SQLite would keep text no client can read back). The published patterns leave them
+# out: a lone surrogate is not a Unicode scalar value, so a JSON Schema regex cannot name
+# one (RFC 8259 §8.2 calls such strings unpredictable), and text in any other language
+# cannot hold one. Noncharacters such as U+FFFE and U+FDD0 are accepted: they are scalar
+# values that UTF-8 encodes, both engines store and return them unchanged, and Unicode
+# allows them in interchange (Corrigendum 9).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # The whitespace stripped from both ends of a text: exactly what ECMAScript's \s means,
 # written out, so the patterns in the OpenAPI document and this code agree on "blank".
 _SPACE_CLASS = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -37,7 +51,8 @@ _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 _HTTP_URL = re.compile(
     f"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:{_PORT})?(/[\\x21-\\x7e]*)?$"
 )
-_INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
+# At most 18 digits: every integer the API takes fits, and int() of a longer text is slow.
+_INTEGER_TEXT = re.compile(r"^-?[0-9]{1,18}$")
 _NUMBER_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MIN_YEAR, MAX_YEAR = 1900, 2200
@@ -66,8 +81,19 @@ def _padded(pattern: str) -> str:
     return f"^[{_SPACE_CLASS}]*{pattern[1:-1]}[{_SPACE_CLASS}]*$"
 
 
+def refuse_unstorable(text: str, *, controls: bool = True) -> None:
+    """Raise if `text` holds a lone surrogate (or, with `controls`, a control character)."""
+    if controls and _CONTROL.search(text):
+        raise ma.ValidationError("Must not contain control characters.")
+    if _SURROGATE.search(text):
+        raise ma.ValidationError(
+            "Must not contain a lone surrogate (U+D800 to U+DFFF): send whole characters."
+        )
+
+
 class Text(ma.fields.String):
-    """A string with a length limit and no control characters (PostgreSQL refuses NUL).
+    """A string with a length limit, no control characters (PostgreSQL refuses NUL) and no
+    lone surrogates (UTF-8 cannot encode them).
 
     Surrounding whitespace is stripped (with `strip`, the default); the length limits
     count the characters as sent. With `min_length` above 0 a blank text is refused.
@@ -95,13 +121,46 @@ class Text(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if _CONTROL.search(text):
-            raise ma.ValidationError("Must not contain control characters.")
+        refuse_unstorable(text)
         self.length(text)
         stripped = text.strip(SPACES)
         if self.non_blank and not stripped:
             raise ma.ValidationError("Must not be blank.")
         return stripped if self.strip else text
+
+
+class Password(ma.fields.String):
+    """A password exactly as typed: never stripped, any character UTF-8 can encode (it is
+    hashed, never stored as text), so only lone surrogates are refused."""
+
+    def __init__(self, *, min_length: int, max_length: int, **kwargs: Any) -> None:
+        self.length = ma.validate.Length(
+            min=min_length, max=max_length, error="Use between {min} and {max} characters."
+        )
+        super().__init__(**_meta(kwargs, minLength=min_length, maxLength=max_length))
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        refuse_unstorable(text, controls=False)
+        self.length(text)
+        return text
+
+
+class Choice(ma.fields.String):
+    """One word of a fixed list, exactly as written: no trimming, no case folding."""
+
+    def __init__(self, choices: Iterable[str], *, error: str | None = None, **kwargs: Any) -> None:
+        self.choices = tuple(choices)
+        self.error = error or "Must be one of: {choices}."
+        enum: list[str | None] = list(self.choices)
+        if kwargs.get("allow_none"):
+            enum.append(None)
+        super().__init__(**_meta(kwargs, enum=enum))
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise ma.ValidationError(self.error.format(choices=", ".join(self.choices)))
+        return value
 
 
 class Email(Text):
@@ -260,9 +319,12 @@ class Integer(ma.fields.Integer):
 
 
 class Flag(ma.fields.Boolean):
-    """A JSON true or false; "yes", 1 and "on" are refused, not guessed at."""
+    """A JSON true or false; "yes", 1 and "on" are refused, not guessed at. In a query
+    string, the text true or false."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, str) and _from_text_source(data) and value in ("true", "false"):
+            return value == "true"
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
@@ -282,6 +344,29 @@ class Number(ma.fields.Float):
         if not math.isfinite(value):
             raise self.make_error("special")
         return float(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Quantity(ma.fields.Decimal):
+    """A JSON number kept as a Decimal of at most `places` decimals: a value with more is
+    refused, never rounded (70.25 kg is not 70.2 kg). Bound it with validate.Range."""
+
+    def __init__(self, *, places: int, **kwargs: Any) -> None:
+        self.decimals = places
+        super().__init__(places=places, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        if not math.isfinite(value):
+            raise self.make_error("special")
+        exact = Decimal(str(value))
+        try:
+            rounded = exact.quantize(Decimal(1).scaleb(-self.decimals))
+        except InvalidOperation:
+            raise self.make_error("invalid", input=value) from None
+        if rounded != exact:
+            raise ma.ValidationError(f"Give at most {self.decimals} decimal place(s).")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class LocalTime(ma.fields.Field):

@@ -30,7 +30,9 @@ def _login_limit() -> str:
 def _login_account_key() -> str:
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    digest = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:32]
+    # It runs before the body is validated: a lone surrogate must still give a key.
+    key = str(email).strip().lower().encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(key).hexdigest()[:32]
     return f"login-account:{digest}"
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 
 from kapt_api.auth.models import Role
-from kapt_api.fields import AwareDateTime, Email, Text
+from kapt_api.fields import AwareDateTime, Choice, Email, Password, Text
 
 
 class LoginIn(ma.Schema):
     email = Email(required=True)
-    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
+    password = Password(min_length=1, max_length=1024, required=True)
 
 
 class UserOut(ma.Schema):
@@ -37,9 +37,7 @@ class AuditQuery(ma.Schema):
     patient_id = ma.fields.UUID()
     resource_type = Text(max_length=40)
     action = Text(max_length=40)
-    outcome = ma.fields.String(
-        validate=ma.validate.OneOf(["success", "denied", "refused", "failed"])
-    )
+    outcome = Choice(["success", "denied", "refused", "failed"])
     occurred_from = AwareDateTime(data_key="from")
     occurred_to = AwareDateTime(data_key="to")
 

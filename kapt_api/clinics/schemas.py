@@ -12,17 +12,22 @@ import marshmallow as ma
 from kapt_api.auth.models import Role
 from kapt_api.auth.service import MIN_PASSWORD_LENGTH
 from kapt_api.clinics.models import RoomKind
-from kapt_api.fields import AwareDateTime, Email, LocalTime, Phone, Text, TimeZoneName, Weekday
+from kapt_api.fields import (
+    AwareDateTime,
+    Email,
+    Flag,
+    LocalTime,
+    Password,
+    Phone,
+    Text,
+    TimeZoneName,
+    Weekday,
+)
 
 # Seven days of several intervals each is far below this; more is a client bug.
 MAX_WEEKLY_INTERVALS = 50
 MAX_PASSWORD_LENGTH = 1024
 ROOM_KINDS = [kind.value for kind in RoomKind]
-
-
-def _flag(**kwargs: object) -> ma.fields.Boolean:
-    """A JSON true or false in a body; strings such as "yes" are refused, not guessed at."""
-    return ma.fields.Boolean(truthy={True}, falsy={False}, **kwargs)  # type: ignore[arg-type]
 
 
 def _week(item: type[ma.Schema], **kwargs: object) -> ma.fields.List:
@@ -84,7 +89,7 @@ class ClinicOut(ma.Schema):
 class RoomIn(ma.Schema):
     name = Text(required=True, min_length=1, max_length=100)
     kind = ma.fields.Enum(RoomKind, by_value=True, required=True)
-    active = _flag()
+    active = Flag()
 
 
 class RoomPatch(RoomIn):
@@ -93,7 +98,7 @@ class RoomPatch(RoomIn):
 
 class RoomQuery(ma.Schema):
     kind = ma.fields.Enum(RoomKind, by_value=True)
-    active = ma.fields.Boolean()
+    active = Flag()
 
 
 class RoomOut(ma.Schema):
@@ -118,14 +123,11 @@ def _roles(**kwargs: object) -> ma.fields.List:
 class StaffIn(ma.Schema):
     email = Email(required=True)
     full_name = Text(required=True, min_length=1, max_length=200)
-    password = ma.fields.String(
+    password = Password(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
         required=True,
         load_only=True,
-        validate=ma.validate.Length(
-            min=MIN_PASSWORD_LENGTH,
-            max=MAX_PASSWORD_LENGTH,
-            error="Use between {min} and {max} characters.",
-        ),
         metadata={"description": "The login's first password."},
     )
     roles = _roles(required=True)
@@ -140,15 +142,13 @@ class StaffPatch(ma.Schema):
     clinic_id = ma.fields.UUID()
     credentials = Text(max_length=100, allow_none=True)
     phone = Phone(allow_none=True)
-    active = _flag(
-        metadata={"description": "false also disables the login; true enables it again."}
-    )
+    active = Flag(metadata={"description": "false also disables the login; true enables it again."})
 
 
 class StaffQuery(ma.Schema):
     clinic_id = ma.fields.UUID()
     role = ma.fields.Enum(Role, by_value=True)
-    active = ma.fields.Boolean()
+    active = Flag()
 
 
 class StaffOut(ma.Schema):

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, Flag, Text
+from kapt_api.fields import AwareDateTime, Choice, Date, Flag, Integer, Number, Text
 from kapt_api.monitoring.models import AlertStatus
+from kapt_api.monitoring.rems_rules import MG_PER_DEVICE
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.protocols.measurements import Measurement
 
 MAX_REASON = 1000
 MAX_VALUES = 20
 NUMERIC = [m.value for m in Measurement if m.info.numeric]
+MAX_DEVICES = 3
+# Esketamine comes in 28 mg devices (DOMAIN.md §1): 28, 56 or 84 mg, nothing between.
+DOSES_MG = [MG_PER_DEVICE * devices for devices in range(1, MAX_DEVICES + 1)]
 
 
 # --- in ------------------------------------------------------------------------------------
 
 
 class ValueIn(ma.Schema):
-    measurement = ma.fields.String(required=True, validate=ma.validate.OneOf(NUMERIC))
-    value = ma.fields.Float(
-        required=True, allow_nan=False, validate=ma.validate.Range(min=-1000, max=1000)
-    )
+    measurement = Choice(NUMERIC, required=True)
+    value = Number(required=True, validate=ma.validate.Range(min=-1000, max=1000))
     unit = Text(required=True, max_length=20, metadata={"description": "UCUM, e.g. mm[Hg]"})
 
 
@@ -44,10 +46,10 @@ class ReasonIn(ma.Schema):
 
 
 class AdverseEventsIn(ma.Schema):
-    sedation = ma.fields.Boolean(required=True)
-    dissociation = ma.fields.Boolean(required=True)
-    respiratory_depression = ma.fields.Boolean(required=True)
-    bp_increase = ma.fields.Boolean(required=True)
+    sedation = Flag(required=True)
+    dissociation = Flag(required=True)
+    respiratory_depression = Flag(required=True)
+    bp_increase = Flag(required=True)
 
 
 class DischargeIn(ma.Schema):
@@ -65,7 +67,7 @@ class DischargeIn(ma.Schema):
     adverse_events = ma.fields.Nested(
         AdverseEventsIn, metadata={"description": "Required for an esketamine session"}
     )
-    ready_to_leave_minutes = ma.fields.Integer(
+    ready_to_leave_minutes = Integer(
         validate=ma.validate.Range(min=0, max=24 * 60),
         metadata={
             "description": "Required for an esketamine session (the REMS evaluation "
@@ -88,7 +90,7 @@ class ConcomitantMedicationsIn(ma.Schema):
 
 class AdministrationIn(ma.Schema):
     first_device_at = AwareDateTime(required=True)
-    devices = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=3))
+    devices = Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_DEVICES))
     device_times = ma.fields.List(
         AwareDateTime(),
         validate=ma.validate.Length(min=1, max=3),
@@ -97,7 +99,12 @@ class AdministrationIn(ma.Schema):
             "may be left out for a single device"
         },
     )
-    dose_mg = ma.fields.Integer(required=True, validate=ma.validate.Range(min=28, max=84))
+    dose_mg = Integer(
+        required=True,
+        validate=ma.validate.OneOf(
+            DOSES_MG, error=f"Give the dose in whole {MG_PER_DEVICE} mg devices: 28, 56 or 84."
+        ),
+    )
     lot_number = Text(required=True, min_length=1, max_length=60)
     concomitant_medications = ma.fields.Nested(
         ConcomitantMedicationsIn,
@@ -110,7 +117,7 @@ class AdministrationIn(ma.Schema):
 
 class AlertQuery(ma.Schema):
     clinic_id = ma.fields.UUID()
-    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AlertStatus]))
+    status = Choice([s.value for s in AlertStatus])
 
 
 class AcknowledgeIn(ma.Schema):
@@ -225,7 +232,7 @@ class RemsFormOut(ma.Schema):
     device_times = ma.fields.List(ma.fields.AwareDateTime(), allow_none=True)
     discharged_at = ma.fields.AwareDateTime(allow_none=True)
     total_monitoring_minutes = ma.fields.Integer(allow_none=True)
-    ready_to_leave_minutes = ma.fields.Integer(allow_none=True)
+    ready_to_leave_minutes = Integer(allow_none=True)
     bp_before_administration = ma.fields.Nested(BloodPressureOut, allow_none=True)
     bp_40_minutes = ma.fields.Nested(BloodPressureOut, allow_none=True)
     bp_before_discharge = ma.fields.Nested(BloodPressureOut, allow_none=True)

@@ -111,7 +111,7 @@ def _wanted_errors(api: Api, path: str, method: str, operation: dict[str, Any]) 
     if _names_objects(api, path, operation):
         wanted.add(404)
     if "requestBody" in operation:
-        wanted |= {400, 413, 415, 422}
+        wanted |= {400, 411, 413, 415, 422}  # 411: a chunked body the server cannot bound
     if any(p.get("in") == "query" for p in operation.get("parameters", [])):
         wanted.add(422)
     if method == "post" and path == LOGIN_PATH:

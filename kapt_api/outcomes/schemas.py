@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime
+from kapt_api.fields import AwareDateTime, Choice, Integer
 from kapt_api.outcomes.rules import INSTRUMENTS, ITEM_MAX, Instrument
 
 INSTRUMENT_NAMES = [i.value for i in Instrument]
 
 
 class MeasureIn(ma.Schema):
-    instrument = ma.fields.String(required=True, validate=ma.validate.OneOf(INSTRUMENT_NAMES))
+    instrument = Choice(INSTRUMENT_NAMES, required=True)
+    # Each answer is one of the four levels (DOMAIN.md §4.3): 2.9 is no answer, not a 2.
     items = ma.fields.List(
-        ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=ITEM_MAX)),
+        Integer(
+            required=True,
+            validate=ma.validate.Range(
+                min=0, max=ITEM_MAX, error=f"Answer each item with a whole number 0-{ITEM_MAX}."
+            ),
+        ),
         required=True,
         validate=ma.validate.Length(min=1, max=9),
         metadata={"description": "Each item 0-3, in questionnaire order (PHQ-9: 9, GAD-7: 7)"},
@@ -23,7 +29,7 @@ class MeasureIn(ma.Schema):
 
 
 class MeasureQuery(ma.Schema):
-    instrument = ma.fields.String(validate=ma.validate.OneOf(INSTRUMENT_NAMES))
+    instrument = Choice(INSTRUMENT_NAMES)
 
 
 class MeasureOut(ma.Schema):

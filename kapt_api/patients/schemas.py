@@ -13,7 +13,17 @@ from typing import Any
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, Email, Flag, Phone, Text, TimeZoneName
+from kapt_api.fields import (
+    AwareDateTime,
+    Choice,
+    Date,
+    Email,
+    Flag,
+    Phone,
+    Quantity,
+    Text,
+    TimeZoneName,
+)
 from kapt_api.patients.models import ReminderChannel, Sex
 from kapt_api.patients.policy import PatientView
 from kapt_api.patients.rules import MAX_CARE_TEAM, MAX_WEIGHT_KG, MIN_WEIGHT_KG
@@ -22,8 +32,9 @@ CHANNELS = [channel.value for channel in ReminderChannel]
 SEXES = [sex.value for sex in Sex]
 
 
-class Kilograms(ma.fields.Decimal):
-    """A JSON number of kilograms, kept to one decimal (a numeric string is refused)."""
+class Kilograms(Quantity):
+    """A JSON number of kilograms with at most one decimal, as the column keeps it (a
+    numeric string is refused; 70.25 is refused, not rounded)."""
 
     def __init__(self, **kwargs: Any) -> None:
         bounds = ma.validate.Range(
@@ -31,12 +42,7 @@ class Kilograms(ma.fields.Decimal):
             max=MAX_WEIGHT_KG,
             error=f"Must be between {MIN_WEIGHT_KG} and {MAX_WEIGHT_KG} kg.",
         )
-        super().__init__(places=1, allow_nan=False, validate=bounds, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
+        super().__init__(places=1, validate=bounds, **kwargs)
 
 
 class ClinicalIn(ma.Schema):
@@ -56,16 +62,16 @@ class PatientFields(ma.Schema):
     given_name = Text(required=True, min_length=1, max_length=100)
     family_name = Text(required=True, min_length=1, max_length=100)
     date_of_birth = Date(required=True, metadata={"description": "In the past, YYYY-MM-DD"})
-    sex = ma.fields.String(
+    sex = Choice(
+        SEXES,
         allow_none=True,
-        validate=ma.validate.OneOf(SEXES, error=f"Must be one of: {', '.join(SEXES)}."),
         metadata={"description": "As the esketamine REMS Patient Monitoring Form asks it"},
     )
     email = Email(allow_none=True)
     phone = Phone(allow_none=True)
     time_zone = TimeZoneName(metadata={"description": "Defaults to the clinic's time zone"})
-    preferred_reminder_channel = ma.fields.String(
-        validate=ma.validate.OneOf(CHANNELS),
+    preferred_reminder_channel = Choice(
+        CHANNELS,
         metadata={
             "description": "sms needs a phone and sms_opt_in; email needs an email. "
             "Defaults to email when an email is given, else none."
@@ -108,7 +114,7 @@ class PatientQuery(ma.Schema):
         max_length=100,
         metadata={"description": "Part of the given or family name, any case"},
     )
-    active = ma.fields.Boolean()
+    active = Flag()
 
 
 class ClinicalOut(ma.Schema):

@@ -79,16 +79,11 @@ class Whole(StrictInteger):
         super().__init__(validate=Range(min=low, max=high), **kwargs)
 
 
-class Number(ma.fields.Float):
-    """A JSON number (a numeric string or a boolean is refused)."""
+class Number(fields.Number):
+    """A JSON number from 0 to 1000 (a numeric string or a boolean is refused)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(allow_nan=False, validate=Range(min=0, max=1000), **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
+        super().__init__(validate=Range(min=0, max=1000), **kwargs)
 
 
 class EnumSet(ma.fields.List):
@@ -105,12 +100,13 @@ class EnumSet(ma.fields.List):
         return frozenset(super()._deserialize(value, attr, data, **kwargs))
 
 
-class Key(ma.fields.String):
+class Key(Text):
     """A short machine name: lower-case letters, digits and _, starting with a letter."""
 
     def __init__(self, **kwargs: Any) -> None:
-        pattern = ma.validate.Regexp(KEY, error="Use lower-case letters, digits and _.")
-        super().__init__(validate=[Length(min=1, max=40), pattern], **kwargs)
+        word = ma.validate.Regexp(KEY, error="Use lower-case letters, digits and _.")
+        kwargs.update(min_length=1, max_length=40, pattern=KEY.pattern)
+        super().__init__(strip=False, validate=word, **kwargs)
 
 
 def enum_field(enum: Any, **kwargs: Any) -> ma.fields.Enum:

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import g, has_request_context
 
-from kapt_api.fields import AwareDateTime, Text
+from kapt_api.fields import AwareDateTime, Choice, Text
 from kapt_api.protocols import policy
 from kapt_api.protocols.definition import Medication, Route
 from kapt_api.protocols.definition_schemas import (
@@ -60,8 +60,8 @@ class NewVersionIn(ma.Schema):
             "Give this or template, not both."
         }
     )
-    template = ma.fields.String(
-        validate=ma.validate.OneOf(sorted(TEMPLATES)),
+    template = Choice(
+        sorted(TEMPLATES),
         metadata={"description": "Start from a built-in template instead"},
     )
     notes = Text(max_length=2000, load_default="")

@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Text
+from kapt_api.fields import AwareDateTime, Choice, Text
 from kapt_api.reminders.events import EVENTS
 
 
@@ -64,7 +64,7 @@ class WebhookSubscriptionIn(ma.Schema):
     clinic_id = ma.fields.UUID(required=True)
     url = WebhookUrl(required=True)
     events = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(EVENTS)),
+        Choice(EVENTS),
         required=True,
         validate=ma.validate.Length(min=1, max=len(EVENTS)),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, LocalTime, Weekday
+from kapt_api.fields import AwareDateTime, Date, Integer, LocalTime, Weekday
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.planning import MAX_BATCH
 from kapt_api.scheduling.readiness import CHECKLIST_STATES, ESCORT_STATES
@@ -153,12 +153,12 @@ class SlotQuery(ma.Schema):
         required=True,
         metadata={"description": "Starts before this; at most 31 days after from"},
     )
-    step_minutes = ma.fields.Integer(
+    step_minutes = Integer(
         load_default=15,
         validate=ma.validate.Range(5, MAX_STEP_MINUTES),
         metadata={"description": "Starts on this grid from each opening time"},
     )
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_SLOTS))
+    limit = Integer(load_default=100, validate=ma.validate.Range(1, MAX_SLOTS))
 
 
 class SlotOut(ma.Schema):

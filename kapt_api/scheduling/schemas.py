@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, LocalTime, Text
+from kapt_api.fields import AwareDateTime, Choice, Date, LocalTime, Text
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import course_extras
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
@@ -31,7 +31,7 @@ class OverrideIn(ma.Schema):
     """Book despite these clinical rules (administrators and prescribers only)."""
 
     rules = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(BOOKING_RULES)),
+        Choice(BOOKING_RULES),
         required=True,
         validate=ma.validate.Length(min=1, max=len(BOOKING_RULES)),
         metadata={
@@ -104,7 +104,7 @@ class AppointmentQuery(ma.Schema):
     until = AwareDateTime(
         data_key="to", metadata={"description": "Appointments starting before this"}
     )
-    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    status = Choice(STATUSES)
 
 
 class CareTeamIn(ma.Schema):
