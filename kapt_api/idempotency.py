@@ -4,12 +4,18 @@ gets the first answer again instead of booking twice.
 The key is claimed first in its own committed row (a unique constraint settles
 a race between two retries), then the view runs, then its answer is stored.
 A failed request releases the key so the client may retry with it.
+
+A retry is the same request when its JSON means the same: keys in another order,
+other spacing and 5.0 for 5 change nothing. Identical bytes are always the same
+request, which also matches records fingerprinted before bodies were compared by
+meaning.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -60,12 +66,39 @@ class IdempotencyRecord(IdMixin, Base):
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
-def _fingerprint() -> str:
+def _fingerprints() -> tuple[str, str]:
+    """The request's fingerprint by the meaning of its JSON body, and by its exact bytes."""
+    body = request.get_data()
+    return _digest(_canonical(body)), _digest(body)
+
+
+def _digest(body: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode())
     digest.update(request.path.encode())
-    digest.update(request.get_data())
+    digest.update(body)
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    """The JSON with sorted keys, no spaces and whole numbers as integers (5.0 is 5);
+    a body that is not JSON stays as sent (the view refuses it)."""
+    try:
+        value = _whole_numbers(json.loads(body))
+        # ASCII escapes: a lone surrogate, refused later by its field, still encodes.
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        return body
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -76,14 +109,16 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _claim(user_id: uuid.UUID, key: str, fingerprint: str) -> IdempotencyRecord | Response:
+def _claim(
+    user_id: uuid.UUID, key: str, fingerprints: tuple[str, str]
+) -> IdempotencyRecord | Response:
     existing = db.session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
         )
     )
     if existing is None:
-        record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint)
+        record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprints[0])
         db.session.add(record)
         try:
             db.session.commit()
@@ -94,7 +129,7 @@ def _claim(user_id: uuid.UUID, key: str, fingerprint: str) -> IdempotencyRecord 
                 code="idempotency_in_progress",
             ) from None
         return record
-    if existing.fingerprint != fingerprint:
+    if existing.fingerprint not in fingerprints:
         raise InvalidInput(
             {
                 f"header:{HEADER}": [
@@ -149,7 +184,7 @@ def idempotent(view: F) -> F:
         if not _KEY.match(key):
             raise InvalidInput({f"header:{HEADER}": ["Use 1 to 255 visible ASCII characters."]})
         verify_jwt_in_request()
-        claimed = _claim(current_user().id, key, _fingerprint())
+        claimed = _claim(current_user().id, key, _fingerprints())
         if isinstance(claimed, Response):
             return claimed
         record_id = claimed.id

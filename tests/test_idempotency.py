@@ -3,6 +3,8 @@ never a second patient or booking."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +20,7 @@ from kapt_api.errors import PROBLEM_MIMETYPE
 from kapt_api.idempotency import (
     IN_PROGRESS_LEASE,
     IdempotencyRecord,
+    _canonical,
     idempotent,
     purge_expired,
 )
@@ -105,6 +108,77 @@ def test_the_same_key_with_another_body_is_refused_naming_the_header(client, des
     assert response.mimetype == PROBLEM_MIMETYPE
     assert list(response.get_json()["errors"]) == [HEADER_FIELD]
     assert _patients("Other") == 0
+
+
+def _post_text(client, desk, key: str, text: str):
+    return client.post(
+        PATIENTS, data=text, content_type="application/json", headers=desk.headers(key=key)
+    )
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        lambda body: json.dumps(dict(reversed(list(body.items())))),
+        lambda body: json.dumps(body, indent=4),
+        lambda body: json.dumps(body, separators=(",", ":"), sort_keys=True),
+        lambda body: json.dumps({**body, "sms_opt_in": False}).replace("false", "false "),
+        lambda body: json.dumps(body, ensure_ascii=False).replace("Rue", "\\u0052ue"),
+    ],
+    ids=["key-order", "indented", "compact", "spaces-inside", "escaped-letter"],
+)
+def test_the_same_json_written_another_way_is_the_same_request(client, desk, retry):
+    body = desk.body(sms_opt_in=False)
+    key = f"same-meaning-{uuid.uuid4().hex[:8]}"
+
+    first = _post_text(client, desk, key, json.dumps(body))
+    again = _post_text(client, desk, key, retry(body))
+
+    assert first.status_code == 201, first.get_data(as_text=True)
+    assert again.status_code == 201, again.get_data(as_text=True)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert _patients("Okonkwo-Lind") == 1
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_the_same_request():
+    assert _canonical(b'{"n": 5.0, "m": [1.0, 2.5]}') == _canonical(b'{"m":[1,2.5],"n":5}')
+    assert _canonical(b'{"n": 5.5}') != _canonical(b'{"n": 5}')
+
+
+def test_the_same_keys_with_another_value_are_still_another_request(client, desk):
+    key = "same-keys-other-value"
+    _post_text(client, desk, key, json.dumps(desk.body(sms_opt_in=False)))
+
+    response = _post_text(client, desk, key, json.dumps(desk.body(sms_opt_in=True)))
+
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == [HEADER_FIELD]
+
+
+def test_a_record_fingerprinted_by_its_bytes_still_replays_the_same_bytes(client, desk):
+    key = "from-before-meaning"
+    text = json.dumps(desk.body())
+    first = _post_text(client, desk, key, text)
+    record = db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+    digest = hashlib.sha256(b"POST" + PATIENTS.encode() + text.encode()).hexdigest()
+    record.fingerprint = digest  # as it was stored before bodies were compared by meaning
+    db.session.commit()
+
+    again = _post_text(client, desk, key, text)
+
+    assert first.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_body_that_is_not_json_is_fingerprinted_as_sent(client, desk):
+    key = "not-json"
+    refused = _post_text(client, desk, key, '{"given_name": "Rue",')
+
+    assert refused.status_code == 400
+    assert _records() == 0
+    assert _canonical(b"{not json") == b"{not json"
+    assert _canonical(b"[" * 100_000) == b"[" * 100_000
 
 
 def test_a_failed_first_attempt_releases_the_key(client, desk):
