@@ -5,7 +5,10 @@ The API only. `wsgi:app` never starts the scheduler (it runs as its own process,
 Command-line options (`--bind`, `--workers`) override these.
 """
 
+import json
 import os
+
+from gunicorn import util
 
 # Inside the container; outside it, pass `--bind 127.0.0.1:8000`.
 bind = "0.0.0.0:8000"
@@ -27,3 +30,52 @@ control_socket_disable = True
 # No gunicorn access log: it prints full URLs, query strings included (patient
 # searches). The application logs each request itself, by route template.
 accesslog = None
+
+# What gunicorn refuses itself, before the application sees the request: its defaults,
+# written out so that the answers below can name them. The longest request the API
+# takes (a query of a few ids and times, a bearer token) is far below each.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# gunicorn answers those refusals (400, 414, 431) in HTML from its worker's handle_error
+# through util.write_error; every worker writes them as problem+json instead, whichever
+# worker class runs. gunicorn's own message is not repeated: it quotes the request line,
+# query string included (patient searches).
+PROBLEMS = {
+    400: ("malformed_request", "The request line, a header or the chunked body is malformed."),
+    414: (
+        "uri_too_long",
+        f"The request line is longer than {limit_request_line} bytes: shorten the query.",
+    ),
+    431: (
+        "headers_too_large",
+        f"Send at most {limit_request_fields} headers of at most "
+        f"{limit_request_field_size} bytes each.",
+    ),
+}
+
+
+def write_problem(sock, status_int, reason, mesg):
+    """gunicorn's util.write_error, answering RFC 9457 problem+json like the application."""
+    code, detail = PROBLEMS.get(status_int, (reason.lower().replace(" ", "_"), reason + "."))
+    body = json.dumps(
+        {
+            "type": f"urn:kapt:problem:{code}",
+            "title": reason,
+            "status": status_int,
+            "detail": detail,
+            "code": code,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/problem+json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_worker_init(worker):
+    util.write_error = write_problem

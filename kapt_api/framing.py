@@ -10,7 +10,7 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, request
-from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, LengthRequired, RequestEntityTooLarge
 
 from kapt_api.errors import BadRequest, InvalidInput
 from kapt_api.openapi import IF_MATCH_PATTERN
@@ -65,8 +65,12 @@ def _chunked_body_within_limit() -> None:
         # cannot say where a chunked body stops.
         raise LengthRequired("Send the body with a Content-Length header.")
     limit = request.max_content_length
-    if limit is None:
-        return
-    request.get_data(cache=True)  # at most `limit` bytes, kept for the view
-    if request.environ["wsgi.input"].read(1):
+    try:
+        request.get_data(cache=True)  # at most `limit` bytes, kept for the view
+        more = limit is not None and request.environ["wsgi.input"].read(1)
+    except HTTPException:
+        raise
+    except Exception as error:  # the server's parser refusing the chunks (gunicorn's own)
+        raise BadRequest("The chunked body is malformed.", code="malformed_body") from error
+    if more:
         raise RequestEntityTooLarge()

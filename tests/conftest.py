@@ -164,6 +164,14 @@ def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 
 
+def row_counts() -> dict[str, int]:
+    """How many rows every table holds: a refused request must leave each as it was."""
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+        for table in db.metadata.sorted_tables
+    }
+
+
 # --- factories ---------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import marshmallow as ma
@@ -14,6 +15,7 @@ from kapt_api.db import db
 from kapt_api.errors import PROBLEM_MIMETYPE
 from kapt_api.extensions import api
 from kapt_api.fields import AwareDateTime, Text
+from tests.conftest import row_counts
 from tests.conftest import test_overrides as overrides_for
 from tests.separate_app import separate_app
 
@@ -78,6 +80,41 @@ def test_the_default_size_limit_refuses_a_megabyte(client):
     body = json.dumps({"email": "a@b.co", "password": "x" * 1_000_000})
 
     assert_problem(client.post(LOGIN, data=body, content_type="application/json"), 413)
+
+
+def _chunked_login(client, size: int, **environ):
+    body = json.dumps({"email": "a@b.co", "password": "x" * size}).encode()
+    return client.post(
+        LOGIN,
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides=environ,
+    )
+
+
+def test_a_chunked_body_over_the_size_limit_gets_413(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64)
+    before = row_counts()
+
+    # As gunicorn and Flask's own server say of a chunked body they end themselves.
+    response = _chunked_login(client, 100, **{"wsgi.input_terminated": True})
+
+    assert assert_problem(response, 413)["code"] == "body_too_large"
+    assert row_counts() == before
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64)
+
+    response = _chunked_login(client, 10, **{"wsgi.input_terminated": True})
+
+    assert assert_problem(response, 401)["code"] == "bad_credentials"
+
+
+def test_a_chunked_body_the_server_does_not_end_gets_411_not_an_empty_read(client):
+    response = _chunked_login(client, 10)
+
+    assert assert_problem(response, 411)["code"] == "length_required"
 
 
 @pytest.mark.parametrize(
@@ -223,3 +260,55 @@ def test_test_only_routes_stay_out_of_the_suites_own_app(app, database_url):
         api.register_blueprint(Blueprint("extra", __name__, url_prefix="/api/v1/test-extra"))
 
     assert app.test_client().get("/openapi.json").get_json() == before
+
+
+# --- preconditions ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def clinic_url(make_clinic):
+    return f"/api/v1/clinics/{make_clinic().id}"
+
+
+def _rename(client, url, headers, if_match=None):
+    extra = {} if if_match is None else {"If-Match": if_match}
+    return client.patch(url, json={"name": "Renamed"}, headers={**headers, **extra})
+
+
+def test_a_change_without_if_match_is_428_with_a_code(client, admin_headers, clinic_url):
+    body = assert_problem(_rename(client, clinic_url, admin_headers), 428)
+
+    assert body["code"] == "if_match_required"
+    assert "If-Match" in body["detail"]
+
+
+def test_a_change_on_a_stale_etag_is_412_with_a_code(client, admin_headers, clinic_url):
+    body = assert_problem(_rename(client, clinic_url, admin_headers, '"stale"'), 412)
+
+    assert body["code"] == "etag_mismatch"
+    assert "ETag" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["stale", '"unterminated', '"a" junk', 'w/"weak"', '"a",,"b"', '"a" "b"', '*, "a"'],
+)
+def test_an_if_match_that_is_not_a_list_of_entity_tags_is_400(
+    client, admin_headers, clinic_url, value
+):
+    before = row_counts()
+
+    body = assert_problem(_rename(client, clinic_url, admin_headers, value), 400)
+
+    assert body["code"] == "if_match_malformed"
+    assert row_counts() == before
+    assert client.get(clinic_url, headers=admin_headers).get_json()["name"] == "Cedar Clinic"
+
+
+@pytest.mark.parametrize("form", ["{etag}", '"old", {etag}', 'W/"old" ,\t{etag}'])
+def test_an_if_match_listing_the_current_etag_passes(client, admin_headers, clinic_url, form):
+    etag = client.get(clinic_url, headers=admin_headers).headers["ETag"]
+
+    response = _rename(client, clinic_url, admin_headers, form.format(etag=etag))
+
+    assert response.status_code == 200, response.get_json()
