@@ -25,8 +25,8 @@ from webargs.multidictproxy import MultiDictProxy
 # no name, reason or note).
 _CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # Lone UTF-16 surrogates: JSON can write one ("\ud800") and Python decodes it, but it is
-# half a character, which UTF-8 cannot encode, so the driver cannot send it to PostgreSQL
-# (and SQLite would keep text no client can read back). The published patterns leave them
+# half a character, which UTF-8 cannot encode, so neither driver (psycopg, sqlite3) can
+# send it to the database: it failed as a 500. The published patterns leave them
 # out: a lone surrogate is not a Unicode scalar value, so a JSON Schema regex cannot name
 # one (RFC 8259 §8.2 calls such strings unpredictable), and text in any other language
 # cannot hold one. Noncharacters such as U+FFFE and U+FDD0 are accepted: they are scalar
@@ -51,7 +51,8 @@ _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 _HTTP_URL = re.compile(
     f"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:{_PORT})?(/[\\x21-\\x7e]*)?$"
 )
-# At most 18 digits: every integer the API takes fits, and int() of a longer text is slow.
+# At most 18 digits: every integer the API takes fits, and int() refuses a text of more
+# than 4300 digits with an error of its own (a 500).
 _INTEGER_TEXT = re.compile(r"^-?[0-9]{1,18}$")
 _NUMBER_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
