@@ -109,6 +109,33 @@ class Conflict(DomainError):
     title = "Conflicts with the current state"
 
 
+class DatabaseBusy(DomainError):
+    """Every attempt of the request met another transaction in its way (retries.py):
+    nothing was changed, and the same request a moment later should pass."""
+
+    status = 503
+    code = "database_busy"
+    title = "The database is busy"
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many changes to the same schedule at once; nothing was changed. "
+            "Send the request again in a moment.",
+            headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+        )
+
+
+# Codes of the HTTP errors that flask-smorest raises itself, so a client can tell
+# "send If-Match" from "what you loaded has changed since" without reading the title.
+HTTP_CODES = {412: "precondition_failed", 428: "precondition_required"}
+HTTP_DETAILS = {
+    412: "It changed since you loaded it (If-Match names an older version): load it "
+    "again, then decide.",
+    428: "Send If-Match with the ETag of the version you loaded.",
+}
+
+
 def problem(
     status: int,
     *,
@@ -210,6 +237,15 @@ def render_http_exception(exc: HTTPException) -> Response:
         )
     if status == 429:
         detail = f"Too many attempts ({detail}); wait as long as Retry-After says."
+    if status in HTTP_CODES:
+        return problem(
+            status,
+            title=exc.name,
+            detail=HTTP_DETAILS[status],
+            type_=f"urn:kapt:problem:{HTTP_CODES[status]}",
+            headers=headers,
+            code=HTTP_CODES[status],
+        )
     return problem(status, title=exc.name, detail=detail, headers=headers)
 
 
@@ -255,7 +291,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> Response:
+        from kapt_api.db import is_transient
+
         _rollback()
+        if is_transient(exc):
+            # A collision outside the part of the request that is retried (retries.py).
+            log.warning("database_busy", attempts=1, error_type=type(exc.orig).__name__)
+            return render_domain_error(DatabaseBusy())
         log.error("database_unavailable", error_type=type(exc.orig).__name__)
         return problem(
             503,
