@@ -302,7 +302,9 @@ def register(app: Flask) -> None:
         return problem(
             503,
             detail="The database is not reachable; try again shortly.",
+            type_="urn:kapt:problem:database_unavailable",
             headers={"Retry-After": "5"},
+            code="database_unavailable",
         )
 
     @app.errorhandler(RecursionError)

@@ -77,6 +77,9 @@ ERROR_DESCRIPTIONS = {
     "(the token names no login session this server issued); `session_expired` (the "
     "login session has ended); `account_inactive`; `fresh_login_needed`; "
     "`bad_credentials` (a refused login).",
+    503: "Service Unavailable; nothing was changed. The problem's `code` says why: "
+    "`database_busy` (every attempt met other changes of the same schedules: send it "
+    "again after Retry-After) or `database_unavailable` (the database cannot be reached).",
 }
 
 
