@@ -16,7 +16,17 @@ pytestmark = pytest.mark.once  # reads source files: one engine is enough
 
 ROOT = Path(__file__).resolve().parent.parent / "kapt_api"
 # The foundation's modules use each other; the domains on one level never do.
-FOUNDATION = {"db", "errors", "clock", "config", "extensions", "fields", "openapi", "logs"}
+FOUNDATION = {
+    "db",
+    "errors",
+    "clock",
+    "config",
+    "extensions",
+    "fields",
+    "openapi",
+    "logs",
+    "retries",
+}
 LAYERS = [
     FOUNDATION,
     {"auth"},
