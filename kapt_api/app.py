@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kapt_api import config, errors, framing, logs
+from kapt_api import config, errors, framing, logs, retries
+from kapt_api.auth import audit
+from kapt_api.db import begin_write
 from kapt_api.extensions import api, db, limiter, migrate
 from kapt_api.fields import register_openapi_fields
 from kapt_api.openapi import OPENAPI_CONFIG, docs_assets, document_errors
@@ -19,9 +22,28 @@ JSON_METHODS = {"POST", "PUT", "PATCH"}
 WRITE_METHODS = JSON_METHODS | {"DELETE"}
 
 
+class KaptFlask(Flask):
+    """Flask whose views run again when the database reports a collision (retries.py)."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        return retries.run(self._attempt, start_over=audit.start_over)
+
+    def _attempt(self) -> ResponseReturnValue:
+        # SQLite (the embedded default) has one writer at a time, and a transaction that
+        # read before writing fails at once if another connection wrote in between (the
+        # busy wait does not apply): every attempt of a request that may write takes the
+        # lock before its view reads. begin_write does nothing on PostgreSQL (row locks,
+        # constraints and retries do that job).
+        if request.method in WRITE_METHODS:
+            begin_write(db.session)
+        return super().dispatch_request()
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the API. Never starts the scheduler (see scheduler.py)."""
-    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False)
+    app = KaptFlask(
+        __name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False
+    )
     app.config.update(OPENAPI_CONFIG)
     app.config.update(config.load(overrides=overrides))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
@@ -48,7 +70,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     logs.install(app)
     framing.install(app)
     _require_json_bodies(app)
-    _sqlite_writes_lock_first(app)
     _register_cli(app)
     return app
 
@@ -119,21 +140,6 @@ def _require_json_bodies(app: Flask) -> None:
         )
         if request.method in JSON_METHODS and has_body and not request.is_json:
             raise UnsupportedMediaType("Send the body as application/json.")
-
-
-def _sqlite_writes_lock_first(app: Flask) -> None:
-    """SQLite (the embedded default) has one writer at a time, and a transaction that
-    read before writing fails at once if another connection wrote in between (the busy
-    wait does not apply): every request that may write takes the lock before it reads.
-    PostgreSQL needs none of this (row locks, constraints and retries do that job)."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
-    from kapt_api.db import begin_write
-
-    @app.before_request
-    def _lock_first() -> None:
-        if request.method in WRITE_METHODS:
-            begin_write(db.session)
 
 
 def _register_cli(app: Flask) -> None:

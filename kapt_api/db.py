@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,14 @@ class TimestampMixin:
         default=lambda: clock.now(), onupdate=lambda: clock.now()
     )
 
+
+# Failures that say "another transaction was in the way", never "your request is wrong":
+# the same work tried again may well pass. PostgreSQL's deadlock_detected and
+# serialization_failure roll the whole transaction back; SQLite's SQLITE_BUSY and
+# SQLITE_LOCKED (primary codes, the low byte of an extended one) leave the work undone.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+SQLITE_BUSY_CODES = frozenset({5, 6})
+SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked")
 
 SQLITE_BEGIN = "sqlite_begin"
 _WRITE_TRANSACTION = "kapt_write_transaction"
@@ -165,6 +174,24 @@ def begin_write_when_clean(session: Any) -> None:
         begin_write(session)
     finally:
         session.expire_on_commit = expire
+
+
+def is_busy(error: BaseException) -> bool:
+    """SQLite refused because another connection holds the lock ("database is locked")."""
+    original = getattr(error, "orig", error)
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in SQLITE_BUSY_CODES
+    return isinstance(original, sqlite3.OperationalError) and str(original).startswith(
+        SQLITE_BUSY_MESSAGES
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    """A deadlock, a serialization failure or a busy SQLite database: nothing of the
+    failed transaction was kept, and trying the same work again may succeed."""
+    original = getattr(error, "orig", error)
+    return getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES or is_busy(error)
 
 
 def utc(value: datetime) -> datetime:

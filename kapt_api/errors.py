@@ -117,6 +117,25 @@ class Conflict(DomainError):
     title = "Conflicts with the current state"
 
 
+class DatabaseBusy(DomainError):
+    """Every attempt of the request met another transaction in its way (retries.py):
+    nothing was changed, and the same request a moment later should pass."""
+
+    status = 503
+    code = "database_busy"
+    title = "The database is busy"
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many changes to the same schedule at once; nothing was changed. "
+            "Send the request again in a moment.",
+            headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+        )
+
+
+# Codes of the HTTP errors that flask-smorest raises itself, so a client can tell
+# "send If-Match" from "what you loaded has changed since" without reading the title.
 def problem(
     status: int,
     *,
@@ -286,12 +305,20 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> Response:
+        from kapt_api.db import is_transient
+
         _rollback()
+        if is_transient(exc):
+            # A collision outside the part of the request that is retried (retries.py).
+            log.warning("database_busy", attempts=1, error_type=type(exc.orig).__name__)
+            return render_domain_error(DatabaseBusy())
         log.error("database_unavailable", error_type=type(exc.orig).__name__)
         return problem(
             503,
             detail="The database is not reachable; try again shortly.",
+            type_="urn:kapt:problem:database_unavailable",
             headers={"Retry-After": "5"},
+            code="database_unavailable",
         )
 
     @app.errorhandler(RecursionError)

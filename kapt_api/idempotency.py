@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kapt_api import clock
 from kapt_api.auth.identity import current_user
-from kapt_api.db import Base, IdMixin, db
+from kapt_api.db import Base, IdMixin, begin_write, db
 from kapt_api.errors import Conflict, InvalidInput
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,6 +196,9 @@ def idempotent(view: F) -> F:
         if not isinstance(response, Response) or response.status_code >= 300:
             _release(record_id)
             return response
+        # SQLite: the lock first, as for any write after reads (db.begin_write), so storing
+        # the answer of work already committed waits its turn instead of failing.
+        begin_write(db.session)
         record = db.session.get(IdempotencyRecord, record_id)
         if record is not None:
             record.status_code = response.status_code

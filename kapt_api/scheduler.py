@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from kapt_api import clock, health, idempotency
 from kapt_api.auth import service as auth_service
-from kapt_api.db import begin_write, db
+from kapt_api.db import begin_write, db, is_busy
 from kapt_api.monitoring import jobs as monitoring_jobs
 from kapt_api.reminders import agenda as reminder_agenda
 from kapt_api.reminders import dispatcher as reminder_dispatcher
@@ -89,7 +89,7 @@ def run_job(app: Flask, job: Job) -> None:
             _run_once(app, job, write_lock_first=sqlite)
             return
         except OperationalError as exc:
-            if not (sqlite and _is_locked(exc)):
+            if not (sqlite and is_busy(exc)):
                 raise
             if attempt == len(waits):
                 log.warning("job_deferred", job=job.id, reason="database_locked")
@@ -106,7 +106,7 @@ def _run_once(app: Flask, job: Job, *, write_lock_first: bool) -> None:
             db.session.commit()
         except Exception as exc:
             db.session.rollback()
-            if not (isinstance(exc, OperationalError) and _is_locked(exc)):
+            if not (isinstance(exc, OperationalError) and is_busy(exc)):
                 log.error("job_failed", job=job.id, error_type=type(exc).__name__)
             raise
         finally:
@@ -115,10 +115,6 @@ def _run_once(app: Flask, job: Job, *, write_lock_first: bool) -> None:
 
 def _on_sqlite(app: Flask) -> bool:
     return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
-
-
-def _is_locked(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc.orig)
 
 
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:

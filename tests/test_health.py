@@ -111,6 +111,7 @@ def test_any_endpoint_answers_503_with_retry_after_when_the_database_is_down(unr
 
     assert response.status_code == 503
     assert response.mimetype == PROBLEM_MIMETYPE
+    assert response.json["code"] == "database_unavailable"
     assert response.headers["Retry-After"] == "5"
 
 

@@ -26,6 +26,7 @@ FOUNDATION = {
     "openapi",
     "logs",
     "framing",
+    "retries",
 }
 LAYERS = [
     FOUNDATION,

@@ -257,6 +257,27 @@ def test_patch_documents_its_preconditions(spec: dict[str, Any]) -> None:
         assert not pattern.fullmatch("5d41402abc4b2a76")
 
 
+def test_writes_document_a_busy_database_and_when_to_try_again(spec: dict[str, Any]) -> None:
+    writes = {"post", "put", "patch", "delete"}
+
+    def wanted(path: str, method: str, _operation: dict[str, Any]) -> set[int]:
+        return {503} if method in writes and path.startswith("/api/") else set()
+
+    assert missing(spec, wanted) == {}
+    busy = resolve(spec, spec["paths"]["/api/v1/appointments"]["post"]["responses"]["503"])
+    assert "Retry-After" in busy["headers"]
+    assert "database_busy" in busy["description"]
+
+
+def test_status_steps_take_an_optional_if_match_and_document_412(spec: dict[str, Any]) -> None:
+    path = "/api/v1/appointments/{appointment_id}/cancel"
+    operation = spec["paths"][path]["post"]
+    [if_match] = [p for p in parameters(spec, path, operation) if p["name"] == "If-Match"]
+    assert if_match["required"] is False and if_match["in"] == "header"
+    assert {"409", "412"} <= set(operation["responses"])
+    assert "ETag" in operation["responses"]["200"]["headers"]
+
+
 def test_idempotent_creation_documents_the_key_and_its_conflict(spec: dict[str, Any]) -> None:
     for path, method, operation in operations(spec):
         names = [p["name"] for p in parameters(spec, path, operation)]

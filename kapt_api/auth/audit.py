@@ -108,6 +108,13 @@ def _insert_for_each_patient(entry: dict[str, Any], patient_ids: list[uuid.UUID]
     )
 
 
+def start_over() -> None:
+    """Forget what an attempt of this request noted: its transaction was rolled back and
+    the request runs again (retries.py), noting its own."""
+    if has_request_context():
+        g.pop("audit_entries", None)
+
+
 def _outcome(status: int) -> str:
     if status in (401, 403, 404):
         return "denied"

@@ -110,9 +110,14 @@ def find_session(
     *, appointment_id: uuid.UUID, by: Caller, action: str = "read"
 ) -> MonitoringSession:
     """The appointment's checklist if `by` is a clinician on the care team (else 404 or
-    403); 404 before check-in. The look is audited."""
+    403); 404 before check-in. The look is audited. To change it, its clinic's schedule
+    is locked first (a dosing session's state is on the day schedule), in the order
+    every change of a schedule takes its locks (loaders.lock_schedules)."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is not None and action != "read":
+        loaders.lock_schedules([appointment.clinic_id])
     reach_clinical(
-        db.session.get(Appointment, appointment_id),
+        appointment,
         resource=RESOURCE,
         resource_id=appointment_id,
         by=by,

@@ -10,10 +10,11 @@ from typing import Any
 
 import marshmallow as ma
 import swagger_ui
-from flask import Blueprint, send_from_directory
+from flask import Blueprint, request, send_from_directory
 from flask_smorest import Api, Page
 from flask_smorest import pagination as smorest_pagination
-from flask_smorest.etag import IF_MATCH_HEADER
+from flask_smorest.etag import IF_MATCH_HEADER, EtagMixin
+from flask_smorest.exceptions import PreconditionFailed
 from flask_smorest.pagination import PaginationMetadataSchema, PaginationParameters
 from flask_smorest.utils import prepare_response
 from sqlalchemy import Select, func, select
@@ -27,9 +28,11 @@ from kapt_api.openapi.document import BEARER, MAX_PAGE, document_errors
 __all__ = [
     "MAX_PAGE",
     "OPENAPI_CONFIG",
+    "OPTIONAL_IF_MATCH",
     "KaptApi",
     "ListPage",
     "QueryPage",
+    "check_if_match",
     "docs_assets",
     "document_errors",
     "documents",
@@ -38,6 +41,16 @@ __all__ = [
 SWAGGER_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
 _ENTITY_TAG = '(W/)?"[\\x21\\x23-\\x7e]*"'
 IF_MATCH_PATTERN = f"^([*]|{_ENTITY_TAG}([ \\t]*,[ \\t]*{_ENTITY_TAG})*)$"
+
+# If-Match where flask-smorest does not ask for it (a POST that changes a record).
+OPTIONAL_IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": 'The ETag of the version you loaded, e.g. "3f2a...": when sent, a '
+    "version that changed since is refused with 412 and nothing is changed.",
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+}
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -66,6 +79,9 @@ ERROR_DESCRIPTIONS = {
     "(the token names no login session this server issued); `session_expired` (the "
     "login session has ended); `account_inactive`; `fresh_login_needed`; "
     "`bad_credentials` (a refused login).",
+    503: "Service Unavailable; nothing was changed. The problem's `code` says why: "
+    "`database_busy` (every attempt met other changes of the same schedules: send it "
+    "again after Retry-After) or `database_unavailable` (the database cannot be reached).",
 }
 
 
@@ -197,6 +213,13 @@ class ListPage(Page):
     def __init__(self, collection: Any, page_params: Any) -> None:
         _refuse_far_pages(page_params)
         super().__init__(collection, page_params)
+
+
+def check_if_match(answer: Any) -> None:
+    """412 unless the request's If-Match, when sent, names `answer` as flask-smorest tags
+    it (the ETag its GET gave): check_etag, for the POSTs that change a record."""
+    if request.if_match and EtagMixin._generate_etag(answer) not in request.if_match:
+        raise PreconditionFailed
 
 
 def documents(status_codes: list[int]) -> dict[str, Any]:

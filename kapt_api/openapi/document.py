@@ -15,6 +15,7 @@ from kapt_api.fields import DATE_TIME_PATTERN
 LOGIN_PATH = "/api/v1/auth/tokens"
 PUBLIC_PATHS = {"/healthz", "/readyz", LOGIN_PATH, "/api/v1/auth/tokens/refresh"}
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+WRITE_OPERATIONS = ("put", "post", "delete", "patch")
 BEARER = "bearerAuth"
 SCHEMA_REF = "#/components/schemas/"
 PAGINATION_HEADER = "X-Pagination"
@@ -116,6 +117,8 @@ def _wanted_errors(api: Api, path: str, method: str, operation: dict[str, Any]) 
         wanted.add(422)
     if method == "post" and path == LOGIN_PATH:
         wanted |= {401, 429}  # wrong credentials; too many attempts (rate limited)
+    if method in WRITE_OPERATIONS and path.startswith("/api/"):
+        wanted.add(503)  # every attempt met another change (database_busy), or no database
     wanted |= set(operation.pop("x-errors", []))
     if operation.pop("x-idempotent", False):
         wanted |= {409, 422}

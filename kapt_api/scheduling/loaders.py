@@ -7,11 +7,12 @@ clinic, or not in use, is refused as invalid input naming the field.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql
 
 from kapt_api.auth.models import Role, User, UserRole
 from kapt_api.clinics import service as clinics
@@ -33,23 +34,68 @@ from kapt_api.scheduling.facts import (
     RoomFacts,
     StaffFacts,
 )
-from kapt_api.scheduling.models import Appointment, Course, ResourceHold
+from kapt_api.scheduling.models import (
+    VERSION_TOKENS,
+    Appointment,
+    Course,
+    ResourceHold,
+    ScheduleVersion,
+)
 
 # A hold lasts a session and its buffer: never longer than a protocol may define.
 LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
+
+
+def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
+    """Take the schedule version rows of these clinics, in clinic id order, until the
+    transaction ends (PostgreSQL; SQLite's whole database is locked by db.begin_write).
+
+    Every change to a clinic's schedule replaces its row (migration 0009's triggers), so
+    the row is locked anyway from a change's first write to its end. Taken up front and
+    in one order, two changes that touch the same clinics (a batch across two clinics,
+    the same two booked the other way round) queue on the first row they share instead
+    of each holding one row and waiting for the other's: that was a deadlock. A row not
+    written yet is made here (the clinic's first change), with a new token."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for clinic_id in sorted(set(clinic_ids)):
+        row = postgresql.insert(ScheduleVersion).values(
+            clinic_id=clinic_id, version=func.nextval(VERSION_TOKENS)
+        )
+        # Updating the row to itself locks it and leaves its token as it is: a change
+        # refused after this is rolled back, and one that is not writes a new token.
+        db.session.execute(
+            row.on_conflict_do_update(
+                index_elements=[ScheduleVersion.clinic_id],
+                set_={"version": ScheduleVersion.version},
+            )
+        )
 
 
 def locked_course(course_id: uuid.UUID) -> Course | None:
     """The course, its row locked until the transaction ends (PostgreSQL; SQLite's
     whole database is locked by db.begin_write): changes to one course's schedule
     happen one after the other, so two bookings cannot each pass the spacing rules
-    that together they break."""
+    that together they break. Its clinic's schedule is locked first (lock_schedules:
+    clinics, then courses, then what a change writes)."""
+    clinic_id = db.session.scalar(select(Course.clinic_id).where(Course.id == course_id))
+    if clinic_id is None:
+        return None
+    lock_schedules([clinic_id])
     return db.session.scalar(
         select(Course)
         .where(Course.id == course_id)
         .with_for_update(of=Course)
         .execution_options(populate_existing=True)
     )
+
+
+def clinics_of_courses(course_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The clinics these courses belong to (unknown ids left out)."""
+    wanted = set(course_ids)
+    if not wanted:
+        return set()
+    return set(db.session.scalars(select(Course.clinic_id).where(Course.id.in_(wanted))))
 
 
 def patient_care_team(patient_id: uuid.UUID) -> list[uuid.UUID]:

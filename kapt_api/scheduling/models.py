@@ -213,6 +213,10 @@ class ResourceHold(IdMixin, Base):
     ends_at: Mapped[datetime]
 
 
+# The PostgreSQL sequence the triggers draw new tokens from (SQLite: random()).
+VERSION_TOKENS = "schedule_version_tokens"
+
+
 class ScheduleVersion(Base):
     """A token per clinic that database triggers replace, in the changing transaction,
     whenever anything a day schedule shows changes (appointments and their staff,

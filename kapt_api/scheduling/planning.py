@@ -27,7 +27,7 @@ from kapt_api.db import db
 from kapt_api.errors import DomainError, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import course_rules, progress, rules, service
+from kapt_api.scheduling import course_rules, loaders, progress, rules, service
 from kapt_api.scheduling.facts import local_text
 from kapt_api.scheduling.models import Appointment, Course
 from kapt_api.scheduling.slots import Accept, Availability, Slot, availability, search
@@ -228,7 +228,10 @@ def _indexed(violation: Violation, index: int) -> Violation:
 def book_batch(
     *, items: Sequence[Mapping[str, Any]], by: Caller, now: datetime
 ) -> list[Appointment]:
-    """Book every item (each as POST /appointments would), in the order given, or none."""
+    """Book every item (each as POST /appointments would), in the order given, or none.
+    The schedules of every clinic the items name are locked first, in clinic id order
+    (loaders.lock_schedules), whatever the order of the items."""
+    loaders.lock_schedules(loaders.clinics_of_courses(item["course_id"] for item in items))
     booked: list[Appointment] = []
     errors: dict[str, list[str]] = {}
     violations: list[Violation] = []

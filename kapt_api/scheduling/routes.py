@@ -19,7 +19,7 @@ from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.idempotency import idempotent
-from kapt_api.openapi import documents
+from kapt_api.openapi import OPTIONAL_IF_MATCH, check_if_match, documents
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling import attendance, course_service, loaders, policy, service
 from kapt_api.scheduling.models import Appointment, Course
@@ -49,6 +49,8 @@ APPOINTMENT_LIST = {
 }
 ONE_COURSE = {"content": {"application/json": {"schema": COURSE_OUT_DOC}}}
 CONFLICT = documents([409])
+# The status steps: If-Match is optional, and a stale one answers 412.
+STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412])}
 Answer = dict[str, Any]
 
 
@@ -200,21 +202,26 @@ class AppointmentById(MethodView):
 
 
 def _step(step: Callable[..., Appointment], appointment_id: uuid.UUID, **data: Any) -> Answer:
-    """Lock, find and change one appointment with `step`, commit, answer it."""
+    """Lock, find and change one appointment with `step`, commit, answer it. If-Match,
+    when sent, is checked once the course is locked and the appointment read again, as
+    PATCH's is: of two screens that send the version they both loaded, the one served
+    second is told it lost (412), never answered with a state that is not the last."""
     who = _who()
     begin_write(db.session)
     appointment = service.find_appointment(
         appointment_id=appointment_id, by=who, action="update", for_change=True
     )
+    check_if_match(_shown(who, appointment))
     appointment = step(appointment=appointment, **data, by=who, now=clock.now())
     db.session.commit()
     return _shown(who, appointment)
 
 
 @bp.route("/appointments/<uuid:appointment_id>/cancel", methods=["POST"])
+@bp.etag
 @bp.arguments(CancelIn)
 @bp.response(200)
-@bp.doc(responses={200: ONE_APPOINTMENT}, **CONFLICT)
+@bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
 def cancel_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Answer:
     """Cancel, with a reason; inside the notice window it is a late cancellation."""
@@ -222,8 +229,9 @@ def cancel_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Answe
 
 
 @bp.route("/appointments/<uuid:appointment_id>/check-in", methods=["POST"])
+@bp.etag
 @bp.response(200)
-@bp.doc(responses={200: ONE_APPOINTMENT}, **CONFLICT)
+@bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
 def check_in_appointment(appointment_id: uuid.UUID) -> Answer:
     """The patient has arrived (front desk, administrators)."""
@@ -231,8 +239,9 @@ def check_in_appointment(appointment_id: uuid.UUID) -> Answer:
 
 
 @bp.route("/appointments/<uuid:appointment_id>/start", methods=["POST"])
+@bp.etag
 @bp.response(200)
-@bp.doc(responses={200: ONE_APPOINTMENT}, **CONFLICT)
+@bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
 def start_appointment(appointment_id: uuid.UUID) -> Answer:
     """The session begins (clinicians on the care team)."""
@@ -240,9 +249,10 @@ def start_appointment(appointment_id: uuid.UUID) -> Answer:
 
 
 @bp.route("/appointments/<uuid:appointment_id>/complete", methods=["POST"])
+@bp.etag
 @bp.arguments(CompleteIn)
 @bp.response(200)
-@bp.doc(responses={200: ONE_APPOINTMENT}, **CONFLICT)
+@bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
 def complete_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Answer:
     """The session is over (clinicians on the care team); the course's last completes it."""
@@ -250,9 +260,10 @@ def complete_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Ans
 
 
 @bp.route("/appointments/<uuid:appointment_id>/no-show", methods=["POST"])
+@bp.etag
 @bp.arguments(NoShowIn)
 @bp.response(200)
-@bp.doc(responses={200: ONE_APPOINTMENT}, **CONFLICT)
+@bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
 def mark_no_show(data: dict[str, Any], appointment_id: uuid.UUID) -> Answer:
     """The patient did not come (front desk, administrators); the time is freed."""

@@ -80,7 +80,8 @@ def find_appointment(
     *, appointment_id: uuid.UUID, by: Caller, action: str = "read", for_change: bool = False
 ) -> Appointment:
     """The appointment if `by` works at its clinic (else 404), the look audited. With
-    `for_change`, its course's row is locked first and the appointment read fresh."""
+    `for_change`, its clinic's schedule and its course's row are locked first
+    (loaders.locked_course) and the appointment read fresh."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is not None and for_change:
         loaders.locked_course(appointment.course_id)

@@ -306,8 +306,11 @@ def test_rescheduling_needs_the_current_etag(client, headers, place, prepared):
     url = f"{API}/appointments/{prepared[0]['id']}"
     desk = headers(place.front_desk)
     change = {"starts_at": at(0, 11).isoformat()}
-    problem(client.patch(url, json=change, headers=desk), 428)
-    problem(client.patch(url, json=change, headers={**desk, "If-Match": '"stale"'}), 412)
+    assert problem(client.patch(url, json=change, headers=desk), 428)["code"] == (
+        "if_match_required"
+    )
+    stale = problem(client.patch(url, json=change, headers={**desk, "If-Match": '"stale"'}), 412)
+    assert stale["code"] == "etag_mismatch"
     etag = client.get(url, headers=desk).headers["ETag"]
     moved = client.patch(url, json=change, headers={**desk, "If-Match": etag})
     assert moved.status_code == 200, moved.get_json()
@@ -329,6 +332,29 @@ def test_a_reschedule_onto_a_taken_time_answers_409(client, headers, place, prep
 
 
 # --- cancelling and the status steps ---------------------------------------------------------
+
+
+def test_a_cancel_from_a_screen_that_loaded_an_older_version_is_412(
+    client, headers, place, prepared
+):
+    url = f"{API}/appointments/{prepared[0]['id']}"
+    desk = headers(place.front_desk)
+    loaded = client.get(url, headers=desk).headers["ETag"]
+    moved = client.patch(
+        url, json={"starts_at": at(0, 11).isoformat()}, headers={**desk, "If-Match": loaded}
+    )
+    assert moved.status_code == 200
+    reason = {"reason": "Patient called"}
+
+    stale = client.post(f"{url}/cancel", json=reason, headers={**desk, "If-Match": loaded})
+
+    assert problem(stale, 412)["code"] == "etag_mismatch"
+    assert client.get(url, headers=desk).get_json() == moved.get_json()
+    fresh = client.post(
+        f"{url}/cancel", json=reason, headers={**desk, "If-Match": moved.headers["ETag"]}
+    )
+    assert fresh.status_code == 200 and fresh.get_json()["status"] == "cancelled"
+    assert fresh.headers["ETag"] == client.get(url, headers=desk).headers["ETag"]
 
 
 def test_cancel_needs_a_reason_and_marks_late_cancellations(client, headers, place, prepared):
