@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from kapt_api.auth.models import Role
-from kapt_api.fields import AwareDateTime, Email, Text
+from kapt_api.fields import AwareDateTime, Email, FreeTextOut, Text
 
 
 class LoginIn(ma.Schema):
@@ -54,4 +54,7 @@ class AuditEventOut(ma.Schema):
     patient_id = ma.fields.UUID(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
     outcome = ma.fields.String(required=True)
-    reason = ma.fields.String(allow_none=True)
+    reason = FreeTextOut(
+        allow_none=True,
+        metadata={"description": "The reason given with a change (administrators only)"},
+    )

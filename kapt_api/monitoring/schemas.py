@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date, Flag, Text
+from kapt_api.fields import AwareDateTime, Date, Flag, FreeText, FreeTextOut, SameRecord, Text
 from kapt_api.monitoring.models import AlertStatus
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.protocols.measurements import Measurement
@@ -34,13 +34,13 @@ class ReadingIn(ma.Schema):
     values = ma.fields.List(
         ma.fields.Nested(ValueIn), required=True, validate=ma.validate.Length(max=MAX_VALUES)
     )
-    note = Text(max_length=2000)
+    note = FreeText(max_length=2000)
     supersedes_id = ma.fields.UUID(metadata={"description": "The reading this corrects"})
-    correction_reason = Text(min_length=1, max_length=MAX_REASON)
+    correction_reason = FreeText(min_length=1, max_length=MAX_REASON)
 
 
 class ReasonIn(ma.Schema):
-    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+    reason = FreeText(required=True, min_length=1, max_length=MAX_REASON)
 
 
 class AdverseEventsIn(ma.Schema):
@@ -57,7 +57,7 @@ class DischargeIn(ma.Schema):
         validate=ma.validate.Length(max=20),
         metadata={"description": "Discharge criteria confirmed, e.g. escort_present"},
     )
-    override_reason = Text(
+    override_reason = FreeText(
         min_length=1,
         max_length=MAX_REASON,
         metadata={"description": "Prescriber only: discharge with readings out of range"},
@@ -114,7 +114,7 @@ class AlertQuery(ma.Schema):
 
 
 class AcknowledgeIn(ma.Schema):
-    note = Text(required=True, min_length=1, max_length=MAX_REASON)
+    note = FreeText(required=True, min_length=1, max_length=MAX_REASON)
 
 
 # --- out -----------------------------------------------------------------------------------
@@ -126,11 +126,11 @@ class ReadingOut(ma.Schema):
     slot_minutes = ma.fields.Integer(allow_none=True)
     measured_at = ma.fields.AwareDateTime()
     values = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
-    note = ma.fields.String(allow_none=True)
+    note = FreeTextOut(allow_none=True)
     recorded_by = ma.fields.UUID()
     recorded_at = ma.fields.AwareDateTime()
     supersedes_id = ma.fields.UUID(allow_none=True)
-    correction_reason = ma.fields.String(allow_none=True)
+    correction_reason = FreeTextOut(allow_none=True)
 
 
 class OccurrenceOut(ma.Schema):
@@ -146,8 +146,12 @@ class OccurrenceOut(ma.Schema):
 
 class HoldOut(ma.Schema):
     held = ma.fields.Boolean()
-    reason = ma.fields.String(attribute="hold_reason", allow_none=True)
-    override_reason = ma.fields.String(attribute="hold_override_reason", allow_none=True)
+    reason = ma.fields.String(
+        attribute="hold_reason",
+        allow_none=True,
+        metadata={"description": "The reading that holds the dose, in words"},
+    )
+    override_reason = FreeTextOut(attribute="hold_override_reason", allow_none=True)
     override_by = ma.fields.UUID(attribute="hold_override_by", allow_none=True)
     override_at = ma.fields.AwareDateTime(attribute="hold_override_at", allow_none=True)
 
@@ -161,11 +165,11 @@ class SessionOut(ma.Schema):
     rems_required = ma.fields.Boolean()
     checked_in_at = ma.fields.AwareDateTime()
     dose_started_at = ma.fields.AwareDateTime(allow_none=True)
-    hold = ma.fields.Function(lambda s: HoldOut().dump(s))
+    hold = SameRecord(HoldOut)
     discharged_at = ma.fields.AwareDateTime(allow_none=True)
     discharged_by = ma.fields.UUID(allow_none=True)
     discharge_confirmed = ma.fields.List(ma.fields.String(), allow_none=True)
-    discharge_override_reason = ma.fields.String(allow_none=True)
+    discharge_override_reason = FreeTextOut(allow_none=True)
 
 
 class ChecklistOut(ma.Schema):
@@ -190,7 +194,7 @@ class AlertOut(ma.Schema):
     status = ma.fields.String()
     acknowledged_by = ma.fields.UUID(allow_none=True)
     acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
-    acknowledgement_note = ma.fields.String(allow_none=True)
+    acknowledgement_note = FreeTextOut(allow_none=True)
 
 
 class BloodPressureOut(ma.Schema):
