@@ -8,11 +8,13 @@ import marshmallow as ma
 from kapt_api.fields import AwareDateTime, Date, Flag, FreeText, FreeTextOut, SameRecord, Text
 from kapt_api.monitoring.models import AlertStatus
 from kapt_api.monitoring.rules import TimepointState
+from kapt_api.protocols.definition import TimepointKind
 from kapt_api.protocols.measurements import Measurement
 
 MAX_REASON = 1000
 MAX_VALUES = 20
 NUMERIC = [m.value for m in Measurement if m.info.numeric]
+MEASUREMENTS = [m.value for m in Measurement]
 
 
 # --- in ------------------------------------------------------------------------------------
@@ -134,10 +136,16 @@ class ReadingOut(ma.Schema):
 
 
 class OccurrenceOut(ma.Schema):
-    timepoint = ma.fields.Function(lambda o: o.timepoint.key)
-    label = ma.fields.Function(lambda o: o.timepoint.label)
-    kind = ma.fields.Function(lambda o: o.timepoint.kind.value)
-    measurements = ma.fields.Function(lambda o: [m.value for m in o.timepoint.measurements])
+    timepoint = ma.fields.Function(lambda o: o.timepoint.key, metadata={"type": "string"})
+    label = ma.fields.Function(lambda o: o.timepoint.label, metadata={"type": "string"})
+    kind = ma.fields.Function(
+        lambda o: o.timepoint.kind.value,
+        metadata={"type": "string", "enum": [k.value for k in TimepointKind]},
+    )
+    measurements = ma.fields.Function(
+        lambda o: [m.value for m in o.timepoint.measurements],
+        metadata={"type": "array", "items": {"type": "string", "enum": MEASUREMENTS}},
+    )
     slot_minutes = ma.fields.Integer(allow_none=True)
     due_at = ma.fields.AwareDateTime(allow_none=True)
     state = ma.fields.Enum(TimepointState, by_value=True)
