@@ -8,7 +8,10 @@ is written once, as the one who may write it, each with its own marker
 cancellation, a no-show, a dose charted from check-in to discharge (a held baseline
 overridden, a corrected reading, an alert acknowledged, an out-of-range discharge
 overridden), the session's clinical notes, and the course discontinued, which
-cancels the integration session still booked. The clock is frozen and moved along.
+cancels the integration session still booked (moved once before). The patient is
+reminded of the dose by email and, having opted in to texts, of the rest by SMS; the
+therapists' agendas are written on the Monday morning. The clock is frozen and moved
+along.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from kapt_api.auth.models import Role
 from kapt_api.clinics.models import StaffMember
 from kapt_api.db import db
 from kapt_api.patients.models import Patient
+from kapt_api.reminders import agenda
 from tests.scheduling import conftest as scheduling_fixtures
 from tests.scheduling.conftest import API, IM_KAP_KEY, Place, at
 
@@ -71,6 +75,7 @@ class Story:
     appointments: dict[str, str] = field(default_factory=dict)
     course: dict[str, Any] = field(default_factory=dict)
     feeds: dict[uuid.UUID, str] = field(default_factory=dict)
+    dispatch: Callable[[datetime], None] | None = None
 
     def mark(self, schema: str, name: str) -> str:
         """The marker for this In field, noted as written."""
@@ -88,6 +93,9 @@ class Story:
         return self.send("POST", path, who, json=body or {})
 
     def at(self, when: datetime) -> None:
+        """Move the clock on, the reminder dispatcher first sending what falls due."""
+        if self.dispatch is not None:
+            self.dispatch(when)
         clock.freeze(when)
 
 
@@ -106,19 +114,16 @@ def _enrol_and_chart(story: Story, versions: Any) -> None:
             },
         },
     )
-    url = f"/patients/{patient.id}"
-    etag = story.client.get(f"{API}{url}", headers=story.headers_of(here.prescriber)).headers
     clinical = {name: story.mark("ClinicalIn", name) for name in CLINICAL_TEXT}
-    story.send(
-        "PATCH",
-        url,
-        here.prescriber,
-        json={"clinical": clinical},
-        headers={"If-Match": etag["ETag"]},
-    )
+    _patch(story, f"/patients/{patient.id}", here.prescriber, {"clinical": clinical})
 
 
 CLINICAL_TEXT = ("allergies", "concomitant_medications", "clinical_notes")
+
+
+def _patch(story: Story, path: str, who: StaffMember, changes: dict[str, Any]) -> Any:
+    etag = story.client.get(f"{API}{path}", headers=story.headers_of(who)).headers["ETag"]
+    return story.send("PATCH", path, who, json=changes, headers={"If-Match": etag})
 
 
 def _book(story: Story, kind: str, starts_at: datetime, **body: Any) -> str:
@@ -140,13 +145,15 @@ def _book(story: Story, kind: str, starts_at: datetime, **body: Any) -> str:
 
 def _schedule(story: Story) -> None:
     """Saturday: the dose booked despite its missing preparations, and the sessions
-    around it; one of them cancelled at once."""
+    around it, by text once the patient opts in; one of them cancelled, one moved."""
     override = {
         "rules": ["preparation_incomplete"],
         "reason": story.mark("OverrideIn", "reason"),
     }
     book = story.appointments
     book["dose"] = _book(story, "dosing", DOSE_AT, by=story.place.prescriber, override=override)
+    texts = {"sms_opt_in": True, "preferred_reminder_channel": "sms"}
+    _patch(story, f"/patients/{story.patient.id}", story.place.front_desk, texts)
     book["missed"] = _book(story, "preparation", at(0, 15))
     book["cancelled"] = _book(story, "preparation", at(1, 15))
     book["integration"] = _book(story, "integration", at(2, 11))
@@ -155,6 +162,11 @@ def _schedule(story: Story) -> None:
         story.place.front_desk,
         {"reason": story.mark("CancelIn", "reason"), "reason_category": "scheduling"},
     )
+    later = {"starts_at": at(2, 13).isoformat()}
+    _patch(story, f"/appointments/{book['integration']}", story.place.front_desk, later)
+    story.at(at(0, 7, 30))
+    agenda.write_agendas(now=clock.now())
+    db.session.commit()
 
 
 def _reading(story: Story, minutes: int, **body: Any) -> Any:
@@ -271,8 +283,23 @@ def hook_url() -> str:
 
 
 @pytest.fixture
+def dispatch() -> Callable[[datetime], None] | None:
+    """How the story sends what falls due as its clock moves on: here, it does not."""
+    return None
+
+
+@pytest.fixture
 def story(
-    client, place, other_place, versions, make_patient, make_staff, auth_headers, now, hook_url
+    client,
+    place,
+    other_place,
+    versions,
+    make_patient,
+    make_staff,
+    auth_headers,
+    now,
+    hook_url,
+    dispatch,
 ) -> Iterator[Story]:
     patient = make_patient(
         place.clinic,
@@ -289,6 +316,7 @@ def story(
     }
     db.session.commit()
     told = Story(client, place, other_place, lambda m: auth_headers(m.user), off_team, patient)
+    told.dispatch = dispatch
     told.post(
         "/webhook-subscriptions",
         place.admin,
