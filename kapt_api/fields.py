@@ -4,7 +4,9 @@ They refuse what the database or the clinic cannot use, with messages in plain
 words: times without an offset, NUL characters, lone surrogates, unknown time zones,
 phone numbers that are not E.164. They never bend a value into another one: 2.9 is
 not the integer 2, "3" is not a number, " dosing" is not a choice, 70.25 kg is not
-70.2 kg. Every In schema uses these (tests/test_fields.py walks them all).
+70.2 kg. Every In schema uses these (tests/test_fields.py walks them all). FreeText
+and FreeTextOut mark what a person writes about a patient or a session, so the
+OpenAPI document says which answers carry it.
 """
 
 from __future__ import annotations
@@ -162,6 +164,36 @@ class Choice(ma.fields.String):
         if not isinstance(value, str) or value not in self.choices:
             raise ma.ValidationError(self.error.format(choices=", ".join(self.choices)))
         return value
+
+
+# The OpenAPI extension naming a free-text field: what a person writes about a patient
+# or a session (a reason, a note). Only the patient's care team and administrators are
+# shown it, and less where a domain's policy says so; everyone else sees at most a
+# category. tests/test_free_text.py finds these fields by it.
+FREE_TEXT = "x-free-text"
+
+
+class FreeText(Text):
+    """Text a person writes about a patient or a session: a reason, a note."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_meta(kwargs, **{FREE_TEXT: True}))
+
+
+class FreeTextOut(ma.fields.String):
+    """A FreeText in an answer: only in the Out schemas of those who may read it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_meta(kwargs, **{FREE_TEXT: True}))
+
+
+class SameRecord(ma.fields.Nested):
+    """A nested view of the object itself: the fields shown together live on its row."""
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        return obj
 
 
 class Email(Text):

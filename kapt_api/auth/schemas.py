@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from kapt_api.auth.models import Role
-from kapt_api.fields import AwareDateTime, Choice, Email, Password, Text
+from kapt_api.fields import AwareDateTime, Choice, Email, FreeTextOut, Password, Text
 
 
 class LoginIn(ma.Schema):
@@ -52,4 +52,7 @@ class AuditEventOut(ma.Schema):
     patient_id = ma.fields.UUID(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
     outcome = ma.fields.String(required=True)
-    reason = ma.fields.String(allow_none=True)
+    reason = FreeTextOut(
+        allow_none=True,
+        metadata={"description": "The reason given with a change (administrators only)"},
+    )

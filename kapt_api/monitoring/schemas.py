@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Choice, Date, Flag, Integer, Number, Text
+from kapt_api.fields import (
+    AwareDateTime,
+    Choice,
+    Date,
+    Flag,
+    FreeText,
+    FreeTextOut,
+    Integer,
+    Number,
+    SameRecord,
+    Text,
+)
 from kapt_api.monitoring.models import AlertStatus
 from kapt_api.monitoring.rems_rules import MG_PER_DEVICE
 from kapt_api.monitoring.rules import TimepointState
+from kapt_api.protocols.definition import TimepointKind
 from kapt_api.protocols.measurements import Measurement
 
 MAX_REASON = 1000
@@ -17,6 +29,7 @@ NUMERIC = [m.value for m in Measurement if m.info.numeric]
 MAX_DEVICES = 3
 # Esketamine comes in 28 mg devices (DOMAIN.md §1): 28, 56 or 84 mg, nothing between.
 DOSES_MG = [MG_PER_DEVICE * devices for devices in range(1, MAX_DEVICES + 1)]
+MEASUREMENTS = [m.value for m in Measurement]
 
 
 # --- in ------------------------------------------------------------------------------------
@@ -36,13 +49,13 @@ class ReadingIn(ma.Schema):
     values = ma.fields.List(
         ma.fields.Nested(ValueIn), required=True, validate=ma.validate.Length(max=MAX_VALUES)
     )
-    note = Text(max_length=2000)
+    note = FreeText(max_length=2000)
     supersedes_id = ma.fields.UUID(metadata={"description": "The reading this corrects"})
-    correction_reason = Text(min_length=1, max_length=MAX_REASON)
+    correction_reason = FreeText(min_length=1, max_length=MAX_REASON)
 
 
 class ReasonIn(ma.Schema):
-    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+    reason = FreeText(required=True, min_length=1, max_length=MAX_REASON)
 
 
 class AdverseEventsIn(ma.Schema):
@@ -59,7 +72,7 @@ class DischargeIn(ma.Schema):
         validate=ma.validate.Length(max=20),
         metadata={"description": "Discharge criteria confirmed, e.g. escort_present"},
     )
-    override_reason = Text(
+    override_reason = FreeText(
         min_length=1,
         max_length=MAX_REASON,
         metadata={"description": "Prescriber only: discharge with readings out of range"},
@@ -121,7 +134,7 @@ class AlertQuery(ma.Schema):
 
 
 class AcknowledgeIn(ma.Schema):
-    note = Text(required=True, min_length=1, max_length=MAX_REASON)
+    note = FreeText(required=True, min_length=1, max_length=MAX_REASON)
 
 
 # --- out -----------------------------------------------------------------------------------
@@ -133,18 +146,24 @@ class ReadingOut(ma.Schema):
     slot_minutes = ma.fields.Integer(allow_none=True)
     measured_at = ma.fields.AwareDateTime()
     values = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
-    note = ma.fields.String(allow_none=True)
+    note = FreeTextOut(allow_none=True)
     recorded_by = ma.fields.UUID()
     recorded_at = ma.fields.AwareDateTime()
     supersedes_id = ma.fields.UUID(allow_none=True)
-    correction_reason = ma.fields.String(allow_none=True)
+    correction_reason = FreeTextOut(allow_none=True)
 
 
 class OccurrenceOut(ma.Schema):
-    timepoint = ma.fields.Function(lambda o: o.timepoint.key)
-    label = ma.fields.Function(lambda o: o.timepoint.label)
-    kind = ma.fields.Function(lambda o: o.timepoint.kind.value)
-    measurements = ma.fields.Function(lambda o: [m.value for m in o.timepoint.measurements])
+    timepoint = ma.fields.Function(lambda o: o.timepoint.key, metadata={"type": "string"})
+    label = ma.fields.Function(lambda o: o.timepoint.label, metadata={"type": "string"})
+    kind = ma.fields.Function(
+        lambda o: o.timepoint.kind.value,
+        metadata={"type": "string", "enum": [k.value for k in TimepointKind]},
+    )
+    measurements = ma.fields.Function(
+        lambda o: [m.value for m in o.timepoint.measurements],
+        metadata={"type": "array", "items": {"type": "string", "enum": MEASUREMENTS}},
+    )
     slot_minutes = ma.fields.Integer(allow_none=True)
     due_at = ma.fields.AwareDateTime(allow_none=True)
     state = ma.fields.Enum(TimepointState, by_value=True)
@@ -153,8 +172,12 @@ class OccurrenceOut(ma.Schema):
 
 class HoldOut(ma.Schema):
     held = ma.fields.Boolean()
-    reason = ma.fields.String(attribute="hold_reason", allow_none=True)
-    override_reason = ma.fields.String(attribute="hold_override_reason", allow_none=True)
+    reason = ma.fields.String(
+        attribute="hold_reason",
+        allow_none=True,
+        metadata={"description": "The reading that holds the dose, in words"},
+    )
+    override_reason = FreeTextOut(attribute="hold_override_reason", allow_none=True)
     override_by = ma.fields.UUID(attribute="hold_override_by", allow_none=True)
     override_at = ma.fields.AwareDateTime(attribute="hold_override_at", allow_none=True)
 
@@ -168,11 +191,11 @@ class SessionOut(ma.Schema):
     rems_required = ma.fields.Boolean()
     checked_in_at = ma.fields.AwareDateTime()
     dose_started_at = ma.fields.AwareDateTime(allow_none=True)
-    hold = ma.fields.Function(lambda s: HoldOut().dump(s))
+    hold = SameRecord(HoldOut)
     discharged_at = ma.fields.AwareDateTime(allow_none=True)
     discharged_by = ma.fields.UUID(allow_none=True)
     discharge_confirmed = ma.fields.List(ma.fields.String(), allow_none=True)
-    discharge_override_reason = ma.fields.String(allow_none=True)
+    discharge_override_reason = FreeTextOut(allow_none=True)
 
 
 class ChecklistOut(ma.Schema):
@@ -197,7 +220,7 @@ class AlertOut(ma.Schema):
     status = ma.fields.String()
     acknowledged_by = ma.fields.UUID(allow_none=True)
     acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
-    acknowledgement_note = ma.fields.String(allow_none=True)
+    acknowledgement_note = FreeTextOut(allow_none=True)
 
 
 class BloodPressureOut(ma.Schema):

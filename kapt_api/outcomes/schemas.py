@@ -39,7 +39,10 @@ class MeasureOut(ma.Schema):
     instrument = ma.fields.String()
     items = ma.fields.List(ma.fields.Integer())
     total = ma.fields.Integer()
-    loinc = ma.fields.Function(lambda m: INSTRUMENTS[Instrument(m.instrument)].loinc_total)
+    loinc = ma.fields.Function(
+        lambda m: INSTRUMENTS[Instrument(m.instrument)].loinc_total,
+        metadata={"type": "string", "description": "The LOINC code of the total score"},
+    )
     measured_at = ma.fields.AwareDateTime()
     recorded_by = ma.fields.UUID()
     recorded_at = ma.fields.AwareDateTime()

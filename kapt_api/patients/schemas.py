@@ -19,8 +19,11 @@ from kapt_api.fields import (
     Date,
     Email,
     Flag,
+    FreeText,
+    FreeTextOut,
     Phone,
     Quantity,
+    SameRecord,
     Text,
     TimeZoneName,
 )
@@ -51,9 +54,9 @@ class ClinicalIn(ma.Schema):
     rems_enrolled = Flag(metadata={"description": "Enrolled in the esketamine REMS"})
     rems_enrolled_on = Date(allow_none=True)
     weight_kg = Kilograms(allow_none=True)
-    allergies = Text(max_length=2000, allow_none=True)
-    concomitant_medications = Text(max_length=2000, allow_none=True)
-    clinical_notes = Text(max_length=10000, allow_none=True)
+    allergies = FreeText(max_length=2000, allow_none=True)
+    concomitant_medications = FreeText(max_length=2000, allow_none=True)
+    clinical_notes = FreeText(max_length=10000, allow_none=True)
 
 
 class PatientFields(ma.Schema):
@@ -121,9 +124,9 @@ class ClinicalOut(ma.Schema):
     rems_enrolled = ma.fields.Boolean(required=True)
     rems_enrolled_on = ma.fields.Date(allow_none=True, required=True)
     weight_kg = ma.fields.Float(allow_none=True, required=True)
-    allergies = ma.fields.String(allow_none=True, required=True)
-    concomitant_medications = ma.fields.String(allow_none=True, required=True)
-    clinical_notes = ma.fields.String(allow_none=True, required=True)
+    allergies = FreeTextOut(allow_none=True, required=True)
+    concomitant_medications = FreeTextOut(allow_none=True, required=True)
+    clinical_notes = FreeTextOut(allow_none=True, required=True)
 
 
 class PatientContactOut(ma.Schema):
@@ -149,19 +152,10 @@ class PatientContactOut(ma.Schema):
     created_at = AwareDateTime(required=True)
 
 
-class _SameRecord(ma.fields.Nested):
-    """A nested view of the object itself: the clinical fields live on the patient row."""
-
-    def get_value(
-        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
-    ) -> Any:
-        return obj
-
-
 class PatientClinicalOut(PatientContactOut):
     """The contact view plus the clinical object (care team clinicians only)."""
 
-    clinical = _SameRecord(ClinicalOut, required=True)
+    clinical = SameRecord(ClinicalOut, required=True)
 
 
 OUT_SCHEMAS: dict[PatientView, ma.Schema] = {

@@ -12,6 +12,7 @@ from kapt_api.protocols.problems import Problem, out_of_range
 from kapt_api.protocols.reminder_text import (
     EMAIL_BODY_ONLY,
     PLACEHOLDERS,
+    RETIRED,
     SAMPLE_CONTEXT,
     SMS_LIMIT,
     SMS_REQUIRED,
@@ -87,7 +88,16 @@ def template_problems(
         except TemplateError as exc:
             problems.append(Problem(field, str(exc)))
             continue
-        unknown = sorted(set(used) - set(PLACEHOLDERS))
+        retired = sorted(set(used) & set(RETIRED))
+        if retired:
+            problems.append(
+                Problem(
+                    field,
+                    f"Reminders never name the patient: remove {{{retired[0]}}} (a text or "
+                    "an email may be read by someone else).",
+                )
+            )
+        unknown = sorted(set(used) - set(PLACEHOLDERS) - set(RETIRED))
         if unknown:
             problems.append(
                 Problem(

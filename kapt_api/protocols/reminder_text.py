@@ -1,7 +1,8 @@
 """Reminder templates: their placeholders, the default PHI-safe wording, and rendering.
 
 HIPAA lets a reminder go without authorization when it carries only what is needed:
-clinic name and phone, date, time, place (DOMAIN.md §5.1). Texts and email subjects
+clinic name and phone, date, time, place (DOMAIN.md §5.1); never the patient's name,
+which tells whoever reads it who is being treated there. Texts and email subjects
 are read on lock screens and by family, so they never name the drug, the treatment or
 a diagnosis; TCPA's healthcare exemption wants texts of at most 160 characters that
 name the clinic, give its number and offer STOP (DOMAIN.md §5.2). Preparation
@@ -28,7 +29,6 @@ from kapt_api.protocols.definition import (
 
 SMS_LIMIT = 160
 PLACEHOLDERS = (
-    "patient_first_name",
     "clinic_name",
     "clinic_phone",
     "date",
@@ -36,11 +36,16 @@ PLACEHOLDERS = (
     "location",
     "preparation_instructions",
 )
+# Placeholders templates once had: refused in new ones, rendered as nothing in stored ones.
+RETIRED = ("patient_first_name",)
 EMAIL_BODY_ONLY = frozenset({"preparation_instructions"})
 SMS_REQUIRED = ("clinic_name", "clinic_phone")
 STOP_WORD = re.compile(r"\bSTOP\b")
 # Shortened, in this order, when a text would run past 160 characters.
-SHORTENABLE = ("location", "patient_first_name", "clinic_name")
+SHORTENABLE = ("location", "clinic_name")
+# A placeholder rendered as nothing takes the space before it along when one of these
+# follows ("Hello {patient_first_name}," reads "Hello,").
+CLOSING_PUNCTUATION = tuple(",.;:!?")
 ELLIPSIS = "..."  # ASCII: one non-GSM-7 character would cut the text limit to 70
 
 # Stems that name a drug, a route, a treatment or a diagnosis (DOMAIN.md §5.1 lists
@@ -67,7 +72,6 @@ class TemplateError(ValueError):
 class ReminderContext:
     """The values a reminder may carry; the reminders domain formats date and time."""
 
-    patient_first_name: str
     clinic_name: str
     clinic_phone: str
     date: str
@@ -84,7 +88,6 @@ class RenderedReminder:
 
 # Long but realistic values: a template must fit 160 characters with these unshortened.
 SAMPLE_CONTEXT = ReminderContext(
-    patient_first_name="Maximiliana",
     clinic_name="Northern Lakes Integrative Health & Wellness Center",
     clinic_phone="+15555550100",
     date="Wednesday, September 30",
@@ -98,7 +101,7 @@ DEFAULT_SMS = (
 )
 DEFAULT_SUBJECT = "Appointment reminder: {clinic_name}, {date}"
 DEFAULT_EMAIL_BODY = (
-    "Hello {patient_first_name},\n\n"
+    "Hello,\n\n"
     "This is a reminder of your appointment with {clinic_name} on {date} at {time}.\n\n"
     "Where: {location}\n\n"
     "{preparation_instructions}"
@@ -162,16 +165,21 @@ def clinical_terms_in(text: str) -> list[str]:
 def render(template: str, values: dict[str, str]) -> str:
     """Fill the placeholders; nothing but the named values can be reached."""
     out: list[str] = []
+    emptied = False
     for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if emptied and literal.startswith(CLOSING_PUNCTUATION) and out[-1].endswith(" "):
+            out[-1] = out[-1][:-1]
         out.append(literal)
-        if name is not None:
-            out.append(values.get(name, ""))
+        value = values.get(name, "") if name is not None else None
+        emptied = value == ""
+        if value:
+            out.append(value)
     return "".join(out)
 
 
 def render_sms(template: str, context: ReminderContext) -> str:
-    """The text message, at most 160 characters: an over-long location, first name or
-    clinic name is shortened (in that order) with "..."."""
+    """The text message, at most 160 characters: an over-long location or clinic name is
+    shortened (in that order) with "..."."""
     values = {**asdict(context), "preparation_instructions": ""}
     text = render(template, values)
     used = placeholders_in(template)

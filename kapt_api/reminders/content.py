@@ -1,6 +1,6 @@
 """What a patient's reminder says: the protocol's PHI-safe template filled with the
-clinic's name and phone, the date, time and place (DOMAIN.md §5.1), and a calendar
-event to attach to emails."""
+clinic's name and phone, the date, time and place (DOMAIN.md §5.1), never the patient's
+name, and a calendar event to attach to emails."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from kapt_api.clinics.models import Clinic
-from kapt_api.patients.models import Patient
 from kapt_api.protocols.reminder_text import SMS_LIMIT, ReminderContext
 from kapt_api.scheduling.models import Appointment
 
 
-def context_for(appointment: Appointment, patient: Patient, clinic: Clinic) -> ReminderContext:
+def context_for(appointment: Appointment, clinic: Clinic) -> ReminderContext:
     """The values a reminder may carry; times in the clinic's zone, where the session is."""
     local = appointment.starts_at.astimezone(ZoneInfo(clinic.time_zone))
     return ReminderContext(
-        patient_first_name=patient.given_name,
         clinic_name=clinic.name,
         clinic_phone=clinic.phone or "",
         date=_date(local),

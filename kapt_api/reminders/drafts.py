@@ -79,7 +79,7 @@ def drafts_for(
     choice = rules.channel_for(recipient_of(patient), rule.channels) if rule else None
     if rule is None or choice is None:
         return []
-    context = content.context_for(appointment, patient, clinic)
+    context = content.context_for(appointment, clinic)
     subject: str | None = None
     body = ""
     skip = choice.skip_reason

@@ -2,7 +2,8 @@
 
 The status machine is strict (rules.TRANSITIONS); a step it does not allow answers 409
 naming the current and the wanted status. Every step is kept in the appointment's
-history with who, when and why. A cancelled or no-show appointment releases its
+history with who, when and why (the reason, and its category for staff off the care
+team). A cancelled or no-show appointment releases its
 resource holds. They flush and never commit.
 """
 
@@ -18,7 +19,7 @@ from kapt_api.errors import Conflict, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import holds, loaders, policy, rules, signals
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.models import Appointment, Course, StatusChange
 from kapt_api.scheduling.progress import course_finished
 from kapt_api.scheduling.service import (
@@ -36,6 +37,7 @@ def _step(
     by: Caller,
     now: datetime,
     reason: str | None = None,
+    reason_category: ReasonCategory | None = None,
 ) -> None:
     """Move along the status machine (or 409 naming the current and wanted status)."""
     current = AppointmentStatus(appointment.status)
@@ -43,21 +45,33 @@ def _step(
     if refused is not None:
         raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
     appointment.status = to.value
-    appointment.history.append(
-        StatusChange(
-            from_status=current.value, to_status=to.value, at=now, by=by.user_id, reason=reason
-        )
-    )
+    change = StatusChange(from_status=current.value, to_status=to.value, at=now, by=by.user_id)
+    change.reason, change.reason_category = reason, reason_category
+    appointment.history.append(change)
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
         holds.release(appointment.id)
 
 
-def release(appointment: Appointment, *, reason: str, by: Caller, now: datetime) -> Appointment:
+def release(
+    appointment: Appointment,
+    *,
+    reason: str,
+    reason_category: ReasonCategory,
+    by: Caller,
+    now: datetime,
+) -> Appointment:
     """Cancel without asking the course's rules (the course itself is ending)."""
     course = db.session.get(Course, appointment.course_id)
     assert course is not None
     session_type = session_type_of(course, SessionKind(appointment.kind))
-    _step(appointment, AppointmentStatus.CANCELLED, by=by, now=now, reason=reason)
+    _step(
+        appointment,
+        AppointmentStatus.CANCELLED,
+        by=by,
+        now=now,
+        reason=reason,
+        reason_category=reason_category,
+    )
     appointment.late_cancellation = rules.is_late_cancellation(
         session_type, appointment.starts_at, now=now
     )
@@ -73,6 +87,7 @@ def cancel(
     reason: str,
     by: Caller,
     now: datetime,
+    reason_category: ReasonCategory = ReasonCategory.OTHER,
     override: Mapping[str, Any] | None = None,
 ) -> Appointment:
     """Cancel a booked appointment, with a reason; inside the session type's cancellation
@@ -95,7 +110,7 @@ def cancel(
     )
     if decision.blocking:
         raise RuleRefused(decision.blocking)
-    release(appointment, reason=reason, by=by, now=now)
+    release(appointment, reason=reason, reason_category=reason_category, by=by, now=now)
     if override and decision.overridden:
         audit_override(appointment, decision, override["reason"], by)
     return appointment
@@ -112,7 +127,12 @@ def check_in(*, appointment: Appointment, by: Caller, now: datetime) -> Appointm
 
 
 def mark_no_show(
-    *, appointment: Appointment, by: Caller, now: datetime, reason: str | None = None
+    *,
+    appointment: Appointment,
+    by: Caller,
+    now: datetime,
+    reason: str | None = None,
+    reason_category: ReasonCategory = ReasonCategory.OTHER,
 ) -> Appointment:
     """The patient did not come; the time, room and people are free again."""
     policy.ensure(policy.can_run_desk(by), "Only front desk and administrators mark a no-show.")
@@ -125,7 +145,14 @@ def mark_no_show(
                 )
             ]
         )
-    _step(appointment, AppointmentStatus.NO_SHOW, by=by, now=now, reason=reason)
+    _step(
+        appointment,
+        AppointmentStatus.NO_SHOW,
+        by=by,
+        now=now,
+        reason=reason,
+        reason_category=reason_category,
+    )
     db.session.flush()
     audit_change(appointment, by, "no_show", reason)
     return appointment

@@ -29,7 +29,6 @@ from kapt_api.scheduling import (
     ical,
     loaders,
     planning,
-    service,
     slots,
 )
 from kapt_api.scheduling.calendar_schemas import (
@@ -45,11 +44,8 @@ from kapt_api.scheduling.calendar_schemas import (
     StaffScheduleQuery,
 )
 from kapt_api.scheduling.day_cache import ComputedDay
-from kapt_api.scheduling.schemas import (
-    APPOINTMENT_CLINICAL_OUT,
-    APPOINTMENT_OUT,
-    APPOINTMENT_OUT_DOC,
-)
+from kapt_api.scheduling.routes import all_shown
+from kapt_api.scheduling.schemas import APPOINTMENT_OUT_DOC
 
 bp = Blueprint(
     "calendar",
@@ -260,8 +256,4 @@ def book_batch(data: Answer) -> list[Answer]:
     begin_write(db.session)
     booked = planning.book_batch(items=data["items"], by=who, now=clock.now())
     db.session.commit()
-    clinical = service.clinical_patients(who, [a.patient_id for a in booked])
-    return [
-        (APPOINTMENT_CLINICAL_OUT if a.patient_id in clinical else APPOINTMENT_OUT).dump(a)
-        for a in booked
-    ]
+    return all_shown(who, booked)

@@ -22,10 +22,13 @@ from kapt_api.patients.policy import Caller
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling import attendance, loaders, policy, progress, rules
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.models import Appointment, Course
 
 RESOURCE = "course"
+# The history reason of the cancellations a discontinuation makes: the reason itself
+# stays on the course, which only the care team is shown (policy.View).
+DISCONTINUED = "The course was discontinued."
 
 
 def find_course(
@@ -132,9 +135,16 @@ def _refuse_second_active_course(patient_id: uuid.UUID, protocol_id: uuid.UUID) 
         )
 
 
-def discontinue(*, course: Course, reason: str, by: Caller, now: datetime) -> Course:
-    """End an active course early, with a reason; its booked sessions still to come are
-    cancelled (their reminders with them)."""
+def discontinue(
+    *,
+    course: Course,
+    reason: str,
+    by: Caller,
+    now: datetime,
+    reason_category: ReasonCategory = ReasonCategory.OTHER,
+) -> Course:
+    """End an active course early, with a reason and its category; its booked sessions
+    still to come are cancelled (their reminders with them) with the same category."""
     policy.ensure(
         policy.can_discontinue(by, loaders.patient_care_team(course.patient_id)),
         "Only administrators and the care team's prescriber discontinue a course.",
@@ -155,12 +165,13 @@ def discontinue(*, course: Course, reason: str, by: Caller, now: datetime) -> Co
     )
     for appointment in list(upcoming):
         attendance.release(
-            appointment, reason=f"The course was discontinued: {reason}", by=by, now=now
+            appointment, reason=DISCONTINUED, reason_category=reason_category, by=by, now=now
         )
     course.status = CourseStatus.DISCONTINUED.value
     course.discontinued_at = now
     course.discontinued_by = by.user_id
     course.discontinue_reason = reason
+    course.discontinue_reason_category = reason_category
     db.session.flush()
     audit.record(
         "discontinue", RESOURCE, course.id, patient_id=course.patient_id, actor_id=by.user_id

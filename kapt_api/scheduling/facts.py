@@ -30,6 +30,16 @@ class AppointmentStatus(StrEnum):
     NO_SHOW = "no_show"
 
 
+class ReasonCategory(StrEnum):
+    """What kind of reason a cancellation, no-show or discontinuation had, chosen from this
+    list when it is written: all that staff off the care team are shown of the reason."""
+
+    PATIENT_REQUEST = "patient_request"
+    CLINICAL = "clinical"
+    SCHEDULING = "scheduling"
+    OTHER = "other"
+
+
 # An appointment that happened or will happen: what a course's schedule is made of.
 SCHEDULED = frozenset(
     {

@@ -32,13 +32,18 @@ from kapt_api import clock
 from kapt_api.db import Base, IdMixin, TimestampMixin
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 
 COMPLETED_DOSE = "kind = 'dosing' AND status = 'completed'"
 
 
 def _one_of(column: str, values: Any) -> str:
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def _known_category(column: str) -> str:
+    """The CHECK of a reason category column (migration 0013_reason_categories)."""
+    return f"{column} IS NULL OR {_one_of(column, ReasonCategory)}"
 
 
 class Course(IdMixin, TimestampMixin, Base):
@@ -50,6 +55,9 @@ class Course(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "(status = 'discontinued') = (discontinued_at IS NOT NULL)",
             name="discontinued_at_when_discontinued",
+        ),
+        CheckConstraint(
+            _known_category("discontinue_reason_category"), name="discontinue_reason_category_known"
         ),
     )
 
@@ -68,6 +76,7 @@ class Course(IdMixin, TimestampMixin, Base):
     discontinued_at: Mapped[datetime | None]
     discontinued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     discontinue_reason: Mapped[str | None] = mapped_column(Text)
+    discontinue_reason_category: Mapped[str | None] = mapped_column(String(20))
 
     protocol_version: Mapped[ProtocolVersion] = relationship(lazy="joined")
 
@@ -171,6 +180,7 @@ class StatusChange(Base):
     __tablename__ = "appointment_status_changes"
     __table_args__ = (
         CheckConstraint(_one_of("to_status", AppointmentStatus), name="to_status_known"),
+        CheckConstraint(_known_category("reason_category"), name="reason_category_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -182,6 +192,8 @@ class StatusChange(Base):
     at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
     by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+    # Set with every cancellation and no-show: the kind of reason everyone may see.
+    reason_category: Mapped[str | None] = mapped_column(String(20))
 
 
 class ResourceHold(IdMixin, Base):

@@ -8,13 +8,17 @@
 - Admins and prescribers enrol patients on a course; admins and the care team's
   prescribers discontinue one.
 - Admins and prescribers may override a clinical booking rule, with a reason.
-- Clinical notes and override reasons are shown to clinicians on the care team only.
+- What people write about the patient is shown to clinicians on the care team: the
+  clinical notes, override reasons, why a course was discontinued, and the reasons of
+  the status history (cancellations, no-shows). Admins see the status history's
+  reasons too; everyone else only each reason's category (View).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from enum import StrEnum
 
 from kapt_api.auth.models import Role
 from kapt_api.errors import Forbidden
@@ -57,8 +61,23 @@ def can_discontinue(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
     )
 
 
-def sees_clinical(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
-    return treats(who, care_team)
+class View(StrEnum):
+    """How much of a course or an appointment a caller is shown."""
+
+    SCHEDULE = "schedule"  # times, places, people, statuses and reason categories
+    REASONS = "reasons"  # and the reasons of the status history
+    CLINICAL = "clinical"  # and every note and reason written about the patient
+
+
+def view(who: Caller, *, treating: bool) -> View:
+    """The view of someone who is (`treating`) or is not a clinician on the care team."""
+    if treating:
+        return View.CLINICAL
+    return View.REASONS if Role.ADMIN in who.roles else View.SCHEDULE
+
+
+def view_of(who: Caller, care_team: Collection[uuid.UUID]) -> View:
+    return view(who, treating=treats(who, care_team))
 
 
 def ensure(allowed: bool, message: str) -> None:

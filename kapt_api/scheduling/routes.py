@@ -1,6 +1,6 @@
 """Course and appointment endpoints.
 
-Each answer is the Out schema its caller may see (policy.sees_clinical); the ETag is
+Each answer is the Out schema of the caller's view (policy.view_of); the ETag is
 computed from that same answer. Every view that writes takes the database's write
 lock first (db.begin_write) and commits once.
 """
@@ -24,12 +24,10 @@ from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling import attendance, course_service, loaders, policy, service
 from kapt_api.scheduling.models import Appointment, Course
 from kapt_api.scheduling.schemas import (
-    APPOINTMENT_CLINICAL_OUT,
-    APPOINTMENT_OUT,
     APPOINTMENT_OUT_DOC,
-    COURSE_CLINICAL_OUT,
-    COURSE_OUT,
+    APPOINTMENT_VIEWS,
     COURSE_OUT_DOC,
+    COURSE_VIEWS,
     AppointmentIn,
     AppointmentPatch,
     AppointmentQuery,
@@ -60,17 +58,25 @@ def _who() -> Caller:
 
 def _appointment_schema(who: Caller, appointment: Appointment) -> Any:
     team = loaders.patient_care_team(appointment.patient_id)
-    return APPOINTMENT_CLINICAL_OUT if policy.sees_clinical(who, team) else APPOINTMENT_OUT
+    return APPOINTMENT_VIEWS[policy.view_of(who, team)]
 
 
 def _shown(who: Caller, appointment: Appointment) -> Answer:
     return _appointment_schema(who, appointment).dump(appointment)
 
 
+def all_shown(who: Caller, appointments: list[Appointment]) -> list[Answer]:
+    """Each appointment in the caller's view of its patient."""
+    treated = service.clinical_patients(who, [a.patient_id for a in appointments])
+    return [
+        APPOINTMENT_VIEWS[policy.view(who, treating=a.patient_id in treated)].dump(a)
+        for a in appointments
+    ]
+
+
 def _course_shown(who: Caller, course: Course) -> Answer:
     team = loaders.patient_care_team(course.patient_id)
-    schema = COURSE_CLINICAL_OUT if policy.sees_clinical(who, team) else COURSE_OUT
-    return schema.dump(course)
+    return COURSE_VIEWS[policy.view_of(who, team)].dump(course)
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -117,9 +123,7 @@ def discontinue_course(data: dict[str, Any], course_id: uuid.UUID) -> Answer:
     course = course_service.find_course(
         course_id=course_id, by=who, action="update", for_change=True
     )
-    course = course_service.discontinue(
-        course=course, reason=data["reason"], by=who, now=clock.now()
-    )
+    course = course_service.discontinue(course=course, **data, by=who, now=clock.now())
     db.session.commit()
     return _course_shown(who, course)
 
@@ -150,11 +154,7 @@ class Appointments(MethodView):
         that overlap it."""
         who = _who()
         found = service.list_appointments(by=who, page=pagination_parameters, **query)
-        clinical = service.clinical_patients(who, [a.patient_id for a in found])
-        return [
-            (APPOINTMENT_CLINICAL_OUT if a.patient_id in clinical else APPOINTMENT_OUT).dump(a)
-            for a in found
-        ]
+        return all_shown(who, found)
 
     @idempotent
     @bp.arguments(AppointmentIn)

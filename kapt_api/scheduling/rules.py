@@ -138,11 +138,13 @@ def booking_violations(
         held_until=held_until(session_type, starts_at),
     )
     if request.kind is SessionKind.DOSING and course.pre_dose_hold:
+        # Whoever books (the front desk, mostly) is told that the dose is held, not the
+        # reading that holds it: the care team sees that in the checklist.
         violations.append(
             Violation(
                 "pre_dose_gate",
                 "The last monitoring checklist holds the next dose for a prescriber's "
-                f"decision: {course.pre_dose_hold}",
+                "decision; the care team sees why in that checklist.",
             )
         )
     violations += _sequencing_violations(request, course, session[1], zone=calendar.zone)

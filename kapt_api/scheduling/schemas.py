@@ -2,24 +2,29 @@
 
 Times are RFC 3339 with an offset, answered in UTC. Instead of `starts_at` a booking
 may give `local_start` (a date and an HH:MM time on the clinic's clocks); a time the
-clocks skip or show twice is refused saying which. Two Out schemas each: clinicians
-on the patient's care team also see clinical notes, override reasons and why a
-course was discontinued; everyone else of the clinic sees the schedule.
+clocks skip or show twice is refused saying which.
+
+An Out schema per view (policy.View): everyone of the clinic sees the schedule and
+each reason's category; administrators also see the reasons in the status history;
+clinicians on the patient's care team also see clinical notes, override reasons and
+why a course was discontinued.
 """
 
 from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Choice, Date, LocalTime, Text
+from kapt_api.fields import AwareDateTime, Choice, Date, FreeText, FreeTextOut, LocalTime
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import course_extras
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
+from kapt_api.scheduling.policy import View
 from kapt_api.scheduling.rules import BOOKING_RULES
 
 KINDS = [kind.value for kind in SessionKind]
 STATUSES = [status.value for status in AppointmentStatus]
 COURSE_STATUSES = [status.value for status in CourseStatus]
+CATEGORIES = [category.value for category in ReasonCategory]
 MAX_STAFF = 6
 MAX_REASON = 500
 
@@ -39,7 +44,7 @@ class OverrideIn(ma.Schema):
             "patient_conflict, in_the_past and course_not_active never can be."
         },
     )
-    reason = Text(
+    reason = FreeText(
         required=True,
         min_length=1,
         max_length=MAX_REASON,
@@ -78,19 +83,33 @@ class AppointmentPatch(_Placing):
     """Reschedule: any of the time, the room and the staff; send If-Match."""
 
 
+def _category(**kwargs: object) -> ma.fields.Enum:
+    return ma.fields.Enum(
+        ReasonCategory,
+        by_value=True,
+        load_default=ReasonCategory.OTHER,
+        metadata={
+            "description": "The kind of reason, which staff off the patient's care team see "
+            "instead of the reason; defaults to other"
+        },
+    )
+
+
 class CancelIn(ma.Schema):
-    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+    reason = FreeText(required=True, min_length=1, max_length=MAX_REASON)
+    reason_category = _category()
     override = ma.fields.Nested(
         OverrideIn, metadata={"description": "Cancel although a later session depends on it"}
     )
 
 
 class NoShowIn(ma.Schema):
-    reason = Text(min_length=1, max_length=MAX_REASON)
+    reason = FreeText(min_length=1, max_length=MAX_REASON)
+    reason_category = _category()
 
 
 class CompleteIn(ma.Schema):
-    clinical_notes = Text(max_length=10000, metadata={"description": "Care team only"})
+    clinical_notes = FreeText(max_length=10000, metadata={"description": "Care team only"})
 
 
 class AppointmentQuery(ma.Schema):
@@ -128,18 +147,30 @@ class CourseIn(ma.Schema):
 
 
 class DiscontinueIn(ma.Schema):
-    reason = Text(required=True, min_length=1, max_length=MAX_REASON)
+    reason = FreeText(required=True, min_length=1, max_length=MAX_REASON)
+    reason_category = _category()
 
 
 # --- out -----------------------------------------------------------------------------------
 
 
 class StatusChangeOut(ma.Schema):
-    from_status = ma.fields.String(allow_none=True, required=True)
-    to_status = ma.fields.String(required=True)
+    from_status = ma.fields.String(
+        allow_none=True, required=True, validate=ma.validate.OneOf(STATUSES)
+    )
+    to_status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
     at = AwareDateTime(required=True)
     by = ma.fields.UUID(allow_none=True, required=True)
-    reason = ma.fields.String(allow_none=True, required=True)
+    reason_category = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=ma.validate.OneOf(CATEGORIES),
+        metadata={"description": "Set on a cancellation or a no-show"},
+    )
+
+
+class StatusChangeWithReasonOut(StatusChangeOut):
+    reason = FreeTextOut(allow_none=True, required=True)
 
 
 class OverrideOut(ma.Schema):
@@ -148,7 +179,7 @@ class OverrideOut(ma.Schema):
 
 
 class OverrideClinicalOut(OverrideOut):
-    reason = ma.fields.String(required=True)
+    reason = FreeTextOut(required=True)
 
 
 class AppointmentOut(ma.Schema):
@@ -175,11 +206,17 @@ class AppointmentOut(ma.Schema):
     updated_at = AwareDateTime(required=True)
 
 
-class AppointmentClinicalOut(AppointmentOut):
-    """The care team's view: with clinical notes and the override's reason."""
+class AppointmentWithReasonsOut(AppointmentOut):
+    """The administrators' view: with the reasons of the status history."""
+
+    history = ma.fields.List(ma.fields.Nested(StatusChangeWithReasonOut), required=True)
+
+
+class AppointmentClinicalOut(AppointmentWithReasonsOut):
+    """The care team's view: with clinical notes and the override's reason too."""
 
     override = ma.fields.Nested(OverrideClinicalOut, allow_none=True, required=True)
-    clinical_notes = ma.fields.String(allow_none=True, required=True)
+    clinical_notes = FreeTextOut(allow_none=True, required=True)
 
 
 class CareTeamOut(ma.Schema):
@@ -203,10 +240,13 @@ class CourseOut(ma.Schema):
     completed_at = AwareDateTime(allow_none=True, required=True)
     discontinued_at = AwareDateTime(allow_none=True, required=True)
     discontinued_by = ma.fields.UUID(allow_none=True, required=True)
+    discontinue_reason_category = ma.fields.String(
+        allow_none=True, required=True, validate=ma.validate.OneOf(CATEGORIES)
+    )
 
 
 class CourseClinicalOut(CourseOut):
-    discontinue_reason = ma.fields.String(allow_none=True, required=True)
+    discontinue_reason = FreeTextOut(allow_none=True, required=True)
     measures_trend = ma.fields.Function(
         lambda course: course_extras.supplied("measures_trend", course),
         allow_none=True,
@@ -259,10 +299,17 @@ class ProgressOut(ma.Schema):
     due = ma.fields.List(ma.fields.Nested(DueSessionOut), required=True)
 
 
-APPOINTMENT_OUT = AppointmentOut()
-APPOINTMENT_CLINICAL_OUT = AppointmentClinicalOut()
-COURSE_OUT = CourseOut()
-COURSE_CLINICAL_OUT = CourseClinicalOut()
+APPOINTMENT_VIEWS: dict[View, ma.Schema] = {
+    View.SCHEDULE: AppointmentOut(),
+    View.REASONS: AppointmentWithReasonsOut(),
+    View.CLINICAL: AppointmentClinicalOut(),
+}
+# Administrators see why a course was discontinued only on the care team.
+COURSE_VIEWS: dict[View, ma.Schema] = {
+    View.SCHEDULE: CourseOut(),
+    View.REASONS: CourseOut(),
+    View.CLINICAL: CourseClinicalOut(),
+}
 # For the OpenAPI document: which one a caller gets is decided per patient.
-APPOINTMENT_OUT_DOC = {"oneOf": [AppointmentOut, AppointmentClinicalOut]}
+APPOINTMENT_OUT_DOC = {"oneOf": [AppointmentOut, AppointmentWithReasonsOut, AppointmentClinicalOut]}
 COURSE_OUT_DOC = {"oneOf": [CourseOut, CourseClinicalOut]}

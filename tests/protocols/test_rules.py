@@ -550,6 +550,15 @@ def test_an_unknown_placeholder_is_named():
     assert "{doctor}" in found["reminder_policy.rules.0.templates.email_subject"][0]
 
 
+def test_a_template_naming_the_patient_is_refused():
+    found = problems(with_templates(KAP, 0, email_body="Hello {patient_first_name}, {clinic_name}"))
+    assert list(found) == ["reminder_policy.rules.0.templates.email_body"]
+    assert found["reminder_policy.rules.0.templates.email_body"] == [
+        "Reminders never name the patient: remove {patient_first_name} (a text or an email "
+        "may be read by someone else)."
+    ]
+
+
 @pytest.mark.parametrize("template", ["{clinic_name", "{clinic_name.upper}", "{0}", "{date:%Y}"])
 def test_placeholders_are_plain_names(template):
     found = problems(with_templates(KAP, 0, email_body=template))

@@ -361,12 +361,18 @@ def test_cancel_needs_a_reason_and_marks_late_cancellations(client, headers, pla
     url = f"{API}/appointments/{prepared[0]['id']}/cancel"
     desk = headers(place.front_desk)
     problem(client.post(url, json={}, headers=desk), 422)
-    response = client.post(url, json={"reason": "Patient called"}, headers=desk)
+    body = {"reason": "Patient called", "reason_category": "patient_request"}
+    response = client.post(url, json=body, headers=desk)
     assert response.status_code == 200
     cancelled = response.get_json()
     assert cancelled["status"] == "cancelled"
     assert cancelled["late_cancellation"] is False  # 47 hours before, 24 needed
-    assert cancelled["history"][-1]["reason"] == "Patient called"
+    # The front desk writes the reason but is shown only its category.
+    assert cancelled["history"][-1]["reason_category"] == "patient_request"
+    assert "reason" not in cancelled["history"][-1]
+    for reader in (place.admin, place.therapist):
+        shown = client.get(f"{API}/appointments/{prepared[0]['id']}", headers=headers(reader))
+        assert shown.get_json()["history"][-1]["reason"] == "Patient called"
 
 
 def test_the_status_steps_through_http_and_an_illegal_one_names_both_statuses(

@@ -17,7 +17,7 @@ from kapt_api.patients.models import Patient
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import attendance, course_service, loaders, service, signals
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus
+from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.models import Appointment, Course, ResourceHold
 from kapt_api.scheduling.service import BookingRefused
 from tests.scheduling.builders import MONDAY
@@ -601,11 +601,22 @@ def test_discontinuing_cancels_the_booked_sessions_still_to_come(
     course, prepared, place, caller_of, now, received
 ):
     stopped = course_service.discontinue(
-        course=course, reason="Moved away", by=caller_of(place.prescriber), now=now
+        course=course,
+        reason="Moved away",
+        reason_category=ReasonCategory.PATIENT_REQUEST,
+        by=caller_of(place.prescriber),
+        now=now,
     )
     assert stopped.status == "discontinued" and stopped.discontinued_at == now
+    assert stopped.discontinue_reason_category == "patient_request"
     assert {a.status for a in prepared} == {"cancelled"}
-    assert prepared[0].history[-1].reason == "The course was discontinued: Moved away"
+    # The reason stays on the course (the care team's view); each cancellation carries
+    # its category, which everyone of the clinic may see.
+    cancelled = prepared[0].history[-1]
+    assert (cancelled.reason, cancelled.reason_category) == (
+        "The course was discontinued.",
+        "patient_request",
+    )
     assert [name for name, _, _ in received][-2:] == ["cancelled", "cancelled"]
     with pytest.raises(Conflict):
         course_service.discontinue(
