@@ -23,7 +23,10 @@ def install(app: Flask) -> None:
 
 
 def check_framing() -> None:
-    """Refuse a request whose query string, If-Match or chunked body is malformed."""
+    """Refuse a request whose query string, If-Match or chunked body is malformed; an
+    unknown path or method is answered 404 or 405 first, whatever it was sent with."""
+    if request.routing_exception is not None:
+        return
     _query_is_utf8()
     _if_match_lists_entity_tags()
     _chunked_body_within_limit()

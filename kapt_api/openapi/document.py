@@ -103,6 +103,10 @@ def _names_objects(api: Api, path: str, operation: dict[str, Any]) -> bool:
     )
 
 
+def _is_if_match(parameter: dict[str, Any]) -> bool:
+    return parameter.get("name") == "If-Match" or parameter.get("$ref", "").endswith("/IF_MATCH")
+
+
 def _wanted_errors(api: Api, path: str, method: str, operation: dict[str, Any]) -> set[int]:
     wanted: set[int] = set()
     if path not in PUBLIC_PATHS and path.startswith("/api/"):
@@ -115,6 +119,8 @@ def _wanted_errors(api: Api, path: str, method: str, operation: dict[str, Any]) 
         wanted |= {400, 411, 413, 415, 422}  # 411: a chunked body the server cannot bound
     if any(p.get("in") == "query" for p in operation.get("parameters", [])):
         wanted.add(422)
+    if any(_is_if_match(p) for p in operation.get("parameters", [])):
+        wanted.add(400)  # an If-Match that is not a list of entity-tags (if_match_malformed)
     if method == "post" and path == LOGIN_PATH:
         wanted |= {401, 429}  # wrong credentials; too many attempts (rate limited)
     if method in WRITE_OPERATIONS and path.startswith("/api/"):
