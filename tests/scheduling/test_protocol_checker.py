@@ -41,7 +41,7 @@ from tests.scheduling.builders import NOW
 from tests.scheduling.conftest import API
 
 KEYS = ("esketamine-rems-induction", "iv-racemic-series", "im-kap", "sublingual-kap")
-# Under a minute per engine for the four protocols (measured about 30 s on SQLite, 45 s on PostgreSQL).
+# Under a minute per engine for the four protocols (about 30 s on SQLite, 45 s on PostgreSQL).
 SETTINGS = settings(
     max_examples=6,
     stateful_step_count=30,
