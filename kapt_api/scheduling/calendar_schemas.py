@@ -15,7 +15,7 @@ from kapt_api.fields import AwareDateTime, Date, Integer, LocalTime, Weekday
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.planning import MAX_BATCH
 from kapt_api.scheduling.readiness import CHECKLIST_STATES, ESCORT_STATES
-from kapt_api.scheduling.schemas import KINDS, STATUSES, AppointmentIn
+from kapt_api.scheduling.schemas import KINDS, STATUSES, AppointmentIn, readiness_flags
 
 MAX_STEP_MINUTES = 240
 MAX_SLOTS = 500
@@ -65,6 +65,7 @@ class ReadinessOut(ma.Schema):
             "a first dose or a protocol without integration"
         },
     )
+    flags = readiness_flags()
     checklist_state = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(CHECKLIST_STATES),

@@ -44,6 +44,7 @@ from kapt_api.scheduling.facts import (
 __all__ = [
     "BOOKING_RULES",
     "NOT_OVERRIDABLE",
+    "READINESS_RULES",
     "RESOURCE_RULES",
     "Decision",
     "booking_violations",
@@ -79,6 +80,9 @@ BOOKING_RULES = (
     "pre_dose_gate",
 )
 RESOURCE_RULES = frozenset(CONFLICT_RULES.values())
+# What a dose may lack once a session it depends on is cancelled or missed: the dose is
+# flagged with it (readiness.py) and its check-in asks for an override.
+READINESS_RULES = ("preparation_incomplete", "integration_missing")
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
     "staff_conflict": "nobody can be in two sessions at once",
@@ -209,15 +213,20 @@ def _marked(violation: Violation) -> Violation:
 def cancellation_violations(
     appointment_id: uuid.UUID, course: CourseState, *, zone: str
 ) -> list[Violation]:
-    """What cancelling this appointment would break for the rest of the course: a dose
-    left without the preparation before it, a dose left without its integration
-    session before the next one, an integration session left with no dose before it."""
+    """What cancelling this appointment would break for the rest of the course: an
+    integration session left with no dose before it.
+
+    A dose left without the preparation before it, or without its integration session
+    before the next one, does not refuse the cancel: the patient is not coming whatever
+    the answer, so the dose is flagged instead (READINESS_RULES) and its check-in asks
+    for an override."""
     after = [s for s in course.sessions if s.id != appointment_id]
     return [
         _marked(v)
         for v in changed_findings(
             course.definition, course.sessions, after, changed=appointment_id, zone=zone
         )
+        if v.rule not in READINESS_RULES
     ]
 
 

@@ -145,6 +145,7 @@ def test_a_clinics_day_lists_every_room_and_clinician_with_their_appointments(
     assert shown["readiness"] == {
         "preparation_done": None,
         "previous_integration_booked": None,
+        "flags": [],
         "checklist_state": "not_applicable",
         "escort_confirmed": "not_applicable",
     }
@@ -165,6 +166,7 @@ def test_a_dose_shows_whether_it_is_ready(place, week, caller_of):
     assert ready() == {
         "preparation_done": False,  # the second preparation is booked, not done
         "previous_integration_booked": None,  # the first dose
+        "flags": [],  # both preparations are booked before it
         "checklist_state": "not_started",
         "escort_confirmed": "unknown",
     }
