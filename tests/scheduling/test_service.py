@@ -502,24 +502,24 @@ def test_cancelling_releases_the_holds_and_marks_a_late_cancellation(
     assert received[-1][2]["late"] is True
 
 
-def test_cancelling_a_preparation_a_booked_dose_needs_is_refused_unless_overridden(
+def test_cancelling_a_preparation_a_booked_dose_needs_is_accepted_with_or_without_override(
     course, prepared, place, caller_of, now, book
 ):
-    dose = book(course, DOSING, at(1, 10))
-    with pytest.raises(RuleRefused) as refused:
-        attendance.cancel(
-            appointment=prepared[0], reason="Unwell", by=caller_of(place.front_desk), now=now
-        )
-    assert rules_of(refused) == ["preparation_incomplete"]
-    assert refused.value.violations[0].details["appointment_ids"] == [str(dose.id)]
+    # Issue 12: the cancel is accepted (the patient is not coming whatever we answer) and
+    # the dose is flagged; an override sent by an existing client is still valid.
+    book(course, DOSING, at(1, 10))
     cancelled = attendance.cancel(
-        appointment=prepared[0],
+        appointment=prepared[0], reason="Unwell", by=caller_of(place.front_desk), now=now
+    )
+    assert cancelled.status == "cancelled"
+    also = attendance.cancel(
+        appointment=prepared[1],
         reason="Unwell",
         override={"rules": ["preparation_incomplete"], "reason": "Dose will be moved."},
         by=caller_of(place.admin),
         now=now,
     )
-    assert cancelled.status == "cancelled"
+    assert also.status == "cancelled" and also.override_rules is None
 
 
 def test_the_status_steps_are_kept_with_who_and_when(
