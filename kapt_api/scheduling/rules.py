@@ -70,6 +70,7 @@ BOOKING_RULES = (
     "preparation_incomplete",
     "too_soon_after_previous_dose",
     "weekly_dose_limit",
+    "phase_frequency",
     "course_dose_limit",
     "integration_outside_window",
     "integration_missing",
