@@ -184,9 +184,12 @@ def _due_dose(
     if earliest is not None:
         earliest = phase_room_from(definition, doses, zone, earliest)
     phase, latest = _phase_bound(definition, doses, number, zone)
+    in_maintenance = maintenance is not None and number > sequencing.dose_count
+    if in_maintenance:
+        latest = None  # maintenance has a most, not a least: no schedule to fall behind
     if latest is not None and earliest is not None and earliest > latest:
         notes.append("Behind the protocol's schedule for this phase.")
-    if maintenance is not None and number > sequencing.dose_count:
+    if maintenance is not None and in_maintenance:
         plain = (
             f"Maintenance dose {number - sequencing.dose_count}: at most "
             f"{maintenance.limit_text()}."

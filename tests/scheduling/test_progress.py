@@ -135,6 +135,7 @@ def test_a_maintenance_phase_always_has_a_next_dose_at_its_frequency():
     assert dose.note == "Maintenance dose 1: at most 1 dose a week."
     # Week 8 has its dose, so the first maintenance dose waits for week 9's first day.
     assert dose.earliest == midnight(MONDAY + 8 * 7 * DAY)
+    assert dose.latest is None  # at most weekly, never due by a date
     booked = [*doses, session(DOSING, MONDAY + 8 * 7 * DAY + 2 * H, ESKETAMINE)]
     (dose,) = due_of(course_progress(ESKETAMINE, booked, now=NOW, zone=ZONE), DOSING)
     assert (dose.number, dose.earliest) == (14, midnight(MONDAY + 9 * 7 * DAY))
