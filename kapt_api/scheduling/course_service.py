@@ -185,7 +185,8 @@ def discontinue(
 def course_progress(*, course: Course, now: datetime) -> progress.Progress:
     """Sessions done, booked and due, with the window in which each next one may start."""
     sessions = loaders.course_sessions(course.id)
-    return progress.course_progress(course.definition, sessions, now=now)
+    zone = loaders.clinic_zone(course.clinic_id)
+    return progress.course_progress(course.definition, sessions, now=now, zone=zone)
 
 
 def dose_flags(*, course: Course) -> dict[uuid.UUID, list[str]]:

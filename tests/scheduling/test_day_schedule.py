@@ -188,11 +188,11 @@ def test_the_second_doses_readiness_sees_the_first_doses_integration(
         appointment.status = DONE
     db.session.commit()
     book(course, INTEGRATION, at(3, 15))
-    later = book(course, DOSING, at(7, 10))
+    later = book(course, DOSING, at(9, 10))  # course week 2: the protocol doses weekly
 
     rows = day_schedule.clinic_day(
         clinic_id=place.clinic.id,
-        day=date(2026, 12, 14),
+        day=date(2026, 12, 16),
         by=caller_of(place.front_desk),
     ).answer
     (shown,) = [a for g in rows["by_room"] for a in g["appointments"]]

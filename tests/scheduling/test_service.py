@@ -575,7 +575,7 @@ def test_a_no_show_frees_the_time_but_only_once_it_has_begun(course, prepared, p
     assert holds_of(gone.id) == []
 
 
-def test_completing_the_last_dose_completes_an_esketamine_course(
+def test_an_esketamine_course_goes_on_into_maintenance_after_its_twelve_doses(
     esketamine_course, place, caller_of, book, now
 ):
     desk, prescriber = caller_of(place.front_desk), caller_of(place.prescriber)
@@ -587,11 +587,13 @@ def test_completing_the_last_dose_completes_an_esketamine_course(
         attendance.check_in(appointment=dose, by=desk, now=dose.starts_at)
         attendance.start(appointment=dose, by=prescriber, now=dose.starts_at)
         attendance.complete(appointment=dose, by=prescriber, now=dose.ends_at)
-    assert esketamine_course.status == "completed"
-    assert esketamine_course.completed_at == doses[-1].ends_at
+    # The label's maintenance (week 9 on, weekly or every 2 weeks) has no last dose.
+    assert esketamine_course.status == "active"
+    maintenance = book(esketamine_course, DOSING, at(63, 10))
+    assert maintenance.status == "booked"
     with pytest.raises(BookingRefused) as refused:
-        book(esketamine_course, DOSING, at(60, 10))
-    assert "course_not_active" in rules_of(refused)
+        book(esketamine_course, DOSING, at(66, 10))  # a second dose in course week 10
+    assert rules_of(refused) == ["phase_frequency"]
 
 
 # --- discontinuing, finding, listing ---------------------------------------------------------
