@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         __name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False
     )
     app.config.update(OPENAPI_CONFIG)
+    app.config["API_SPEC_OPTIONS"] = _spec_options()
     app.config.update(config.load(overrides=overrides))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
@@ -72,6 +74,23 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _require_json_bodies(app)
     _register_cli(app)
     return app
+
+
+def _spec_options() -> dict[str, Any]:
+    """The OpenAPI document's options, its description listing the booking rules."""
+    from kapt_api.scheduling import rules
+
+    options = copy.deepcopy(OPENAPI_CONFIG["API_SPEC_OPTIONS"])
+    options["info"]["description"] += (
+        "\n\n## Booking rules a refused request names\n\n"
+        "A refused booking, move, cancellation or check-in answers problem+json whose "
+        "`violations` name each rule broken, with a sentence saying why:\n\n"
+        f"{rules.rules_text()}\n\n"
+        "An administrator or prescriber may override a clinical rule (not a resource "
+        'conflict) by sending `override: {rules: [codes], reason: "..."}`; the override '
+        "is stored with the appointment and audited."
+    )
+    return options
 
 
 def _init_database(app: Flask) -> None:

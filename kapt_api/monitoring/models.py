@@ -25,6 +25,9 @@ class AlertKind(StrEnum):
     REMS_FORM_OVERDUE = "rems_form_overdue"
     SELF_HARM_ANSWER = "self_harm_answer"
     INTEGRATION_NOT_BOOKED = "integration_not_booked"
+    # A booked dose flagged (preparation_incomplete, integration_missing) because a
+    # session it depended on was cancelled or marked a no-show.
+    DOSE_NOT_READY = "dose_not_ready"
 
 
 class AlertStatus(StrEnum):

@@ -1,13 +1,14 @@
 """Monitoring listens to scheduling (which never imports it): a dosing session's
 checklist opens at check-in, a held session may not start, a held course books no
-further dose, and the day schedule shows each dose's checklist and escort state."""
+further dose, the day schedule shows each dose's checklist and escort state, and a
+session cancelled or missed that a booked dose depended on alerts the care team."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from kapt_api.monitoring import hold, service
+from kapt_api.monitoring import dose_readiness, hold, service
 from kapt_api.scheduling import readiness, signals
 from kapt_api.scheduling.models import Appointment, Course
 
@@ -24,10 +25,16 @@ def _course_held(course: Course, *, now: datetime, **_: Any) -> str | None:
     return hold.course_hold(course, now=now)
 
 
+def _session_gone(appointment: Appointment, *, now: datetime, **_: Any) -> None:
+    dose_readiness.alert_doses_left_unready(appointment, now=now)
+
+
 def connect() -> None:
     """Subscribe (weakly referenced module functions stay alive with the module)."""
     signals.appointment_checked_in.connect(_checked_in)
     signals.appointment_starting.connect(_starting)
     signals.pre_dose_hold_check.connect(_course_held)
+    signals.appointment_cancelled.connect(_session_gone)
+    signals.appointment_no_show.connect(_session_gone)
     readiness.supply("checklist_state", service.checklist_states)
     readiness.supply("escort_confirmed", service.escort_states)

@@ -17,7 +17,7 @@ from kapt_api.fields import (
     SameRecord,
     Text,
 )
-from kapt_api.monitoring.models import AlertStatus
+from kapt_api.monitoring.models import AlertKind, AlertStatus
 from kapt_api.monitoring.rems_rules import MG_PER_DEVICE
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.protocols.definition import TimepointKind
@@ -212,7 +212,14 @@ class AlertOut(ma.Schema):
     course_id = ma.fields.UUID(allow_none=True)
     session_id = ma.fields.UUID(allow_none=True)
     reading_id = ma.fields.UUID(allow_none=True)
-    kind = ma.fields.String()
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf([kind.value for kind in AlertKind]),
+        metadata={
+            "description": "dose_not_ready: a booked dose flagged (preparation_incomplete, "
+            "integration_missing) because a session it depended on was cancelled or marked "
+            "a no-show"
+        },
+    )
     severity = ma.fields.String()
     measurement = ma.fields.String(allow_none=True)
     message = ma.fields.String()

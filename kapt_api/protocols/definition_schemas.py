@@ -159,7 +159,16 @@ class PhaseSchema(ValueSchema):
     value_class = Phase
     name = Text(min_length=1, max_length=80, required=True)
     first_week = Whole(1, MAX_WEEKS, required=True)
-    last_week = Whole(1, MAX_WEEKS, required=True)
+    last_week = Whole(
+        1,
+        MAX_WEEKS,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The phase's last course week; null on the last phase makes it "
+            "open-ended (maintenance: it runs until the course is ended)."
+        },
+    )
     doses_per_period = Whole(1, MAX_DOSES_PER_PERIOD, required=True)
     period_weeks = Whole(1, MAX_PERIOD_WEEKS, load_default=1)
 

@@ -234,7 +234,8 @@ def _integration_problems(definition: ProtocolDefinition) -> list[Problem]:
 
 
 def phase_problems(seq: Sequencing) -> list[Problem]:
-    """Phases run back to back from week 1 and plan exactly the course's doses."""
+    """Phases run back to back from week 1 and plan exactly the course's doses; only the
+    last may be open-ended, and its doses come after those."""
     problems: list[Problem] = []
     planned = 0
     next_week = 1
@@ -252,6 +253,17 @@ def phase_problems(seq: Sequencing) -> list[Problem]:
         problems += out_of_range(
             f"{path}.doses_per_period", phase.doses_per_period, 1, MAX_DOSES_PER_PERIOD
         )
+        if phase.last_week is None:
+            if i != len(seq.phases) - 1:
+                problems.append(
+                    Problem(
+                        f"{path}.last_week",
+                        "Only the last phase may be open-ended (maintenance); give this one "
+                        "its last week.",
+                    )
+                )
+            problems += _phase_rate_problems(seq, phase_path=path, index=i)
+            continue
         if phase.last_week < phase.first_week or phase.last_week > MAX_WEEKS:
             problems.append(
                 Problem(
@@ -288,7 +300,7 @@ def _phase_rate_problems(seq: Sequencing, *, phase_path: str, index: int) -> lis
     phase = seq.phases[index]
     period = max(phase.period_weeks, 1)
     problems: list[Problem] = []
-    if phase.weeks % period:
+    if phase.weeks is not None and phase.weeks % period:
         problems.append(
             Problem(
                 f"{phase_path}.last_week",

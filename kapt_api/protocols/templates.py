@@ -258,6 +258,7 @@ def _esketamine() -> ProtocolTemplate:
             12,
             Phase("Induction, twice weekly", 1, 4, 2),
             Phase("Maintenance, weekly", 5, 8, 1),
+            Phase("Maintenance, weekly or every 2 weeks", 9, None, 1),
             max_per_7_days=ESKETAMINE_MAX_DOSES_PER_7_DAYS,
         ),
         _checklist(
@@ -285,8 +286,10 @@ def _esketamine() -> ProtocolTemplate:
             "Blood pressure before the dose, about 40 minutes after and before discharge; "
             "pulse oximetry every session; pre-dose BP > 140/90 flagged for the prescriber's "
             "decision: SPRAVATO label and https://www.spravatohcp.com/dosing-spravato-trd",
-            "Weeks 1-4 twice weekly, weeks 5-8 weekly (12 doses, 8 of them induction): "
-            "SPRAVATO label, https://uat.mimsdev.com/hongkong/drug/info/spravato",
+            "Weeks 1-4 twice weekly, weeks 5-8 weekly (12 doses, 8 of them induction), week "
+            "9 on weekly or every 2 weeks, individualised to the least frequent dosing that "
+            "keeps the response: SPRAVATO label, "
+            "https://uat.mimsdev.com/hongkong/drug/info/spravato",
             "No food 2 h and no liquids 30 min before; nasal corticosteroid or decongestant "
             "1 h before; no driving until the next day after restful sleep: SPRAVATO label "
             "sections 2 and 17, https://www.droracle.ai/articles/538624/what-protocol-should-be-"
@@ -299,8 +302,10 @@ def _esketamine() -> ProtocolTemplate:
         key="esketamine-rems-induction",
         name="Esketamine nasal spray (REMS) induction",
         description=(
-            "Esketamine nasal spray under the REMS: intake, twice-weekly dosing in weeks 1-4 "
-            "and weekly in weeks 5-8, a prescriber on site and at least 2 hours of monitoring."
+            "Esketamine nasal spray under the REMS: intake, twice-weekly dosing in weeks 1-4, "
+            "weekly in weeks 5-8, then maintenance at most weekly (weekly or every 2 weeks) "
+            "until the course is ended; a prescriber on site and at least 2 hours of "
+            "monitoring."
         ),
         medication=Medication.ESKETAMINE,
         route=Route.INTRANASAL,

@@ -5,6 +5,11 @@ naming the current and the wanted status. Every step is kept in the appointment'
 history with who, when and why (the reason, and its category for staff off the care
 team). A cancelled or no-show appointment releases its
 resource holds. They flush and never commit.
+
+Cancelling (or missing) a session a booked dose depends on is accepted: the patient is
+not coming whatever the answer. The dose is flagged instead (readiness_flags.py), and
+its check-in is refused naming the flag unless an administrator or prescriber
+overrides it then, or the dose's booking overrode that rule already.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from kapt_api.db import db
 from kapt_api.errors import Conflict, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import holds, loaders, policy, rules, signals
+from kapt_api.scheduling import holds, loaders, policy, readiness_flags, rules, signals
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.models import Appointment, Course, StatusChange
 from kapt_api.scheduling.progress import course_finished
@@ -91,8 +96,9 @@ def cancel(
     override: Mapping[str, Any] | None = None,
 ) -> Appointment:
     """Cancel a booked appointment, with a reason; inside the session type's cancellation
-    notice it is marked a late cancellation. Refused when the rest of the course would
-    break a protocol rule (a dose left without its preparation), naming it."""
+    notice it is marked a late cancellation. A dose left without its preparation or
+    integration is flagged, not a refusal (rules.cancellation_violations); an
+    integration session left with no dose before it still refuses, naming the rule."""
     course = loaders.locked_course(appointment.course_id)
     assert course is not None
     policy.ensure(policy.can_run_desk(by), "Only front desk and administrators cancel.")
@@ -116,12 +122,71 @@ def cancel(
     return appointment
 
 
-def check_in(*, appointment: Appointment, by: Caller, now: datetime) -> Appointment:
-    """The patient has arrived."""
-    policy.ensure(policy.can_run_desk(by), "Only front desk and administrators check in.")
+def _readiness_decision(
+    appointment: Appointment, override: Mapping[str, Any] | None
+) -> rules.Decision:
+    """The dose's readiness flags, split by the check-in's override; refused (422, each
+    flag named) if any is covered neither by it nor by the dose's booking override."""
+    if appointment.kind != SessionKind.DOSING.value:
+        return rules.decide([])
+    course = db.session.get(Course, appointment.course_id)
+    assert course is not None
+    zone = loaders.clinic_zone(course.clinic_id)
+    sessions = loaders.course_sessions(course.id)
+    found = readiness_flags.flag_findings(course.definition, sessions, zone)
+    booked = set(appointment.override_rules or ())
+    refusals = [
+        readiness_flags.check_in_refusal(f, course.definition, sessions, zone)
+        for f in found.get(appointment.id, [])
+        if f.rule not in booked
+    ]
+    decision = rules.decide(refusals, override["rules"] if override else ())
+    if decision.blocking:
+        raise RuleRefused(decision.blocking)
+    return decision
+
+
+def _keep_check_in_override(
+    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
+) -> None:
+    """The rules overridden at check-in join the appointment's override; a booking's
+    reason stays, the check-in's follows it."""
+    overridden = decision.overridden_rules
+    if appointment.override_rules is None or appointment.override_reason is None:
+        appointment.override_rules, appointment.override_reason = overridden, reason
+    else:
+        appointment.override_rules = sorted({*appointment.override_rules, *overridden})
+        appointment.override_reason = f"{appointment.override_reason}\nAt check-in: {reason}"
+    appointment.override_by = by.user_id
+
+
+def check_in(
+    *,
+    appointment: Appointment,
+    by: Caller,
+    now: datetime,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """The patient has arrived. A flagged dose asks for an override of its flags."""
+    policy.ensure(
+        policy.can_check_in(by, overriding=override is not None),
+        "Only front desk and administrators check in (prescribers too, when they override "
+        "a dose's readiness flags).",
+    )
+    refuse_override_unless_allowed(by, override)
+    refused = rules.transition_violation(
+        AppointmentStatus(appointment.status), AppointmentStatus.CHECKED_IN
+    )
+    if refused is not None:
+        raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
+    decision = _readiness_decision(appointment, override)
     _step(appointment, AppointmentStatus.CHECKED_IN, by=by, now=now)
+    if override and decision.overridden:
+        _keep_check_in_override(appointment, decision, override["reason"], by)
     db.session.flush()
     audit_change(appointment, by, "check_in")
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
     signals.appointment_checked_in.send(appointment, now=now)
     return appointment
 
@@ -155,6 +220,7 @@ def mark_no_show(
     )
     db.session.flush()
     audit_change(appointment, by, "no_show", reason)
+    signals.appointment_no_show.send(appointment, now=now)
     return appointment
 
 

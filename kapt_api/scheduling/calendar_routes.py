@@ -218,6 +218,7 @@ def plan_course(data: Answer, course_id: uuid.UUID) -> Answer:
         now=clock.now(),
         starts_from=data.get("starts_from"),
         preferences=preferences,
+        maintenance_doses=data["maintenance_doses"],
     )
     zone = ZoneInfo(plan.zone)
     return {

@@ -13,9 +13,9 @@ import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime, Date, Integer, LocalTime, Weekday
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling.planning import MAX_BATCH
+from kapt_api.scheduling.planning import MAINTENANCE_DOSES, MAX_BATCH, MAX_MAINTENANCE_DOSES
 from kapt_api.scheduling.readiness import CHECKLIST_STATES, ESCORT_STATES
-from kapt_api.scheduling.schemas import KINDS, STATUSES, AppointmentIn
+from kapt_api.scheduling.schemas import KINDS, STATUSES, AppointmentIn, readiness_flags
 
 MAX_STEP_MINUTES = 240
 MAX_SLOTS = 500
@@ -65,6 +65,7 @@ class ReadinessOut(ma.Schema):
             "a first dose or a protocol without integration"
         },
     )
+    flags = readiness_flags()
     checklist_state = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(CHECKLIST_STATES),
@@ -182,6 +183,14 @@ class PlanIn(ma.Schema):
     )
     earliest_time = LocalTime(metadata={"description": "Preferred earliest start, clinic clock"})
     latest_time = LocalTime(metadata={"description": "Preferred latest start, clinic clock"})
+    maintenance_doses = Integer(
+        load_default=MAINTENANCE_DOSES,
+        validate=ma.validate.Range(min=0, max=MAX_MAINTENANCE_DOSES),
+        metadata={
+            "description": "For a protocol with a maintenance phase (no last dose): how many "
+            f"doses into it to plan (default {MAINTENANCE_DOSES})"
+        },
+    )
 
 
 class PlannedSessionOut(SlotOut):

@@ -21,7 +21,7 @@ from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.scheduling import attendance, loaders, policy, progress, rules
+from kapt_api.scheduling import attendance, loaders, policy, progress, readiness_flags, rules
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.models import Appointment, Course
 
@@ -163,15 +163,18 @@ def discontinue(
         )
         .order_by(Appointment.starts_at)
     )
-    for appointment in list(upcoming):
-        attendance.release(
-            appointment, reason=DISCONTINUED, reason_category=reason_category, by=by, now=now
-        )
+    # The course ends before its sessions are cancelled: whoever hears of a cancellation
+    # (monitoring's dose readiness alerts) reads it as the course ending, not as a dose
+    # left waiting without its preparation.
     course.status = CourseStatus.DISCONTINUED.value
     course.discontinued_at = now
     course.discontinued_by = by.user_id
     course.discontinue_reason = reason
     course.discontinue_reason_category = reason_category
+    for appointment in list(upcoming):
+        attendance.release(
+            appointment, reason=DISCONTINUED, reason_category=reason_category, by=by, now=now
+        )
     db.session.flush()
     audit.record(
         "discontinue", RESOURCE, course.id, patient_id=course.patient_id, actor_id=by.user_id
@@ -182,4 +185,12 @@ def discontinue(
 def course_progress(*, course: Course, now: datetime) -> progress.Progress:
     """Sessions done, booked and due, with the window in which each next one may start."""
     sessions = loaders.course_sessions(course.id)
-    return progress.course_progress(course.definition, sessions, now=now)
+    zone = loaders.clinic_zone(course.clinic_id)
+    return progress.course_progress(course.definition, sessions, now=now, zone=zone)
+
+
+def dose_flags(*, course: Course) -> dict[uuid.UUID, list[str]]:
+    """The readiness flags of each flagged dose of the course not yet given."""
+    zone = loaders.clinic_zone(course.clinic_id)
+    sessions = loaders.course_sessions(course.id)
+    return readiness_flags.flags_of(course.definition, sessions, zone)

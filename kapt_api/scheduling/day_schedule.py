@@ -223,7 +223,7 @@ class Shown:
         ]
 
 
-def _shown(clinic_id: uuid.UUID, found: DayRows, *, everyone: bool) -> Shown:
+def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -> Shown:
     """Everything the rows refer to; with `everyone`, also the clinic's idle rooms and
     active staff (a clinic's whole day lists them all)."""
     staff_ids = {s for ids in found.booked.values() for s in ids}
@@ -232,7 +232,7 @@ def _shown(clinic_id: uuid.UUID, found: DayRows, *, everyone: bool) -> Shown:
         people=_people(clinic_id if everyone else None, staff_ids),
         rooms=_rooms(clinic_id if everyone else None, room_ids),
         booked=found.booked,
-        readiness=readiness.of_appointments(found.rows),
+        readiness=readiness.of_appointments(found.rows, zone=zone),
     )
 
 
@@ -276,7 +276,7 @@ def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
 def _clinic_day(clinic_id: uuid.UUID, zone: str, day: date) -> ComputedDay:
     the_day = _day(clinic_id, zone, day)
     found = _appointment_rows(the_day)
-    shown = _shown(clinic_id, found, everyone=True)
+    shown = _shown(clinic_id, the_day.zone, found, everyone=True)
     items = shown.items(found.rows, ZoneInfo(the_day.zone))
     by_room: dict[str, list[Answer]] = defaultdict(list)
     by_staff: dict[str, list[Answer]] = defaultdict(list)
@@ -326,7 +326,7 @@ def staff_day(*, staff: StaffMember, day: date, by: Caller) -> ComputedDay:
 def _staff_day(staff: StaffMember, day: date) -> ComputedDay:
     the_day = _day(staff.clinic_id, staff.clinic.time_zone, day)
     found = _appointment_rows(the_day, staff_id=staff.id)
-    shown = _shown(staff.clinic_id, found, everyone=False)
+    shown = _shown(staff.clinic_id, the_day.zone, found, everyone=False)
     person = shown.people.get(staff.id) or _people(None, {staff.id})[staff.id]
     answer = {
         **the_day.header(),

@@ -43,14 +43,14 @@ class Gap:
 
 
 def integration_gaps(
-    definition: ProtocolDefinition, sessions: Sequence[CourseSession], *, now: datetime
+    definition: ProtocolDefinition, sessions: Sequence[CourseSession], *, now: datetime, zone: str
 ) -> list[Gap]:
     """The course's given doses whose integration is not booked as its window closes."""
     session_type = definition.session_type(SessionKind.INTEGRATION)
     notice = timedelta(hours=session_type.min_notice_hours if session_type else 0)
     doses = scheduled(sessions, SessionKind.DOSING)
     gaps = []
-    for due in course_progress(definition, sessions, now=now).due:
+    for due in course_progress(definition, sessions, now=now, zone=zone).due:
         if due.kind is not SessionKind.INTEGRATION or due.latest is None:
             continue
         dose = doses[due.number - 1]
@@ -93,6 +93,6 @@ def unbooked_integrations(*, now: datetime) -> list[CourseGap]:
         zone = loaders.clinic_zone(course.clinic_id)
         found += [
             CourseGap(course.id, course.patient_id, course.clinic_id, zone, gap)
-            for gap in integration_gaps(course.definition, sessions, now=now)
+            for gap in integration_gaps(course.definition, sessions, now=now, zone=zone)
         ]
     return found

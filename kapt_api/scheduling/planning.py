@@ -28,7 +28,7 @@ from kapt_api.errors import DomainError, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import course_rules, loaders, progress, rules, service
-from kapt_api.scheduling.facts import local_text
+from kapt_api.scheduling.facts import CourseSession, local_text
 from kapt_api.scheduling.models import Appointment, Course
 from kapt_api.scheduling.slots import Accept, Availability, Slot, availability, search
 
@@ -37,6 +37,9 @@ PLAN_HORIZON = timedelta(days=183)
 # How far past the start of its window each session is looked for.
 SEARCH_SPAN = timedelta(days=31)
 PLAN_STEP = timedelta(minutes=15)
+# How many doses into a maintenance phase a plan goes unless asked for another number.
+MAINTENANCE_DOSES = 4
+MAX_MAINTENANCE_DOSES = 26
 MAX_BATCH = 60
 ORDER = (SessionKind.PREPARATION, SessionKind.INTEGRATION, SessionKind.DOSING)
 
@@ -85,20 +88,29 @@ class Plan:
 # --- planning ---------------------------------------------------------------------------------
 
 
-def _next_due(available: Availability, now: datetime) -> progress.DueSession | None:
+def _next_due(
+    available: Availability, now: datetime, *, last_dose: int
+) -> progress.DueSession | None:
     """The session the course needs next: a preparation or an integration whose window
-    is still open, else the next dose."""
+    is still open, else the next dose up to dose number `last_dose`."""
     course = available.course
-    due = progress.course_progress(course.definition, course.sessions, now=now).due
+    due = progress.course_progress(
+        course.definition, course.sessions, now=now, zone=available.zone
+    ).due
     possible = [
         d
         for d in due
+        if d.kind is not SessionKind.DOSING or d.number <= last_dose
         if d.kind is SessionKind.DOSING
         or d.earliest is None
         or d.latest is None
         or d.earliest <= d.latest
     ]
     return min(possible, key=lambda d: (ORDER.index(d.kind), d.number), default=None)
+
+
+def _doses(available: Availability) -> list[CourseSession]:
+    return course_rules.scheduled(available.course.sessions, SessionKind.DOSING)
 
 
 def _windows(
@@ -175,16 +187,22 @@ def plan_course(
     now: datetime,
     starts_from: datetime | None = None,
     preferences: Preferences | None = None,
+    maintenance_doses: int = MAINTENANCE_DOSES,
 ) -> Plan:
     """Propose every session the course still needs (preparations, doses, integrations),
-    each with a room and staff, that together satisfy the protocol and the calendars."""
+    each with a room and staff, that together satisfy the protocol and the calendars.
+    A protocol with a maintenance phase has no last dose: the plan goes on that many
+    doses into it."""
     start = max(starts_from or now, now)
     wanted = preferences or Preferences()
     before = available = availability(course, horizon=(start, start + PLAN_HORIZON), now=now)
     planned: list[PlannedSession] = []
     sequencing = available.course.definition.sequencing
-    most = sequencing.preparation_sessions_required + 2 * sequencing.dose_count
-    due = _next_due(available, now)
+    last_dose = sequencing.dose_count
+    if sequencing.maintenance is not None:
+        last_dose = max(last_dose, len(_doses(available))) + maintenance_doses
+    most = sequencing.preparation_sessions_required + 2 * last_dose
+    due = _next_due(available, now, last_dose=last_dose)
     while due is not None:
         if len(planned) >= most:
             raise RuntimeError("planning does not converge")
@@ -192,7 +210,7 @@ def plan_course(
         session_type = service.session_type_of(course, due.kind)
         available = available.with_session(slot, session_type)
         planned.append(PlannedSession(slot, due.number))
-        due = _next_due(available, now)
+        due = _next_due(available, now, last_dose=last_dose)
     _check_whole(before, available)
     return Plan(course.id, available.zone, tuple(planned))
 

@@ -7,7 +7,9 @@
 - Clinicians on the care team start and complete a session.
 - Admins and prescribers enrol patients on a course; admins and the care team's
   prescribers discontinue one.
-- Admins and prescribers may override a clinical booking rule, with a reason.
+- Admins and prescribers may override a clinical booking rule, with a reason; a
+  prescriber may also check a patient in when sending an override of the dose's
+  readiness flags (the prescriber's decision is what lets a flagged dose go ahead).
 - What people write about the patient is shown to clinicians on the care team: the
   clinical notes, override reasons, why a course was discontinued, and the reasons of
   the status history (cancellations, no-shows). Admins see the status history's
@@ -45,6 +47,11 @@ def can_book(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
 def can_run_desk(who: Caller) -> bool:
     """Cancel, check in, mark a no-show."""
     return bool(who.roles & DESK)
+
+
+def can_check_in(who: Caller, *, overriding: bool) -> bool:
+    """Front desk and admins; prescribers too when they override a readiness flag."""
+    return can_run_desk(who) or (overriding and can_override(who))
 
 
 def can_override(who: Caller) -> bool:

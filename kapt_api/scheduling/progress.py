@@ -1,7 +1,9 @@
 """Where a course stands: sessions done, sessions booked, and the sessions due next with
 the earliest and latest time each may be booked, derived from the pinned protocol
 version's sequencing (preparations before the first dose, the minimum time between
-doses and the rolling 7-day limit, the phases, the integration window after each dose).
+doses and the rolling 7-day limit, the phases' frequency by course week, the
+integration window after each dose). A protocol whose last phase is open-ended
+(maintenance) always has a next dose due.
 
 Pure functions over facts.py values; the earliest times are the booking rules' own
 bounds, so a session booked inside its window passes the sequencing rules.
@@ -14,10 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kapt_api.protocols.definition import Phase, ProtocolDefinition, SessionKind, SessionType
-from kapt_api.scheduling.course_rules import ROLLING_WINDOW, integration_window, scheduled
+from kapt_api.scheduling.course_rules import (
+    ROLLING_WINDOW,
+    WEEK_DAYS,
+    integration_window,
+    local_date,
+    midnight,
+    phase_room_from,
+    scheduled,
+)
 from kapt_api.scheduling.facts import AppointmentStatus, CourseSession
-
-WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -54,16 +62,16 @@ def _notice(session_type: SessionType | None, now: datetime) -> datetime:
 
 
 def course_progress(
-    definition: ProtocolDefinition, sessions: Sequence[CourseSession], *, now: datetime
+    definition: ProtocolDefinition, sessions: Sequence[CourseSession], *, now: datetime, zone: str
 ) -> Progress:
-    """Sessions done, booked and due for a course."""
+    """Sessions done, booked and due for a course whose clinic keeps `zone`'s clocks."""
     timeline = sorted((s for s in sessions if s.scheduled), key=lambda s: (s.starts_at, str(s.id)))
     doses = scheduled(sessions, SessionKind.DOSING)
     preparations = scheduled(sessions, SessionKind.PREPARATION)
     due = [
         *_due_preparations(definition, preparations, doses, now=now),
         *_due_integrations(definition, sessions, doses, now=now),
-        *_due_dose(definition, sessions, doses, preparations, now=now),
+        *_due_dose(definition, sessions, doses, preparations, now=now, zone=zone),
     ]
     return Progress(
         done=tuple(s for s in timeline if s.status is AppointmentStatus.COMPLETED),
@@ -140,10 +148,12 @@ def _due_dose(
     preparations: Sequence[CourseSession],
     *,
     now: datetime,
+    zone: str,
 ) -> list[DueSession]:
     sequencing = definition.sequencing
     number = len(doses) + 1
-    if number > sequencing.dose_count:
+    maintenance = sequencing.maintenance
+    if number > sequencing.dose_count and maintenance is None:
         return []
     earliest: datetime | None = _notice(definition.session_type(SessionKind.DOSING), now)
     notes = []
@@ -171,10 +181,22 @@ def _due_dose(
             earliest = _latest(earliest, min(i.ends_at for i in integrations))
         else:
             notes.append(f"Book the integration session after dose {len(doses)} first.")
-    phase, latest = _phase_bound(definition, doses, number)
+    if earliest is not None:
+        earliest = phase_room_from(definition, doses, zone, earliest)
+    phase, latest = _phase_bound(definition, doses, number, zone)
+    in_maintenance = maintenance is not None and number > sequencing.dose_count
+    if in_maintenance:
+        latest = None  # maintenance has a most, not a least: no schedule to fall behind
     if latest is not None and earliest is not None and earliest > latest:
         notes.append("Behind the protocol's schedule for this phase.")
-    note = " ".join(notes) or f"Dose {number} of {sequencing.dose_count}."
+    if maintenance is not None and in_maintenance:
+        plain = (
+            f"Maintenance dose {number - sequencing.dose_count}: at most "
+            f"{maintenance.limit_text()}."
+        )
+    else:
+        plain = f"Dose {number} of {sequencing.dose_count}."
+    note = " ".join(notes) or plain
     return [
         DueSession(
             SessionKind.DOSING, number, earliest, latest, note, phase.name if phase else None
@@ -183,10 +205,10 @@ def _due_dose(
 
 
 def _phase_bound(
-    definition: ProtocolDefinition, doses: Sequence[CourseSession], number: int
+    definition: ProtocolDefinition, doses: Sequence[CourseSession], number: int, zone: str
 ) -> tuple[Phase | None, datetime | None]:
-    """The phase dose `number` belongs to and the end of the period it is due in (week 1
-    starts with the first dose)."""
+    """The phase dose `number` belongs to in the protocol's plan and the end of the
+    period it is due in (the clinic midnight after that period's last course week)."""
     sequencing = definition.sequencing
     phase = sequencing.phase_of_dose(number)
     if phase is None or not doses:
@@ -198,12 +220,16 @@ def _phase_bound(
         before += earlier.dose_count
     period = (number - before - 1) // phase.doses_per_period
     week_after = phase.first_week - 1 + (period + 1) * phase.period_weeks
-    return phase, doses[0].starts_at + week_after * WEEK
+    first_day = local_date(doses[0].starts_at, zone)
+    return phase, midnight(first_day + timedelta(days=WEEK_DAYS * week_after), zone)
 
 
 def course_finished(definition: ProtocolDefinition, sessions: Sequence[CourseSession]) -> bool:
     """Every dose of the course done, and, where integration is required, the last
-    dose's integration session done too."""
+    dose's integration session done too. A course with a maintenance phase has no last
+    dose: it ends when it is discontinued."""
+    if definition.sequencing.maintenance is not None:
+        return False
     done = [s for s in sessions if s.status is AppointmentStatus.COMPLETED]
     doses = scheduled(done, SessionKind.DOSING)
     if len(doses) < definition.sequencing.dose_count:

@@ -1,12 +1,15 @@
 """Readiness flags of the appointments on a day schedule.
 
 Of a dose: its preparation done (the protocol's preparation sessions completed before
-it), the previous dose's integration session booked, the monitoring checklist's state
-and whether the patient's escort is confirmed. The first two come from the course's
-own sessions. The last two belong to monitoring, which sits above scheduling: it
-supplies them through `supply()` (scheduling never imports it); until it does, a dose's
-checklist reads `not_started` and its escort `unknown`. Sessions other than doses read
-null for the first two and `not_applicable` for the others.
+it), the previous dose's integration session booked, the readiness `flags` (protocol
+rules the dose's course no longer meets because a session it depended on was
+cancelled or missed), the monitoring checklist's state and whether the patient's
+escort is confirmed. The first three come from the course's own sessions (the flags
+from readiness_flags.py, over the course's whole schedule). The last two belong to
+monitoring, which sits above scheduling: it supplies them through `supply()`
+(scheduling never imports it); until it does, a dose's checklist reads `not_started`
+and its escort `unknown`. Sessions other than doses read null for the first two, no
+flags, and `not_applicable` for the others.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.course_rules import integration_window, scheduled
 from kapt_api.scheduling.facts import AppointmentStatus, CourseSession
 from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.readiness_flags import flags_of
 
 Answer = dict[str, Any]
 
@@ -155,9 +159,11 @@ def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseS
     return found
 
 
-def of_appointments(rows: Sequence[Any]) -> dict[uuid.UUID, Answer]:
+def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer]:
     """Readiness of appointment rows (id, course_id, kind, protocol_version_id: their
-    course's) in a fixed number of queries."""
+    course's) at a clinic in `zone`, in a fixed number of queries. A dose's flags
+    depend on sessions of other days; they are all of the dose's clinic, whose
+    schedule version any change bumps (day_cache.py), so a kept day stays right."""
     doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
     course_ids = {r.course_id for r in doses}
     versions = {r.course_id: r.protocol_version_id for r in doses}
@@ -165,12 +171,17 @@ def of_appointments(rows: Sequence[Any]) -> dict[uuid.UUID, Answer]:
     sessions = _course_sessions(course_ids)
     dose_ids = [r.id for r in doses]
     monitored = {flag: supplied(flag, dose_ids) for flag in READINESS_STATES}
+    flags = {
+        course_id: flags_of(definitions[versions[course_id]], course, zone)
+        for course_id, course in sessions.items()
+    }
     answers: dict[uuid.UUID, Answer] = {}
     for row in rows:
         if row.kind != SessionKind.DOSING.value:
             answers[row.id] = {
                 "preparation_done": None,
                 "previous_integration_booked": None,
+                "flags": [],
                 "checklist_state": NOT_APPLICABLE,
                 "escort_confirmed": NOT_APPLICABLE,
             }
@@ -179,6 +190,7 @@ def of_appointments(rows: Sequence[Any]) -> dict[uuid.UUID, Answer]:
         this = next(s for s in course if s.id == row.id)
         answers[row.id] = {
             **readiness_of(this, course, definitions[versions[row.course_id]]),
+            "flags": flags[row.course_id].get(row.id, []),
             **{flag: monitored[flag][row.id] for flag in READINESS_STATES},
         }
     return answers

@@ -32,6 +32,7 @@ from kapt_api.scheduling.schemas import (
     AppointmentPatch,
     AppointmentQuery,
     CancelIn,
+    CheckInIn,
     CompleteIn,
     CourseIn,
     DiscontinueIn,
@@ -136,7 +137,9 @@ def course_progress(course_id: uuid.UUID) -> Answer:
     who = _who()
     course = course_service.find_course(course_id=course_id, by=who)
     progress = course_service.course_progress(course=course, now=clock.now())
-    return {"course_id": course.id, "status": course.status, **vars(progress)}
+    flags = course_service.dose_flags(course=course)
+    booked = [{**vars(s), "flags": flags.get(s.id, [])} for s in progress.booked]
+    return {"course_id": course.id, "status": course.status, **vars(progress), "booked": booked}
 
 
 # --- appointments ----------------------------------------------------------------------------
@@ -230,12 +233,14 @@ def cancel_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Answe
 
 @bp.route("/appointments/<uuid:appointment_id>/check-in", methods=["POST"])
 @bp.etag
+@bp.arguments(CheckInIn, required=False)
 @bp.response(200)
 @bp.doc(responses={200: ONE_APPOINTMENT}, **STEP)
 @authenticated
-def check_in_appointment(appointment_id: uuid.UUID) -> Answer:
-    """The patient has arrived (front desk, administrators)."""
-    return _step(attendance.check_in, appointment_id)
+def check_in_appointment(data: dict[str, Any], appointment_id: uuid.UUID) -> Answer:
+    """The patient has arrived (front desk, administrators); a flagged dose needs an
+    override of its flags (administrators, prescribers), else 422 naming each flag."""
+    return _step(attendance.check_in, appointment_id, **data)
 
 
 @bp.route("/appointments/<uuid:appointment_id>/start", methods=["POST"])

@@ -43,7 +43,9 @@ from kapt_api.scheduling.facts import (
 
 __all__ = [
     "BOOKING_RULES",
+    "BOOKING_RULE_MEANINGS",
     "NOT_OVERRIDABLE",
+    "READINESS_RULES",
     "RESOURCE_RULES",
     "Decision",
     "booking_violations",
@@ -55,30 +57,42 @@ __all__ = [
     "is_late_cancellation",
     "local_instant",
     "override_problems",
+    "rules_text",
     "transition_violation",
 ]
 
-BOOKING_RULES = (
-    "staff_conflict",
-    "room_conflict",
-    "patient_conflict",
-    "outside_working_hours",
-    "outside_clinic_hours",
-    "staff_time_off",
-    "wrong_room_kind",
-    "missing_role",
-    "preparation_incomplete",
-    "too_soon_after_previous_dose",
-    "weekly_dose_limit",
-    "course_dose_limit",
-    "integration_outside_window",
-    "integration_missing",
-    "course_not_active",
-    "in_the_past",
-    "minimum_notice",
-    "pre_dose_gate",
-)
+# Every rule a refused booking or move may name, with what it means (API.md, "Booking
+# rules a refused request must name"); the OpenAPI description lists them from here.
+BOOKING_RULE_MEANINGS = {
+    "staff_conflict": "a staff member is already in another session then",
+    "room_conflict": "the room is already taken then",
+    "patient_conflict": "the patient is already in another session then",
+    "outside_working_hours": "outside a staff member's working hours",
+    "outside_clinic_hours": "outside the clinic's opening hours",
+    "staff_time_off": "a staff member is on time off then",
+    "wrong_room_kind": "the room is not the kind the session needs",
+    "missing_role": "nobody booked holds a role the session needs (e.g. no prescriber on "
+    "site for a dosing session)",
+    "preparation_incomplete": "the first dose would come before the protocol's preparation "
+    "sessions are over",
+    "too_soon_after_previous_dose": "less than the protocol's minimum time between doses",
+    "weekly_dose_limit": "more doses than the protocol allows in any 7 days",
+    "phase_frequency": "more doses in a course week (or period of weeks) than its phase "
+    "allows; course weeks are 7 clinic calendar days counted from the day of the first dose",
+    "course_dose_limit": "more doses than the course has (none with a maintenance phase)",
+    "integration_outside_window": "an integration session outside the window after its dose",
+    "integration_missing": "a previous dose has no integration session booked (or finished, "
+    "where the protocol asks) before the next dose",
+    "course_not_active": "the course has ended",
+    "in_the_past": "the time has passed",
+    "minimum_notice": "less notice than the session type needs",
+    "pre_dose_gate": "the last monitoring checklist holds the next dose",
+}
+BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
 RESOURCE_RULES = frozenset(CONFLICT_RULES.values())
+# What a dose may lack once a session it depends on is cancelled or missed: the dose is
+# flagged with it (readiness.py) and its check-in asks for an override.
+READINESS_RULES = ("preparation_incomplete", "integration_missing")
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
     "staff_conflict": "nobody can be in two sessions at once",
@@ -209,15 +223,20 @@ def _marked(violation: Violation) -> Violation:
 def cancellation_violations(
     appointment_id: uuid.UUID, course: CourseState, *, zone: str
 ) -> list[Violation]:
-    """What cancelling this appointment would break for the rest of the course: a dose
-    left without the preparation before it, a dose left without its integration
-    session before the next one, an integration session left with no dose before it."""
+    """What cancelling this appointment would break for the rest of the course: an
+    integration session left with no dose before it.
+
+    A dose left without the preparation before it, or without its integration session
+    before the next one, does not refuse the cancel: the patient is not coming whatever
+    the answer, so the dose is flagged instead (READINESS_RULES) and its check-in asks
+    for an override."""
     after = [s for s in course.sessions if s.id != appointment_id]
     return [
         _marked(v)
         for v in changed_findings(
             course.definition, course.sessions, after, changed=appointment_id, zone=zone
         )
+        if v.rule not in READINESS_RULES
     ]
 
 
@@ -250,6 +269,20 @@ def override_problems(codes: Iterable[str]) -> list[str]:
         elif code not in BOOKING_RULES:
             problems.append(f"{code} is not a booking rule.")
     return problems
+
+
+def rules_text() -> str:
+    """The booking rules as a Markdown list, for the API's description."""
+    lines = [
+        f"- `{code}`: {meaning}"
+        + (
+            f" (not overridable: {NOT_OVERRIDABLE_BECAUSE[code]})"
+            if code in NOT_OVERRIDABLE
+            else ""
+        )
+        for code, meaning in BOOKING_RULE_MEANINGS.items()
+    ]
+    return "\n".join(lines)
 
 
 def decide(violations: Sequence[Violation], override: Collection[str] = ()) -> Decision:

@@ -19,6 +19,7 @@ from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import course_extras
 from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, ReasonCategory
 from kapt_api.scheduling.policy import View
+from kapt_api.scheduling.readiness_flags import FLAGS
 from kapt_api.scheduling.rules import BOOKING_RULES
 
 KINDS = [kind.value for kind in SessionKind]
@@ -99,7 +100,37 @@ class CancelIn(ma.Schema):
     reason = FreeText(required=True, min_length=1, max_length=MAX_REASON)
     reason_category = _category()
     override = ma.fields.Nested(
-        OverrideIn, metadata={"description": "Cancel although a later session depends on it"}
+        OverrideIn,
+        metadata={
+            "description": "Accepted for older clients and no longer needed: cancelling a "
+            "preparation or integration session a booked dose depends on is accepted, and "
+            "the dose is flagged (preparation_incomplete, integration_missing) instead. "
+            "An override sent is checked (administrators and prescribers only) and audited "
+            "when it covers a rule the cancel breaks"
+        },
+    )
+
+
+class CheckInOverrideIn(OverrideIn):
+    """Check in a flagged dose anyway (administrators and prescribers only)."""
+
+    rules = ma.fields.List(
+        Choice(FLAGS),
+        required=True,
+        validate=ma.validate.Length(min=1, max=len(FLAGS)),
+        metadata={"description": "The readiness flags of the dose to check it in despite"},
+    )
+
+
+class CheckInIn(ma.Schema):
+    """Optional: the body may be left out."""
+
+    override = ma.fields.Nested(
+        CheckInOverrideIn,
+        metadata={
+            "description": "Needed when the dose is flagged (preparation_incomplete, "
+            "integration_missing) and its booking did not override that rule already"
+        },
     )
 
 
@@ -260,12 +291,35 @@ class CourseClinicalOut(CourseOut):
     )
 
 
+def readiness_flags() -> ma.fields.List:
+    """A dose's readiness flags, as the day schedules and course progress show them."""
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(FLAGS)),
+        required=True,
+        metadata={
+            "description": "Protocol rules the course's current schedule no longer meets "
+            "for this dose, empty when it is ready (and for sessions other than a dose not "
+            "yet given): preparation_incomplete (the course's first dose, with fewer "
+            "preparation sessions finishing before it than the protocol requires), "
+            "integration_missing (the previous dose has no integration session in its "
+            "window, finished before this dose where the protocol says so). Check-in of a "
+            "flagged dose needs an administrator's or prescriber's override"
+        },
+    )
+
+
 class ScheduledSessionOut(ma.Schema):
     id = ma.fields.UUID(required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
     starts_at = AwareDateTime(required=True)
     ends_at = AwareDateTime(required=True)
+
+
+class BookedSessionOut(ScheduledSessionOut):
+    """A session booked or under way, with its readiness flags."""
+
+    flags = readiness_flags()
 
 
 class DueSessionOut(ma.Schema):
@@ -295,7 +349,7 @@ class ProgressOut(ma.Schema):
     preparations_required = ma.fields.Integer(required=True)
     preparations_scheduled = ma.fields.Integer(required=True)
     done = ma.fields.List(ma.fields.Nested(ScheduledSessionOut), required=True)
-    booked = ma.fields.List(ma.fields.Nested(ScheduledSessionOut), required=True)
+    booked = ma.fields.List(ma.fields.Nested(BookedSessionOut), required=True)
     due = ma.fields.List(ma.fields.Nested(DueSessionOut), required=True)
 
 

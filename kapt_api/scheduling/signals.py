@@ -20,6 +20,7 @@ appointment_moved = _signals.signal("appointment-moved")
 appointment_cancelled = _signals.signal("appointment-cancelled")
 appointment_completed = _signals.signal("appointment-completed")
 appointment_checked_in = _signals.signal("appointment-checked-in")
+appointment_no_show = _signals.signal("appointment-no-show")
 
 # Asked (sender: the course, `now=`) before a dosing session is booked or moved. A
 # receiver (monitoring) returns a sentence saying why the course's last checklist

@@ -22,6 +22,7 @@ from kapt_api.protocols.definition import (
     PreparationInstructions,
     RoleRequirement,
     Route,
+    Sequencing,
     SessionKind,
     ThresholdPhase,
 )
@@ -300,7 +301,27 @@ def test_the_phase_of_each_dose():
     sequencing = ESK.sequencing
     names = [sequencing.phase_of_dose(n).name for n in range(1, 13)]
     assert names == ["Induction, twice weekly"] * 8 + ["Maintenance, weekly"] * 4
-    assert sequencing.phase_of_dose(13) is None
+    assert sequencing.phase_of_dose(13).name == "Maintenance, weekly or every 2 weeks"
+    assert sequencing.phase_of_dose(40) is sequencing.maintenance
+
+
+def test_only_the_last_phase_may_be_open_ended():
+    open_first = Sequencing(
+        preparation_sessions_required=0,
+        dose_count=4,
+        phases=(Phase("Open", 1, None, 1), Phase("Weekly", 2, 5, 1)),
+        min_hours_between_doses=24,
+        max_doses_per_7_days=2,
+        integration_required=False,
+        integration_window_hours=None,
+        next_dose_requires_integration_done=False,
+    )
+    found = {p.path: p.message for p in phase_problems(open_first)}
+    assert "Only the last phase may be open-ended" in found["sequencing.phases.0.last_week"]
+    open_last = replace(open_first, phases=(Phase("Weekly", 1, 4, 1), Phase("Open", 5, None, 1)))
+    assert phase_problems(open_last) == []
+    too_often = replace(open_last, phases=(Phase("Weekly", 1, 4, 1), Phase("Open", 5, None, 3)))
+    assert [p.path for p in phase_problems(too_often)] == ["sequencing.phases.1.doses_per_period"]
 
 
 # --- checklist -----------------------------------------------------------------------------

@@ -73,12 +73,14 @@ def test_esketamine_flags_a_pre_dose_bp_over_140_90_for_the_prescriber_not_a_can
     assert holds[0].breached_by(141) and not holds[0].breached_by(140)
 
 
-def test_esketamine_is_twice_weekly_for_four_weeks_then_weekly():
+def test_esketamine_is_twice_weekly_for_four_weeks_then_weekly_then_maintenance():
     sequencing = ESK.definition.sequencing
     assert [(p.first_week, p.last_week, p.doses_per_period) for p in sequencing.phases] == [
         (1, 4, 2),
         (5, 8, 1),
+        (9, None, 1),  # the label's week 9 on: weekly or every 2 weeks, no end
     ]
+    assert sequencing.maintenance is sequencing.phases[-1]
     assert sequencing.phases[0].dose_count == 8  # induction
     assert sequencing.dose_count == 12
     assert sequencing.max_doses_per_7_days == 2

@@ -4,6 +4,7 @@ weekdays, people working 09-17, the built-in protocol templates' definitions."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,8 +31,13 @@ ZONE = NEW_YORK
 # Intake, 2 preparations, 6 weekly doses (48 h apart at least, at most 2 in 7 days),
 # integration 24-72 h after each dose and before the next one.
 IM_KAP = TEMPLATES["im-kap"].definition
-# No preparations or integrations; 12 doses, twice weekly then weekly.
+# No preparations or integrations; 12 doses, twice weekly then weekly, then maintenance
+# at most weekly with no end.
 ESKETAMINE = TEMPLATES["esketamine-rems-induction"].definition
+# The same without its maintenance phase: a course of exactly 12 doses.
+ESKETAMINE_12 = replace(
+    ESKETAMINE, sequencing=replace(ESKETAMINE.sequencing, phases=ESKETAMINE.sequencing.phases[:2])
+)
 DOSING, PREPARATION, INTEGRATION, INTAKE = (
     SessionKind.DOSING,
     SessionKind.PREPARATION,
@@ -46,6 +52,12 @@ def local(
 ) -> datetime:
     """A wall-clock time in `zone`, as an aware datetime."""
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone))
+
+
+def midnight(instant: datetime, zone: str = ZONE) -> datetime:
+    """The start of the clinic's calendar day of an instant."""
+    local_time = instant.astimezone(ZoneInfo(zone))
+    return datetime(local_time.year, local_time.month, local_time.day, tzinfo=ZoneInfo(zone))
 
 
 # Monday 7 December 2026 at 10:00 in New York; "now" is the Saturday before.

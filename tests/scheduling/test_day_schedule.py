@@ -145,6 +145,7 @@ def test_a_clinics_day_lists_every_room_and_clinician_with_their_appointments(
     assert shown["readiness"] == {
         "preparation_done": None,
         "previous_integration_booked": None,
+        "flags": [],
         "checklist_state": "not_applicable",
         "escort_confirmed": "not_applicable",
     }
@@ -165,6 +166,7 @@ def test_a_dose_shows_whether_it_is_ready(place, week, caller_of):
     assert ready() == {
         "preparation_done": False,  # the second preparation is booked, not done
         "previous_integration_booked": None,  # the first dose
+        "flags": [],  # both preparations are booked before it
         "checklist_state": "not_started",
         "escort_confirmed": "unknown",
     }
@@ -186,11 +188,11 @@ def test_the_second_doses_readiness_sees_the_first_doses_integration(
         appointment.status = DONE
     db.session.commit()
     book(course, INTEGRATION, at(3, 15))
-    later = book(course, DOSING, at(7, 10))
+    later = book(course, DOSING, at(9, 10))  # course week 2: the protocol doses weekly
 
     rows = day_schedule.clinic_day(
         clinic_id=place.clinic.id,
-        day=date(2026, 12, 14),
+        day=date(2026, 12, 16),
         by=caller_of(place.front_desk),
     ).answer
     (shown,) = [a for g in rows["by_room"] for a in g["appointments"]]

@@ -8,7 +8,15 @@ from datetime import timedelta
 
 from kapt_api.scheduling.facts import AppointmentStatus
 from kapt_api.scheduling.integration_gaps import Gap, integration_gaps
-from tests.scheduling.builders import DOSING, IM_KAP, INTEGRATION, MONDAY, ready_course, session
+from tests.scheduling.builders import (
+    DOSING,
+    IM_KAP,
+    INTEGRATION,
+    MONDAY,
+    ZONE,
+    ready_course,
+    session,
+)
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -19,7 +27,7 @@ LATEST = DOSE.ends_at + 72 * H
 
 
 def gaps(*sessions, now):
-    return integration_gaps(IM_KAP, [*ready_course(), *sessions], now=now)
+    return integration_gaps(IM_KAP, [*ready_course(), *sessions], now=now, zone=ZONE)
 
 
 def test_a_given_dose_without_integration_is_a_gap_a_day_before_booking_closes():

@@ -39,6 +39,12 @@ def count_appointments() -> int:
     return db.session.scalar(select(func.count()).select_from(Appointment)) or 0
 
 
+def course_week(first: datetime, instant: datetime) -> int:
+    """Course weeks: 7 clinic calendar days from the first dose's day."""
+    days = instant.astimezone(NEW_YORK).date() - first.astimezone(NEW_YORK).date()
+    return days.days // 7 + 1
+
+
 def kinds(plan: planning.Plan) -> list[tuple[str, int]]:
     return [(p.slot.kind.value, p.number) for p in plan.sessions]
 
@@ -72,7 +78,7 @@ def test_an_im_kap_plan_has_every_session_in_protocol_order(course, now):
     assert starts[0] >= now + timedelta(hours=24)  # the preparation's notice
     # The protocol's phase is weekly: each dose in its own week from the first.
     doses = [p.slot.starts_at for p in plan.sessions if p.slot.kind is DOSING]
-    assert [(d - doses[0]).days // 7 for d in doses] == [0, 1, 2, 3, 4, 5]
+    assert [course_week(doses[0], d) for d in doses] == [1, 2, 3, 4, 5, 6]
 
 
 def test_the_plan_satisfies_every_rule_as_the_core_rules_judge_it(course, now, place, caller_of):
@@ -93,9 +99,12 @@ def test_an_esketamine_plan_is_twice_weekly_then_weekly(place, make_course, make
     course = make_course(ESKETAMINE_KEY, on=make_patient(place.clinic))
     plan = planning.plan_course(course=course, now=now)
     doses = [p.slot.starts_at for p in plan.sessions]
-    assert kinds(plan) == [("dosing", n) for n in range(1, 13)]
-    per_week = Counter((d - doses[0]).days // 7 for d in doses)
-    assert [per_week[w] for w in range(8)] == [2, 2, 2, 2, 1, 1, 1, 1]
+    # Twelve doses, then the first four of the maintenance phase (week 9 on, weekly).
+    assert kinds(plan) == [("dosing", n) for n in range(1, 17)]
+    per_week = Counter(course_week(doses[0], d) for d in doses)
+    assert [per_week[w] for w in range(1, 13)] == [2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
+    shorter = planning.plan_course(course=course, now=now, maintenance_doses=0)
+    assert kinds(shorter) == [("dosing", n) for n in range(1, 13)]
     assert all(p.slot.staff_ids == (place.prescriber.id,) for p in plan.sessions)
 
 

@@ -8,6 +8,10 @@ count, the preparations finished before the first dose, each integration session
 the window after a dose and before the next dose; no two sessions sharing a
 resource overlap (buffers included) and the resource_holds rows are exactly those
 of the scheduled appointments.
+
+Since issue 12 a cancel that leaves a dose without its preparation or integration is
+accepted: such a problem may appear only after a cancel, and the dose must then carry
+the readiness flag naming it (and no dose a flag the checker does not find).
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ slots = st.integers(0, len(STARTS) - 1)
 
 # --- the independent checks --------------------------------------------------------------
 
+# A dose left without its preparation or integration by a cancel is accepted and flagged
+# (issue 12): such a problem names the rule and the dose it holds back.
+NOT_READY = "not ready: "
+
 
 def protocol_problems(definition: ProtocolDefinition, appointments: list[Appointment]) -> list[str]:
     """What in one course's scheduled appointments breaks its protocol's sequencing."""
@@ -95,7 +103,7 @@ def protocol_problems(definition: ProtocolDefinition, appointments: list[Appoint
     if doses:
         ready = [p for p in preparations if p.ends_at <= doses[0].starts_at]
         if len(ready) < sequencing.preparation_sessions_required:
-            problems.append(f"{len(ready)} preparations before the first dose")
+            problems.append(f"{NOT_READY}preparation_incomplete {doses[0].id}")
     window = sequencing.integration_window_hours
     if window is not None:
 
@@ -111,7 +119,7 @@ def protocol_problems(definition: ProtocolDefinition, appointments: list[Appoint
             for first, second in pairwise(doses):
                 done = [i for i in after(first) if i.ends_at <= second.starts_at]
                 if sequencing.next_dose_requires_integration_done and not done:
-                    problems.append(f"no integration between the doses at {first.starts_at}")
+                    problems.append(f"{NOT_READY}integration_missing {second.id}")
     return problems
 
 
@@ -206,6 +214,8 @@ def test_random_booking_moving_and_cancelling_never_breaks_the_protocol(
                     )
                 )
             self.done = {"booked": 0, "moved": 0, "cancelled": 0, "refused": 0}
+            # Readiness problems left by accepted cancels: bookings and moves add none.
+            self.tolerated: set[str] = set()
             self.any_scheduled = False  # kept by the invariant, checked after every step
 
         @initialize(dose=st.booleans(), integration=st.booleans())
@@ -324,14 +334,35 @@ def test_random_booking_moving_and_cancelling_never_breaks_the_protocol(
                     appointment=appointment, reason="Random", by=desk, now=NOW
                 ),
             )
+            # What the cancel left behind is tolerated, as long as the dose is flagged.
+            self.tolerated = {p for p in self._problems() if p.startswith(NOT_READY)}
+
+        def _problems(self) -> list[str]:
+            scheduled = self._scheduled()
+            return [
+                problem
+                for course in self.courses
+                for problem in protocol_problems(
+                    course.protocol_version.definition,
+                    [a for a in scheduled if a.course_id == course.id],
+                )
+            ]
 
         @invariant()
         def schedule_keeps_the_protocol_and_holds_each_resource_once(self) -> None:
             scheduled = self._scheduled()
             self.any_scheduled = bool(scheduled)
-            for course in self.courses:
-                mine = [a for a in scheduled if a.course_id == course.id]
-                assert protocol_problems(course.protocol_version.definition, mine) == []
+            problems = self._problems()
+            assert [p for p in problems if p not in self.tolerated] == []
+            self.tolerated &= set(problems)  # one fixed since may not come back unflagged
+            # Every dose the checker finds not ready is flagged, and no other.
+            flagged = {
+                f"{NOT_READY}{flag} {dose}"
+                for course in self.courses
+                for dose, flags in course_service.dose_flags(course=course).items()
+                for flag in flags
+            }
+            assert flagged == {p for p in problems if p.startswith(NOT_READY)}
             holds = list(db.session.scalars(select(ResourceHold)))
             assert resource_problems(scheduled, holds) == []
 

@@ -502,24 +502,24 @@ def test_cancelling_releases_the_holds_and_marks_a_late_cancellation(
     assert received[-1][2]["late"] is True
 
 
-def test_cancelling_a_preparation_a_booked_dose_needs_is_refused_unless_overridden(
+def test_cancelling_a_preparation_a_booked_dose_needs_is_accepted_with_or_without_override(
     course, prepared, place, caller_of, now, book
 ):
-    dose = book(course, DOSING, at(1, 10))
-    with pytest.raises(RuleRefused) as refused:
-        attendance.cancel(
-            appointment=prepared[0], reason="Unwell", by=caller_of(place.front_desk), now=now
-        )
-    assert rules_of(refused) == ["preparation_incomplete"]
-    assert refused.value.violations[0].details["appointment_ids"] == [str(dose.id)]
+    # Issue 12: the cancel is accepted (the patient is not coming whatever we answer) and
+    # the dose is flagged; an override sent by an existing client is still valid.
+    book(course, DOSING, at(1, 10))
     cancelled = attendance.cancel(
-        appointment=prepared[0],
+        appointment=prepared[0], reason="Unwell", by=caller_of(place.front_desk), now=now
+    )
+    assert cancelled.status == "cancelled"
+    also = attendance.cancel(
+        appointment=prepared[1],
         reason="Unwell",
         override={"rules": ["preparation_incomplete"], "reason": "Dose will be moved."},
         by=caller_of(place.admin),
         now=now,
     )
-    assert cancelled.status == "cancelled"
+    assert also.status == "cancelled" and also.override_rules is None
 
 
 def test_the_status_steps_are_kept_with_who_and_when(
@@ -575,7 +575,7 @@ def test_a_no_show_frees_the_time_but_only_once_it_has_begun(course, prepared, p
     assert holds_of(gone.id) == []
 
 
-def test_completing_the_last_dose_completes_an_esketamine_course(
+def test_an_esketamine_course_goes_on_into_maintenance_after_its_twelve_doses(
     esketamine_course, place, caller_of, book, now
 ):
     desk, prescriber = caller_of(place.front_desk), caller_of(place.prescriber)
@@ -587,11 +587,13 @@ def test_completing_the_last_dose_completes_an_esketamine_course(
         attendance.check_in(appointment=dose, by=desk, now=dose.starts_at)
         attendance.start(appointment=dose, by=prescriber, now=dose.starts_at)
         attendance.complete(appointment=dose, by=prescriber, now=dose.ends_at)
-    assert esketamine_course.status == "completed"
-    assert esketamine_course.completed_at == doses[-1].ends_at
+    # The label's maintenance (week 9 on, weekly or every 2 weeks) has no last dose.
+    assert esketamine_course.status == "active"
+    maintenance = book(esketamine_course, DOSING, at(63, 10))
+    assert maintenance.status == "booked"
     with pytest.raises(BookingRefused) as refused:
-        book(esketamine_course, DOSING, at(60, 10))
-    assert "course_not_active" in rules_of(refused)
+        book(esketamine_course, DOSING, at(66, 10))  # a second dose in course week 10
+    assert rules_of(refused) == ["phase_frequency"]
 
 
 # --- discontinuing, finding, listing ---------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from kapt_api.auth.models import Role
 from kapt_api.clinics.models import OpeningHours, WorkingHours
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, RuleRefused
-from kapt_api.protocols.definition import SessionKind
+from kapt_api.protocols.definition import Phase, SessionKind
 from kapt_api.scheduling import rules, service, slots
 from kapt_api.scheduling.facts import BookingRequest, Calendar
 from kapt_api.scheduling.slots import Availability
@@ -160,10 +161,25 @@ def test_the_protocols_rules_shape_the_slots():
     assert found == []  # no integration session after it yet (IM KAP needs one first)
     integration = b.session(SessionKind.INTEGRATION, b.local(2026, 12, 8, 13))
     space = available(course=b.state(*b.ready_course(), dose, integration))
-    (first,) = slots.search(
-        space, DOSING, window=(MONDAY_MORNING + DAY, MONDAY_MORNING + 4 * DAY), now=b.NOW, limit=1
+    # Past 48 hours and the integration, but IM KAP doses weekly: course week 1 has its dose.
+    week_one = (MONDAY_MORNING + DAY, MONDAY_MORNING + 4 * DAY)
+    assert slots.search(space, DOSING, window=week_one, now=b.NOW) == []
+    twice_weekly = replace(
+        b.IM_KAP,
+        sequencing=replace(b.IM_KAP.sequencing, phases=(Phase("Twice weekly", 1, 3, 2),)),
     )
+    space = available(course=b.state(*b.ready_course(), dose, integration, definition=twice_weekly))
+    (first,) = slots.search(space, DOSING, window=week_one, now=b.NOW, limit=1)
     assert first.starts_at == b.local(2026, 12, 9, 9)
+    # Week 2 starts at the clinic's midnight a week after the first dose's day.
+    (first,) = slots.search(
+        available(course=b.state(*b.ready_course(), dose, integration)),
+        DOSING,
+        window=(MONDAY_MORNING + 4 * DAY, MONDAY_MORNING + 8 * DAY),
+        now=b.NOW,
+        limit=1,
+    )
+    assert first.starts_at == b.local(2026, 12, 14, 9)
 
 
 def test_a_course_that_ended_refuses_the_search_naming_the_rule():
