@@ -343,13 +343,15 @@ class Course:
         return max((s for s in self.sessions if s.id in ids), key=lambda s: s.starts_at).id
 
     def cancelling(self, session: Session) -> set[str]:
-        """What removing this session breaks that was not broken before (the API before
-        issue 12 refused such a cancel; after it, cancelling is always accepted)."""
+        """What removing this session breaks that was not broken before and still refuses
+        the cancel: an integration session left with no dose to follow. A dose left
+        without its preparation or integration is flagged instead (spec12.md)."""
         before = findings(self.protocol, self.sessions, self.place.zone)
         after = findings(
             self.protocol, [s for s in self.sessions if s is not session], self.place.zone
         )
-        return {rule for rule, _about in after - before}
+        flagged = {"preparation_incomplete", "integration_missing"}
+        return {rule for rule, _about in after - before} - flagged
 
     def finished(self) -> bool:
         """Every dose done (and the last one's integration, where required); a course with

@@ -290,6 +290,10 @@ class ProtocolChecker(RuleBasedStateMachine):
             return {"not_started_yet"}, 422
         if STEPS[step] not in model.TRANSITIONS.get(session.status, ()):
             return {"illegal_status_change"}, 409
+        if step == "cancel":
+            # Cancelling a dose whose integration is booked would leave that session
+            # following no dose: cancel the integration first (or override).
+            return self.course.cancelling(session), 422
         if step == "check-in":
             # spec12.md: a dose whose preparation or previous integration went missing
             # checks in only with an override (or its booking's own).
