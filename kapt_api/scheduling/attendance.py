@@ -20,7 +20,7 @@ from typing import Any
 
 from kapt_api.auth import audit
 from kapt_api.db import db
-from kapt_api.errors import Conflict, RuleRefused, Violation
+from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling import holds, loaders, policy, readiness_flags, rules, signals
@@ -174,6 +174,16 @@ def check_in(
         "a dose's readiness flags).",
     )
     refuse_override_unless_allowed(by, override)
+    others = sorted(set(override["rules"]) - set(rules.READINESS_RULES)) if override else []
+    if others:
+        raise InvalidInput(
+            {
+                "override.rules": [
+                    f"A check-in overrides only a dose's readiness flags "
+                    f"({', '.join(sorted(rules.READINESS_RULES))}), not {', '.join(others)}."
+                ]
+            }
+        )
     refused = rules.transition_violation(
         AppointmentStatus(appointment.status), AppointmentStatus.CHECKED_IN
     )

@@ -111,25 +111,17 @@ class CancelIn(ma.Schema):
     )
 
 
-class CheckInOverrideIn(OverrideIn):
-    """Check in a flagged dose anyway (administrators and prescribers only)."""
-
-    rules = ma.fields.List(
-        Choice(FLAGS),
-        required=True,
-        validate=ma.validate.Length(min=1, max=len(FLAGS)),
-        metadata={"description": "The readiness flags of the dose to check it in despite"},
-    )
-
-
 class CheckInIn(ma.Schema):
     """Optional: the body may be left out."""
 
+    # The booking's override schema: one kind of override reason everywhere; the
+    # service refuses rule codes other than the readiness flags.
     override = ma.fields.Nested(
-        CheckInOverrideIn,
+        OverrideIn,
         metadata={
             "description": "Needed when the dose is flagged (preparation_incomplete, "
-            "integration_missing) and its booking did not override that rule already"
+            "integration_missing) and its booking did not override that rule already; "
+            "only those two codes may be sent here"
         },
     )
 

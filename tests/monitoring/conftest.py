@@ -110,7 +110,9 @@ def make_course(team, versions, admin) -> Callable[..., Course]:
 
 @pytest.fixture
 def make_appointment(team) -> Callable[..., Appointment]:
-    """A dosing appointment written directly (booking rules are scheduling's tests)."""
+    """A dosing appointment written directly (booking rules are scheduling's tests), as
+    if booked with a prescriber's override of the preparations it has none of: its
+    check-in is not refused for them (scheduling's readiness flags)."""
 
     def make(course: Course, *, starts_at: datetime = ARRIVAL, kind: str = "dosing") -> Appointment:
         appointment = Appointment(
@@ -123,6 +125,9 @@ def make_appointment(team) -> Callable[..., Appointment]:
             held_until=starts_at + timedelta(minutes=180),
             room_id=team.room.id,
         )
+        if kind == "dosing":
+            appointment.override_rules = ["preparation_incomplete", "integration_missing"]
+            appointment.override_reason = "Written directly for a monitoring test."
         appointment.staff = [AppointmentStaff(staff_id=team.prescriber.id, position=0)]
         db.session.add(appointment)
         db.session.commit()

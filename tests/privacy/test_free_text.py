@@ -70,7 +70,6 @@ NOT_FREE_TEXT = {
     # Codes and kinds from a fixed vocabulary the schema does not enumerate.
     **dict.fromkeys(
         [
-            "AlertOut.kind",
             "AlertOut.severity",
             "AlertOut.status",
             "AlertOut.measurement",
