@@ -10,7 +10,7 @@ KAPT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export KAPT_TEST_POSTGRES_URL
 POSTGRES_REACHABLE = $(BIN)/python -c "import sqlalchemy as sa; sa.create_engine('$(KAPT_TEST_POSTGRES_URL)').connect().close()" 2>/dev/null
 
-.PHONY: run demo-reset test install install-test lint typecheck test-sqlite test-postgresql clean
+.PHONY: run demo-reset test install install-test lint typecheck test-sqlite test-postgresql openapi-snapshot clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ test-sqlite: install-test
 
 test-postgresql: install-test
 	KAPT_TEST_DB=postgresql $(BIN)/pytest
+
+## make openapi-snapshot: a deliberate change to the contract, written to the snapshot its test compares
+openapi-snapshot: install
+	KAPT_ENV=test $(BIN)/python -c "import pathlib; from kapt_api import create_app; \
+	app = create_app({'KAPT_ENV': 'test', 'SQLALCHEMY_DATABASE_URI': 'sqlite://'}); \
+	pathlib.Path('tests/openapi_snapshot.json').write_bytes(app.test_client().get('/openapi.json').data)" > /dev/null
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
