@@ -36,8 +36,12 @@ from kapt_api.auth.models import User
 from kapt_api.db import db
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import day_schedule, service, slots
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.availability import service as availability_service
+from kapt_api.scheduling.availability import slots
+from kapt_api.scheduling.booking import service
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.days import service as day_service
 
 SIZES = (10_000, 1_000_000)
 LIMIT = 1.5
@@ -122,7 +126,7 @@ def day_of(target: Target, round_number: int) -> date:
 
 def clinic_day(target: Target, round_number: int) -> None:
     """Clinic 0's day (about 50 appointments), its reads audited, committed."""
-    answer = day_schedule.clinic_day(
+    answer = day_service.clinic_day(
         clinic_id=seed.clinic_id(0), day=day_of(target, round_number), by=target.desk
     ).answer
     assert sum(len(room["appointments"]) for room in answer["by_room"]) >= 45
@@ -134,7 +138,7 @@ def slot_search(target: Target) -> None:
     course = db.session.get(Course, target.courses[-1])
     assert course is not None
     start = datetime.combine(seed.NOW.date() + timedelta(days=1), datetime.min.time(), CLINIC_ZONE)
-    found = slots.find_slots(
+    found = availability_service.find_slots(
         course=course,
         kind=SessionKind.PREPARATION,
         starts_from=start,

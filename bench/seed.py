@@ -42,7 +42,7 @@ from kapt_api.auth.passwords import hash_password
 from kapt_api.db import db
 from kapt_api.patients.policy import caller
 from kapt_api.protocols import service as protocols
-from kapt_api.scheduling import course_service
+from kapt_api.scheduling.courses import service
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # The benchmarks' "now": a Monday at noon UTC. Seeded days end six weeks after it.
@@ -372,7 +372,7 @@ def _bench_courses(admin: User, im_kap: uuid.UUID) -> None:
     )
     by = caller(admin)
     for b in range(BENCH_PATIENTS):
-        course_service.enroll(
+        service.enroll(
             patient_id=md5_id(f"bench-patient{b}"),
             protocol_version_id=im_kap,
             care_team={

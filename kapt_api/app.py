@@ -78,7 +78,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def _spec_options() -> dict[str, Any]:
     """The OpenAPI document's options, its description listing the booking rules."""
-    from kapt_api.scheduling import rules
+    from kapt_api.scheduling.booking import rules
 
     options = copy.deepcopy(OPENAPI_CONFIG["API_SPEC_OPTIONS"])
     options["info"]["description"] += (
@@ -116,21 +116,20 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.patients.routes import bp as patients_bp
     from kapt_api.protocols.routes import bp as protocols_bp
     from kapt_api.reminders.routes import bp as reminders_bp
-    from kapt_api.scheduling import day_cache
-    from kapt_api.scheduling.calendar_routes import bp as calendar_bp
-    from kapt_api.scheduling.routes import bp as scheduling_bp
+    from kapt_api.scheduling.days import cache
+    from kapt_api.scheduling.routes import calendar, courses_and_appointments
 
     tokens.install(app)
     audit.install(app)
-    day_cache.configure(app.config["KAPT_SCHEDULE_CACHE_DAYS"])
+    cache.configure(app.config["KAPT_SCHEDULE_CACHE_DAYS"])
     for blueprint in (
         health.bp,
         auth_bp,
         clinics_bp,
         patients_bp,
         protocols_bp,
-        scheduling_bp,
-        calendar_bp,
+        courses_and_appointments,
+        calendar,
         reminders_bp,
         monitoring_bp,
         outcomes_bp,

@@ -9,14 +9,14 @@ from kapt_api.outcomes.models import OutcomeMeasure
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.models import Protocol, ProtocolVersion
 from kapt_api.reminders.models import Reminder, WebhookSubscription
-from kapt_api.scheduling.feed_models import CalendarFeed, CalendarRevision
-from kapt_api.scheduling.models import (
+from kapt_api.scheduling.booking.models import (
     Appointment,
     AppointmentStaff,
-    Course,
     ResourceHold,
     StatusChange,
 )
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.feeds.models import CalendarFeed, CalendarRevision
 
 __all__ = [
     "Alert",

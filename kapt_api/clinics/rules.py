@@ -197,3 +197,19 @@ def covers(ranges: Iterable[UtcRange], starts_at: datetime, ends_at: datetime) -
 def overlaps(a: UtcRange, b: UtcRange) -> bool:
     """Whether two half-open ranges share an instant."""
     return a[0] < b[1] and b[0] < a[1]
+
+
+def local_text(instant: datetime, zone: str) -> str:
+    """An instant as the clinic's clocks show it: "Tue 8 Dec 2026 09:00"."""
+    return f"{local_day(instant, zone)} {local_clock(instant, zone)}"
+
+
+def local_day(instant: datetime, zone: str) -> str:
+    """The clinic's calendar day of an instant: "Tue 8 Dec 2026"."""
+    local = instant.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def local_clock(instant: datetime, zone: str) -> str:
+    """Only the clinic's wall-clock time of an instant: "09:00"."""
+    return f"{instant.astimezone(ZoneInfo(zone)):%H:%M}"

@@ -24,7 +24,7 @@ from kapt_api.monitoring.models import Alert, AlertStatus, MonitoringSession
 from kapt_api.monitoring.rems_rules import FORM_MEDICATIONS, MG_PER_DEVICE, OTHER_MEDICATIONS
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import READINGS_WITHIN_RANGE, TimepointKind
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking.models import Appointment
 
 DEVICES = 2  # 56 mg of esketamine: two devices, five minutes apart
 LOT = "CG-DEMO-0417"

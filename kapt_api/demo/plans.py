@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from kapt_api.demo.vitals import Vitals
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.measurements import Measurement
-from kapt_api.scheduling.models import Course
+from kapt_api.scheduling.courses.models import Course
 
 MINUTE = timedelta(minutes=1)
 

@@ -22,9 +22,11 @@ from kapt_api.demo.replay import Timeline
 from kapt_api.outcomes import service as outcomes
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import attendance, course_service, slots
-from kapt_api.scheduling import service as scheduling
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.availability import service as availability_service
+from kapt_api.scheduling.booking import attendance, queries
+from kapt_api.scheduling.booking import service as booking_service
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses import service
 
 STEP = timedelta(minutes=5)  # the slot search's grid: a story may prefer 10:35
 NURSES = ("okafor", "baptiste")
@@ -50,8 +52,8 @@ def _book_in_first_free(
     """Book in the first of these rooms the rules accept (the last is the slot's own)."""
     for number, room_id in enumerate(rooms, start=1):
         try:
-            return scheduling.book(**booking, room_id=room_id, by=by, now=now)
-        except scheduling.BookingRefused:
+            return booking_service.book(**booking, room_id=room_id, by=by, now=now)
+        except booking_service.BookingRefused:
             if number == len(rooms):
                 raise  # the slot's own room, which the search found free
     raise AssertionError("no room to try")
@@ -75,7 +77,7 @@ class Clinic:
             self.timeline.at(story.booked_at, partial(self._book, story, visit))
 
     def _enrol(self, story: Story, now: datetime) -> None:
-        story.course = course_service.enroll(
+        story.course = service.enroll(
             patient_id=self.cast.patients[story.patient].id,
             protocol_version_id=self.versions[story.template],
             care_team={role: self.cast.staff[key].id for role, key in story.team.items()},
@@ -88,8 +90,8 @@ class Clinic:
         the room the story prefers when that room is free then too."""
         assert story.course is not None
         desk = self.who("patel")
-        course = course_service.find_course(course_id=story.course.id, by=desk)
-        found = slots.find_slots(
+        course = service.find_course(course_id=story.course.id, by=desk)
+        found = availability_service.find_slots(
             course=course,
             kind=visit.kind,
             starts_from=visit.prefer,
@@ -142,7 +144,7 @@ class Clinic:
     ) -> None:
         """One step of the appointment's status machine (check in, start, complete)."""
         who = self.who(key)
-        appointment = scheduling.find_appointment(
+        appointment = queries.find_appointment(
             appointment_id=appointment_id, by=who, action="update", for_change=True
         )
         extra: dict[str, Any] = {"clinical_notes": notes} if notes else {}

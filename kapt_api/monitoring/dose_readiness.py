@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kapt_api.clinics.rules import local_text
 from kapt_api.db import db
 from kapt_api.monitoring import alerts
 from kapt_api.monitoring.models import Alert, AlertKind
 from kapt_api.protocols.definition import Severity
-from kapt_api.scheduling import loaders, readiness_flags
-from kapt_api.scheduling.facts import AppointmentStatus, CourseStatus, local_text
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses import queries, readiness_flags
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.courses.values import AppointmentStatus, CourseStatus
 
 WHAT_HAPPENED = {
     AppointmentStatus.CANCELLED.value: "was cancelled",
@@ -38,8 +40,8 @@ def alert_doses_left_unready(appointment: Appointment, *, now: datetime) -> list
     # A course that is ending cancels its own sessions: no dose is left waiting.
     if course is None or course.status != CourseStatus.ACTIVE.value:
         return []
-    zone = loaders.clinic_zone(course.clinic_id)
-    sessions = loaders.course_sessions(course.id)
+    zone = queries.clinic_zone(course.clinic_id)
+    sessions = queries.course_sessions(course.id)
     by_id = {s.id: s for s in sessions}
     appeared = readiness_flags.flags_left_by(
         course.definition, sessions, gone=appointment.id, zone=zone

@@ -15,7 +15,8 @@ from kapt_api.monitoring import policy
 from kapt_api.monitoring.models import MonitoringSession
 from kapt_api.monitoring.service import RESOURCE, care_team, session_of_appointment
 from kapt_api.patients.policy import Caller
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
 
 
 def hold_answer(appointment: Appointment, *, now: datetime) -> str | None:

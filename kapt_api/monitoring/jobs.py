@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from kapt_api.clinics.rules import local_text
 from kapt_api.db import db
 from kapt_api.monitoring import alerts, rems, rules, service
 from kapt_api.monitoring.models import AlertKind, MonitoringSession
 from kapt_api.protocols.definition import Severity
-from kapt_api.scheduling.facts import local_text
-from kapt_api.scheduling.integration_gaps import unbooked_integrations
+from kapt_api.scheduling.courses.integration_gaps import unbooked_integrations
 
 # A session still undischarged this long after check-in is left to the clinicians.
 LOOK_BACK = timedelta(hours=24)

@@ -9,8 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from kapt_api.monitoring import dose_readiness, hold, service
-from kapt_api.scheduling import readiness, signals
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking import signals as booking_signals
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses import signals as course_signals
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.days import readiness
 
 
 def _checked_in(appointment: Appointment, *, now: datetime, **_: Any) -> None:
@@ -31,10 +34,10 @@ def _session_gone(appointment: Appointment, *, now: datetime, **_: Any) -> None:
 
 def connect() -> None:
     """Subscribe (weakly referenced module functions stay alive with the module)."""
-    signals.appointment_checked_in.connect(_checked_in)
-    signals.appointment_starting.connect(_starting)
-    signals.pre_dose_hold_check.connect(_course_held)
-    signals.appointment_cancelled.connect(_session_gone)
-    signals.appointment_no_show.connect(_session_gone)
+    booking_signals.appointment_checked_in.connect(_checked_in)
+    booking_signals.appointment_starting.connect(_starting)
+    course_signals.pre_dose_hold_check.connect(_course_held)
+    booking_signals.appointment_cancelled.connect(_session_gone)
+    booking_signals.appointment_no_show.connect(_session_gone)
     readiness.supply("checklist_state", service.checklist_states)
     readiness.supply("escort_confirmed", service.escort_states)

@@ -30,8 +30,9 @@ from kapt_api.protocols.definition import (
     definition_of,
 )
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.scheduling import loaders
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses import queries as course_queries
+from kapt_api.scheduling.courses.models import Course
 
 RESOURCE = "monitoring"
 
@@ -71,7 +72,7 @@ def session_of_appointment(appointment_id: uuid.UUID) -> MonitoringSession | Non
 
 
 def care_team(session: MonitoringSession) -> list[uuid.UUID]:
-    return loaders.patient_care_team(session.patient_id)
+    return course_queries.patient_care_team(session.patient_id)
 
 
 class PatientRecord(Protocol):
@@ -100,7 +101,7 @@ def reach_clinical(
     policy.ensure_clinician(
         by,
         clinic_id=found.clinic_id,
-        care_team=loaders.patient_care_team(found.patient_id),
+        care_team=course_queries.patient_care_team(found.patient_id),
         what=what,
     )
     return found
@@ -112,10 +113,10 @@ def find_session(
     """The appointment's checklist if `by` is a clinician on the care team (else 404 or
     403); 404 before check-in. The look is audited. To change it, its clinic's schedule
     is locked first (a dosing session's state is on the day schedule), in the order
-    every change of a schedule takes its locks (loaders.lock_schedules)."""
+    every change of a schedule takes its locks (courses/queries.lock_schedules)."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is not None and action != "read":
-        loaders.lock_schedules([appointment.clinic_id])
+        course_queries.lock_schedules([appointment.clinic_id])
     reach_clinical(
         appointment,
         resource=RESOURCE,

@@ -7,8 +7,8 @@ from typing import Any
 
 from kapt_api.outcomes import service
 from kapt_api.outcomes.schemas import TrendOut
-from kapt_api.scheduling import course_extras
-from kapt_api.scheduling.models import Course
+from kapt_api.scheduling.courses import extras
+from kapt_api.scheduling.courses.models import Course
 
 TRENDS_OUT = TrendOut(many=True)
 
@@ -18,4 +18,4 @@ def _measures_trend(course: Course) -> Any:
 
 
 def connect() -> None:
-    course_extras.supply("measures_trend", _measures_trend)
+    extras.supply("measures_trend", _measures_trend)

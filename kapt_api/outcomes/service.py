@@ -21,7 +21,8 @@ from kapt_api.outcomes import rules
 from kapt_api.outcomes.models import OutcomeMeasure
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind, Severity
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
 
 RESOURCE = "outcome_measure"
 

@@ -18,8 +18,8 @@ from kapt_api.auth.models import Role
 from kapt_api.clinics.models import Clinic, Room, StaffMember
 from kapt_api.db import db
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder
-from kapt_api.scheduling.facts import AppointmentStatus
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.values import AppointmentStatus
 
 SHOWN = (AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value)
 

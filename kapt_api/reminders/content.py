@@ -11,7 +11,7 @@ from icalendar import Calendar, Event
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.protocols.reminder_text import SMS_LIMIT, ReminderContext
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking.models import Appointment
 
 
 def context_for(appointment: Appointment, clinic: Clinic) -> ReminderContext:

@@ -17,7 +17,8 @@ from kapt_api.protocols.definition import Channel, SessionKind
 from kapt_api.protocols.reminder_text import TemplateError, render_reminder
 from kapt_api.reminders import content, rules
 from kapt_api.reminders.models import Reminder, Status
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
 
 
 @dataclass(frozen=True)

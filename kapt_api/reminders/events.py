@@ -22,7 +22,7 @@ from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
-from kapt_api.scheduling import signals
+from kapt_api.scheduling.booking import signals
 
 EVENTS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "alert.raised")
 alert_raised = blinker.signal("alert.raised")

@@ -25,8 +25,8 @@ from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import Channel
 from kapt_api.reminders import content, drafts
 from kapt_api.reminders.models import Purpose, Reminder, Status
-from kapt_api.scheduling.facts import AppointmentStatus
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.values import AppointmentStatus
 
 DAILY_CAP = "sms_daily_cap"
 CAPS = (DAILY_CAP, "sms_weekly_cap")

@@ -1,6 +1,6 @@
 """Planning: booking writes the reminder rows of the protocol's policy, a move moves
 the pending ones, a cancellation or completion cancels them. Each receiver runs in
-the appointment's own transaction (scheduling/signals.py), so the outbox and the
+the appointment's own transaction (scheduling/booking/signals.py), so the outbox and the
 appointment commit or roll back together. A sent reminder is never touched. Texts
 over the one-a-day cap are merged into the day's other text where they fit
 (merging.py), and decided again on every move and cancellation.
@@ -18,8 +18,8 @@ from kapt_api.db import db
 from kapt_api.reminders import merging
 from kapt_api.reminders.drafts import Draft, apply, drafts_for
 from kapt_api.reminders.models import Purpose, Reminder, Status
-from kapt_api.scheduling import signals
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking import signals
+from kapt_api.scheduling.booking.models import Appointment
 
 
 def _new_row(draft: Draft, appointment: Appointment) -> Reminder:

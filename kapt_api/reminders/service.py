@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from kapt_api.patients.policy import Caller
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling import service as scheduling
+from kapt_api.scheduling.booking import queries as scheduling
 
 
 def reminders_of(*, appointment_id: uuid.UUID, by: Caller) -> Any:

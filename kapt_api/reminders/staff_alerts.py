@@ -17,8 +17,8 @@ from sqlalchemy import select
 from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.db import db
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder
-from kapt_api.scheduling.facts import CourseStatus
-from kapt_api.scheduling.models import Course
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.courses.values import CourseStatus
 
 
 def prescriber_of(patient_id: Any) -> StaffMember | None:

@@ -22,8 +22,10 @@ from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.scheduling import attendance, course_service
-from kapt_api.scheduling.models import Appointment, AppointmentStaff, Course
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
+from kapt_api.scheduling.courses import service as course_service
+from kapt_api.scheduling.courses.models import Course
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"

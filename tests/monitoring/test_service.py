@@ -20,9 +20,12 @@ from kapt_api.monitoring import discharge as discharging
 from kapt_api.monitoring.models import Alert, AlertKind, Reading
 from kapt_api.monitoring.rules import TimepointState
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import attendance, loaders, readiness
-from kapt_api.scheduling import service as scheduling
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import service as scheduling
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses import queries
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.days import readiness
 from tests.monitoring.conftest import ARRIVAL, IM_KAP, at, vitals
 
 CONFIRMED = ["alert_and_oriented", "escort_present", "no_driving_acknowledged"]
@@ -157,7 +160,7 @@ def test_a_baseline_beyond_the_hold_threshold_holds_the_session_until_a_prescrib
     assert refused.value.violations[0].rule == "pre_dose_gate"
     assert appointment.status == "checked_in"
     course = db.session.get(Course, appointment.course_id)
-    assert "above 140" in (loaders.pre_dose_hold(course, now=at(5)) or "")
+    assert "above 140" in (queries.pre_dose_hold(course, now=at(5)) or "")
     with pytest.raises(Forbidden):
         hold.override_hold(session=rems_session, reason="ok", by=team.caller(team.nurse), now=at(5))
     hold.override_hold(
@@ -169,7 +172,7 @@ def test_a_baseline_beyond_the_hold_threshold_holds_the_session_until_a_prescrib
     start(team, rems_session, minutes=7)
     assert appointment.status == "in_progress"
     assert rems_session.dose_started_at == at(7)
-    assert loaders.pre_dose_hold(course, now=at(8)) is None
+    assert queries.pre_dose_hold(course, now=at(8)) is None
 
 
 def test_a_dose_booked_after_completed_preparations_is_gated_by_its_baseline(

@@ -9,7 +9,7 @@ from kapt_api.db import db
 from kapt_api.errors import Forbidden, InvalidInput
 from kapt_api.monitoring.models import Alert
 from kapt_api.outcomes import service
-from kapt_api.scheduling import course_extras
+from kapt_api.scheduling.courses import extras
 from tests.monitoring.conftest import ARRIVAL, at
 
 
@@ -71,7 +71,7 @@ def test_the_course_is_supplied_its_trend_by_outcomes(team, make_course, now):
     course = make_course()
     record(team, course, [3] * 9, measured_at=at(-60 * 24 * 7))
     record(team, course, [1] * 9)
-    phq9, gad7 = course_extras.supplied("measures_trend", course)
+    phq9, gad7 = extras.supplied("measures_trend", course)
     assert (phq9["instrument"], phq9["first"], phq9["latest"]) == ("phq9", 27, 9)
     assert [p["total"] for p in phq9["points"]] == [27, 9]
     assert (gad7["instrument"], gad7["points"]) == ("gad7", [])

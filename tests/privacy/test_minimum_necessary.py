@@ -26,7 +26,7 @@ from kapt_api.reminders import content, dispatcher
 from kapt_api.reminders.channels import registry_from_config
 from kapt_api.reminders.events import EVENTS
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking.models import Appointment
 from tests.privacy.conftest import EMAIL, FAMILY_NAME, GIVEN_NAME, PHONE, Story, markers_in
 from tests.reminders import conftest as reminder_fixtures
 from tests.reminders.servers import Gateway

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from kapt_api.db import db
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling import service as scheduling
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking import service as scheduling
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
 from tests.reminders.servers import Gateway, SmtpServer
 from tests.scheduling import conftest as scheduling_fixtures
 

@@ -20,7 +20,7 @@ from kapt_api.protocols.definition import SessionKind
 from kapt_api.reminders.channels import WebhookChannel
 from kapt_api.reminders.dispatcher import Limits, dispatch_due
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling import attendance
+from kapt_api.scheduling.booking import attendance
 from tests.scheduling.conftest import at
 
 pytestmark = pytest.mark.usefixtures("now")

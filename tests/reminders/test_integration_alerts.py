@@ -14,7 +14,7 @@ from kapt_api.monitoring.models import Alert
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.reminders.models import Reminder
 from kapt_api.scheduler import JOBS
-from kapt_api.scheduling import attendance
+from kapt_api.scheduling.booking import attendance
 from tests.scheduling.conftest import at
 
 PREPARATION, DOSING, INTEGRATION = (

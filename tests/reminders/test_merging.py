@@ -19,9 +19,9 @@ from kapt_api.protocols.reminder_text import clinical_terms_in
 from kapt_api.reminders.channels import ConsoleChannel, DeliveryError
 from kapt_api.reminders.dispatcher import Limits, dispatch_due
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling import attendance
-from kapt_api.scheduling import service as scheduling
-from kapt_api.scheduling.models import Appointment
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import service as scheduling
+from kapt_api.scheduling.booking.models import Appointment
 from tests.scheduling.conftest import at
 
 PREPARATION = SessionKind.PREPARATION

@@ -14,8 +14,8 @@ from kapt_api.db import db
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.reminder_text import clinical_terms_in
 from kapt_api.reminders.models import Reminder
-from kapt_api.scheduling import attendance
-from kapt_api.scheduling import service as scheduling
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import service as scheduling
 from tests.reminders.conftest import outbox_of
 from tests.scheduling.conftest import at
 

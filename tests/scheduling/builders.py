@@ -13,17 +13,19 @@ from kapt_api.clinics.models import RoomKind
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
 from kapt_api.protocols.templates import TEMPLATES
-from kapt_api.scheduling.facts import (
-    AppointmentStatus,
+from kapt_api.scheduling.booking.values import (
     BookingRequest,
     Calendar,
-    CourseSession,
-    CourseState,
-    CourseStatus,
     Hold,
     RoomFacts,
     StaffFacts,
     resource_key,
+)
+from kapt_api.scheduling.courses.values import (
+    AppointmentStatus,
+    CourseSession,
+    CourseState,
+    CourseStatus,
 )
 
 NEW_YORK, LONDON, SYDNEY = "America/New_York", "Europe/London", "Australia/Sydney"

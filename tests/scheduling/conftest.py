@@ -25,8 +25,10 @@ from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.protocols import service as protocols
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.scheduling import course_service, signals
-from kapt_api.scheduling.models import Course, ResourceHold
+from kapt_api.scheduling.booking import signals
+from kapt_api.scheduling.booking.models import ResourceHold
+from kapt_api.scheduling.courses import service
+from kapt_api.scheduling.courses.models import Course
 from tests.scheduling.builders import MONDAY, NOW
 
 API = "/api/v1"
@@ -133,7 +135,7 @@ def make_course(place, patient, versions, admin, caller_of) -> Callable[..., Cou
         nurse: bool = True,
     ) -> Course:
         where = at or place
-        course = course_service.enroll(
+        course = service.enroll(
             patient_id=(on or patient).id,
             protocol_version_id=versions[key].id,
             care_team={

@@ -24,7 +24,7 @@ from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.protocols import service as protocols
-from kapt_api.scheduling import course_service
+from kapt_api.scheduling.courses import service
 
 PASSWORD = "correct horse battery staple"
 TEMPLATE = "im-kap"
@@ -70,7 +70,7 @@ def _clinic(
     db.session.add_all(people)
     db.session.flush()
     courses = [
-        course_service.enroll(
+        service.enroll(
             patient_id=patient.id,
             protocol_version_id=version_id,
             care_team={"prescriber_id": prescriber.id, "therapist_id": team[0].id},

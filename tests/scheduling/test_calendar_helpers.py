@@ -8,8 +8,9 @@ from typing import Any
 from kapt_api.db import db
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling import service
-from kapt_api.scheduling.models import Appointment, Course
+from kapt_api.scheduling.booking import service
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.models import Course
 from tests.scheduling.conftest import Place, at
 
 

@@ -1,0 +1,324 @@
+"""Booking and moving an appointment. They flush and never commit; the boundary
+(route, job) calls db.begin_write first and commits once.
+
+Booking and moving load the course (its row locked), the calendar around the
+requested time and the protocol's rules, ask rules.booking_violations for every
+broken rule, refuse with all of them unless an override covers them, then write
+the appointment and its resource holds and send a signal. The holds are the last
+word: a race lost to a booking committed a moment earlier is caught by the
+database (exclusion constraint, SQLSTATE 23P01) and refused the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from kapt_api.auth import audit
+from kapt_api.db import db
+from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import SessionKind, SessionType
+from kapt_api.scheduling.booking import holds, queries, resource_rules, rules, signals
+from kapt_api.scheduling.booking import policy as booking_policy
+from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff, StatusChange
+from kapt_api.scheduling.booking.queries import RESOURCE
+from kapt_api.scheduling.booking.values import BookingRequest, held_until, session_end
+from kapt_api.scheduling.courses import policy as course_policy
+from kapt_api.scheduling.courses import queries as course_queries
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.courses.values import AppointmentStatus
+
+log = structlog.get_logger("kapt.scheduling")
+
+
+class BookingRefused(RuleRefused):
+    """A booking or move refused with every rule it breaks: 409 when a person, room or
+    patient is already taken, else 422."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__(violations)
+        if any(v.rule in rules.RESOURCE_RULES for v in self.violations):
+            self.status = 409
+            self.code = "booking_conflict"
+            self.title = "The booking clashes with another"
+
+
+def refuse_override_unless_allowed(by: Caller, override: Mapping[str, Any] | None) -> None:
+    """Only admins and prescribers override, and only rules that may be overridden."""
+    if override is None:
+        return
+    course_policy.ensure(
+        booking_policy.can_override(by),
+        "Only administrators and prescribers may override a booking rule.",
+    )
+    problems = rules.override_problems(override["rules"])
+    if problems:
+        raise InvalidInput({"override.rules": problems})
+
+
+def session_type_of(course: Course, kind: SessionKind) -> SessionType:
+    found = course.definition.session_type(kind)
+    if found is None:
+        raise InvalidInput({"kind": [f"This course's protocol has no {kind.value} sessions."]})
+    return found
+
+
+def _course_for_booking(course_id: uuid.UUID, by: Caller) -> Course:
+    course = course_queries.locked_course(course_id)
+    if course is None or not course_policy.can_see(by, course.clinic_id):
+        raise InvalidInput({"course_id": ["No course with this id."]})
+    return course
+
+
+def _decision(
+    request: BookingRequest,
+    course: Course,
+    session_type: SessionType,
+    *,
+    override: Sequence[str],
+    now: datetime,
+) -> rules.Decision:
+    """Every rule the request breaks, split by the override; refused if any remain."""
+    around = (request.starts_at, held_until(session_type, request.starts_at))
+    room = queries.room_facts(request.room_id, clinic_id=course.clinic_id)
+    staff = queries.staff_facts(request.staff_ids, clinic_id=course.clinic_id, around=around)
+    calendar = queries.calendar(
+        clinic_id=course.clinic_id,
+        room=room,
+        staff=staff,
+        keys=request.resource_keys(),
+        around=around,
+    )
+    state = course_queries.course_state(course, now=now, hold=request.kind is SessionKind.DOSING)
+    decision = rules.decide(rules.booking_violations(request, state, calendar, now=now), override)
+    if decision.blocking:
+        raise BookingRefused(decision.blocking)
+    return decision
+
+
+def _default_staff(course: Course, session_type: SessionType) -> tuple[uuid.UUID, ...]:
+    return resource_rules.default_staff(
+        session_type, course_queries.team_roles(course.care_team_ids)
+    )
+
+
+def _save(
+    appointment: Appointment,
+    request: BookingRequest,
+    course: Course,
+    session_type: SessionType,
+    *,
+    override: Sequence[str],
+    now: datetime,
+) -> None:
+    """Write the appointment and its holds in a savepoint. A hold the database refuses
+    (a booking committed a moment ago) rolls the savepoint back, and the request is
+    checked again against what is now there, so the refusal names every rule."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(appointment)
+            db.session.flush()
+            holds.hold(appointment, request.resource_keys())
+    except IntegrityError as error:
+        rule = holds.refused_rule(error)
+        if rule is None:
+            raise
+        log.info("booking_race_lost", rule=rule, course_id=str(course.id))
+        _decision(request, course, session_type, override=override, now=now)
+        raise BookingRefused(
+            [Violation(rule, "Someone else booked this time a moment ago; choose another.")]
+        ) from None
+
+
+def audit_change(
+    appointment: Appointment, by: Caller, action: str, reason: str | None = None
+) -> None:
+    audit.record(
+        action,
+        RESOURCE,
+        appointment.id,
+        patient_id=appointment.patient_id,
+        actor_id=by.user_id,
+        reason=reason[:500] if reason else None,
+    )
+
+
+def _set_override(
+    appointment: Appointment, decision: rules.Decision, override: Mapping[str, Any], by: Caller
+) -> None:
+    appointment.override_rules = decision.overridden_rules
+    appointment.override_reason = override["reason"]
+    appointment.override_by = by.user_id
+
+
+def audit_override(
+    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
+) -> None:
+    audit_change(appointment, by, "override", f"{', '.join(decision.overridden_rules)}: {reason}")
+
+
+def _set_staff(appointment: Appointment, staff_ids: Sequence[uuid.UUID]) -> None:
+    # Members who stay keep their rows: re-adding the same key would collide in one flush.
+    kept = {member.staff_id: member for member in appointment.staff if member.staff_id in staff_ids}
+    rows = []
+    for position, staff_id in enumerate(staff_ids):
+        row = kept.get(staff_id) or AppointmentStaff(staff_id=staff_id)
+        row.position = position
+        rows.append(row)
+    appointment.staff = rows
+
+
+def start_of(
+    starts_at: datetime | None,
+    local_start: Mapping[str, Any] | None,
+    *,
+    clinic_id: uuid.UUID,
+    required: bool,
+) -> datetime | None:
+    """The requested start: `starts_at`, or `local_start` ({date, time} on the clinic's
+    clocks) refused when the clocks skip that time or show it twice."""
+    if starts_at is not None and local_start is not None:
+        raise InvalidInput({"local_start": ["Give starts_at or local_start, not both."]})
+    if local_start is None:
+        if starts_at is None and required:
+            raise InvalidInput({"starts_at": ["Give starts_at or local_start."]})
+        return starts_at
+    zone = course_queries.clinic_zone(clinic_id)
+    found = rules.local_instant(local_start["date"], local_start["time"], zone)
+    if isinstance(found, Violation):
+        raise RuleRefused([replace(found, details={"field": "local_start"})])
+    return found
+
+
+def book(
+    *,
+    course_id: uuid.UUID,
+    kind: SessionKind,
+    room_id: uuid.UUID,
+    by: Caller,
+    now: datetime,
+    starts_at: datetime | None = None,
+    local_start: Mapping[str, Any] | None = None,
+    staff_ids: Sequence[uuid.UUID] | None = None,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """Book a session of a course; every rule it breaks is named in the refusal."""
+    course = _course_for_booking(course_id, by)
+    course_policy.ensure(
+        booking_policy.can_book(by, course_queries.patient_care_team(course.patient_id)),
+        "Only front desk, administrators and clinicians on the patient's care team book.",
+    )
+    refuse_override_unless_allowed(by, override)
+    starts_at = start_of(starts_at, local_start, clinic_id=course.clinic_id, required=True)
+    assert starts_at is not None
+    kind = SessionKind(kind)
+    session_type = session_type_of(course, kind)
+    chosen = tuple(staff_ids) if staff_ids else _default_staff(course, session_type)
+    request = BookingRequest(kind, starts_at, room_id, chosen, course.patient_id)
+    codes = override["rules"] if override else ()
+    decision = _decision(request, course, session_type, override=codes, now=now)
+    appointment = Appointment(
+        course_id=course.id,
+        patient_id=course.patient_id,
+        clinic_id=course.clinic_id,
+        kind=kind.value,
+        status=AppointmentStatus.BOOKED.value,
+        starts_at=starts_at,
+        ends_at=session_end(session_type, starts_at),
+        held_until=held_until(session_type, starts_at),
+        room_id=room_id,
+        created_by=by.user_id,
+    )
+    _set_staff(appointment, chosen)
+    appointment.history = [
+        StatusChange(to_status=AppointmentStatus.BOOKED.value, at=now, by=by.user_id)
+    ]
+    if override and decision.overridden:
+        _set_override(appointment, decision, override, by)
+    _save(appointment, request, course, session_type, override=codes, now=now)
+    audit_change(appointment, by, "create")
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
+    signals.appointment_booked.send(appointment, now=now)
+    return appointment
+
+
+def move(
+    *,
+    appointment: Appointment,
+    by: Caller,
+    now: datetime,
+    starts_at: datetime | None = None,
+    local_start: Mapping[str, Any] | None = None,
+    room_id: uuid.UUID | None = None,
+    staff_ids: Sequence[uuid.UUID] | None = None,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """Reschedule a booked appointment (time, room, staff); every rule is checked again.
+
+    An override sent with the move replaces the appointment's; without one, the
+    appointment keeps its override while its time stays the same.
+    """
+    course = course_queries.locked_course(appointment.course_id)
+    assert course is not None
+    course_policy.ensure(
+        booking_policy.can_book(by, course_queries.patient_care_team(course.patient_id)),
+        "Only front desk, administrators and clinicians on the patient's care team move "
+        "appointments.",
+    )
+    _ensure_status(appointment, AppointmentStatus.BOOKED, "moved")
+    refuse_override_unless_allowed(by, override)
+    starts_at = start_of(starts_at, local_start, clinic_id=course.clinic_id, required=False)
+    kind = SessionKind(appointment.kind)
+    session_type = session_type_of(course, kind)
+    new_start = starts_at or appointment.starts_at
+    chosen = tuple(staff_ids) if staff_ids else tuple(appointment.staff_ids)
+    request = BookingRequest(
+        kind, new_start, room_id or appointment.room_id, chosen, course.patient_id, appointment.id
+    )
+    carried = override is None and new_start == appointment.starts_at
+    if override:
+        codes: Sequence[str] = override["rules"]
+    else:
+        codes = (appointment.override_rules or []) if carried else ()
+    decision = _decision(request, course, session_type, override=codes, now=now)
+    previous = appointment.starts_at
+    appointment.starts_at = new_start
+    appointment.ends_at = session_end(session_type, new_start)
+    appointment.held_until = held_until(session_type, new_start)
+    appointment.room_id = request.room_id
+    _set_staff(appointment, chosen)
+    if override and decision.overridden:
+        _set_override(appointment, decision, override, by)
+    elif not (carried and decision.overridden):
+        appointment.override_rules = appointment.override_reason = appointment.override_by = None
+    _save(appointment, request, course, session_type, override=codes, now=now)
+    audit_change(appointment, by, "update")
+    if override and decision.overridden:
+        audit_override(appointment, decision, override["reason"], by)
+    signals.appointment_moved.send(appointment, now=now, previous_starts_at=previous)
+    return appointment
+
+
+def _ensure_status(appointment: Appointment, status: AppointmentStatus, verb: str) -> None:
+    if appointment.status != status.value:
+        current = AppointmentStatus(appointment.status)
+        raise Conflict(
+            f"Only a {status.value.replace('_', ' ')} appointment can be {verb}; this one is "
+            f"{current.value.replace('_', ' ')}.",
+            code="illegal_status_change",
+            violations=[
+                Violation(
+                    "illegal_status_change",
+                    f"This appointment is {current.value.replace('_', ' ')}.",
+                    {"current_status": current.value},
+                )
+            ],
+        )

@@ -1,0 +1,201 @@
+"""Readiness flags of the appointments on a day schedule.
+
+Of a dose: its preparation done (the protocol's preparation sessions completed before
+it), the previous dose's integration session booked, the readiness `flags` (protocol
+rules the dose's course no longer meets because a session it depended on was
+cancelled or missed), the monitoring checklist's state and whether the patient's
+escort is confirmed. The first three come from the course's own sessions (the flags
+from courses/readiness_flags.py, over the course's whole schedule). The last two belong to
+monitoring, which sits above scheduling: it supplies them through `supply()`
+(scheduling never imports it); until it does, a dose's checklist reads `not_started`
+and its escort `unknown`. Sessions other than doses read null for the first two, no
+flags, and `not_applicable` for the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from kapt_api.db import db
+from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, definition_of
+from kapt_api.protocols.models import ProtocolVersion
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.courses.readiness_flags import flags_of
+from kapt_api.scheduling.courses.rules import integration_window, scheduled
+from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
+
+Answer = dict[str, Any]
+
+
+NOT_APPLICABLE = "not_applicable"
+
+
+CHECKLIST_STATES = ("not_started", "in_progress", "completed", "hold", "unknown", NOT_APPLICABLE)
+
+
+ESCORT_STATES = ("unknown", "confirmed", "not_confirmed", NOT_APPLICABLE)
+
+
+READINESS_STATES = {"checklist_state": CHECKLIST_STATES, "escort_confirmed": ESCORT_STATES}
+
+
+DEFAULTS = {"checklist_state": "not_started", "escort_confirmed": "unknown"}
+
+
+# Given the ids of the dosing appointments shown, the state of each one it knows.
+ReadinessSource = Callable[[Sequence[uuid.UUID]], Mapping[uuid.UUID, str]]
+
+
+_sources: dict[str, ReadinessSource] = {}
+
+
+def supply(flag: str, source: ReadinessSource | None) -> None:
+    """Register the function that answers a readiness flag (`checklist_state` or
+    `escort_confirmed`) for dosing appointments; None removes it. Called by the package
+    that owns the fact (monitoring), so scheduling never imports it."""
+    if flag not in READINESS_STATES:
+        raise ValueError(f"unknown readiness flag {flag!r}")
+    if source is None:
+        _sources.pop(flag, None)
+    else:
+        _sources[flag] = source
+
+
+def supplied(flag: str, dose_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The flag's state for each of these doses: from its source, else the default."""
+    source = _sources.get(flag)
+    answers = dict(source(dose_ids)) if source is not None and dose_ids else {}
+    unknown = {state for state in answers.values() if state not in READINESS_STATES[flag]}
+    if unknown:
+        raise ValueError(f"{flag} source answered unknown states {sorted(unknown)}")
+    return {i: answers.get(i, DEFAULTS[flag]) for i in dose_ids}
+
+
+def preparation_done(dose: CourseSession, sessions: Iterable[CourseSession], required: int) -> bool:
+    """The protocol's preparation sessions finished (completed) before the dose starts."""
+    done = [
+        p
+        for p in scheduled(sessions, SessionKind.PREPARATION)
+        if p.status is AppointmentStatus.COMPLETED and p.ends_at <= dose.starts_at
+    ]
+    return len(done) >= required
+
+
+def previous_integration_booked(
+    dose: CourseSession, sessions: Sequence[CourseSession], definition: ProtocolDefinition
+) -> bool | None:
+    """Whether the dose before this one has its integration session booked (or done):
+    None when the protocol asks for no integration or this is the course's first dose."""
+    if not definition.sequencing.integration_required:
+        return None
+    earlier = [d for d in scheduled(sessions, SessionKind.DOSING) if d.starts_at < dose.starts_at]
+    if not earlier:
+        return None
+    previous = earlier[-1]
+    window = integration_window(definition, previous)
+    return any(
+        (window[0] <= i.starts_at <= window[1])
+        if window is not None
+        else previous.ends_at <= i.starts_at < dose.starts_at
+        for i in scheduled(sessions, SessionKind.INTEGRATION)
+    )
+
+
+def readiness_of(
+    session: CourseSession, sessions: Sequence[CourseSession], definition: ProtocolDefinition
+) -> Answer:
+    """The two flags scheduling knows; monitoring's are added by the caller."""
+    if session.kind is not SessionKind.DOSING:
+        return {"preparation_done": None, "previous_integration_booked": None}
+    required = definition.sequencing.preparation_sessions_required
+    return {
+        "preparation_done": preparation_done(session, sessions, required),
+        "previous_integration_booked": previous_integration_booked(session, sessions, definition),
+    }
+
+
+_DEFINITIONS: dict[uuid.UUID, ProtocolDefinition] = {}
+
+
+def _definitions(version_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProtocolDefinition]:
+    """Protocol definitions by version id. A published version never changes (database
+    triggers refuse it), so its parsed definition is kept for the process's life."""
+    wanted = set(version_ids)
+    drafts: dict[uuid.UUID, ProtocolDefinition] = {}
+    missing = wanted - _DEFINITIONS.keys()
+    if missing:
+        for version in db.session.scalars(
+            select(ProtocolVersion).where(ProtocolVersion.id.in_(missing))
+        ):
+            target = _DEFINITIONS if version.is_published else drafts
+            target[version.id] = definition_of(version)
+    return {i: _DEFINITIONS[i] if i in _DEFINITIONS else drafts[i] for i in wanted}
+
+
+def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseSession]]:
+    found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
+    if not course_ids:
+        return found
+    rows = db.session.execute(
+        select(
+            Appointment.course_id,
+            Appointment.id,
+            Appointment.kind,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+        ).where(Appointment.course_id.in_(course_ids))
+    )
+    for course_id, *values in rows:
+        found[course_id].append(
+            CourseSession(
+                values[0],
+                SessionKind(values[1]),
+                values[2],
+                values[3],
+                AppointmentStatus(values[4]),
+            )
+        )
+    return found
+
+
+def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer]:
+    """Readiness of appointment rows (id, course_id, kind, protocol_version_id: their
+    course's) at a clinic in `zone`, in a fixed number of queries. A dose's flags
+    depend on sessions of other days; they are all of the dose's clinic, whose
+    schedule version any change bumps (cache.py), so a kept day stays right."""
+    doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
+    course_ids = {r.course_id for r in doses}
+    versions = {r.course_id: r.protocol_version_id for r in doses}
+    definitions = _definitions(versions.values())
+    sessions = _course_sessions(course_ids)
+    dose_ids = [r.id for r in doses]
+    monitored = {flag: supplied(flag, dose_ids) for flag in READINESS_STATES}
+    flags = {
+        course_id: flags_of(definitions[versions[course_id]], course, zone)
+        for course_id, course in sessions.items()
+    }
+    answers: dict[uuid.UUID, Answer] = {}
+    for row in rows:
+        if row.kind != SessionKind.DOSING.value:
+            answers[row.id] = {
+                "preparation_done": None,
+                "previous_integration_booked": None,
+                "flags": [],
+                "checklist_state": NOT_APPLICABLE,
+                "escort_confirmed": NOT_APPLICABLE,
+            }
+            continue
+        course = sessions[row.course_id]
+        this = next(s for s in course if s.id == row.id)
+        answers[row.id] = {
+            **readiness_of(this, course, definitions[versions[row.course_id]]),
+            "flags": flags[row.course_id].get(row.id, []),
+            **{flag: monitored[flag][row.id] for flag in READINESS_STATES},
+        }
+    return answers

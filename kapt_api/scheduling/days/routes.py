@@ -1,0 +1,77 @@
+"""Day schedule endpoints, under the document's "calendar" tag (scheduling/routes.py).
+
+Day schedules answer plain dicts documented by schemas.py (built without a marshmallow
+dump: a clinic's day is read all day long).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+
+from kapt_api.auth.identity import authenticated, current_user
+from kapt_api.patients.policy import Caller, caller
+from kapt_api.scheduling.days import service
+from kapt_api.scheduling.days.cache import ComputedDay
+from kapt_api.scheduling.days.schemas import (
+    ClinicDayOut,
+    ScheduleQuery,
+    StaffDayOut,
+    StaffScheduleQuery,
+)
+
+# Served under the "calendar" tag (scheduling/routes.py).
+bp = Blueprint("days", __name__)
+Answer = dict[str, Any]
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _who() -> Caller:
+    return caller(current_user())
+
+
+def _compact(answer: Any) -> str:
+    return str(current_app.json.dumps(answer, separators=(",", ":")))
+
+
+def _day_response(day: ComputedDay) -> Response:
+    """The day's JSON, encoded once per computed day (compact, as jsonify answers), with
+    its ETag: If-None-Match answers 304 while the day is unchanged (still audited: the
+    screen shows the patients again)."""
+    answer = Response(day.encoded(_compact), mimetype="application/json")
+    answer.set_etag(day.etag(_compact))
+    answer.make_conditional(request)  # turns it into a 304 in place
+    return answer
+
+
+UNCHANGED = {304: {"description": "The day is unchanged since the ETag sent in If-None-Match."}}
+
+
+@bp.route("/schedule")
+@bp.arguments(ScheduleQuery, location="query")
+@bp.response(200)
+@bp.doc(responses={200: _json(ClinicDayOut), **UNCHANGED})
+@authenticated
+def clinic_schedule(query: Answer) -> Response:
+    """A clinic's day by room and by staff member, each appointment with its readiness
+    (front desk and administrators)."""
+    day = service.clinic_day(clinic_id=query["clinic_id"], day=query["date"], by=_who())
+    return _day_response(day)
+
+
+@bp.route("/staff/<uuid:staff_id>/schedule")
+@bp.arguments(StaffScheduleQuery, location="query")
+@bp.response(200)
+@bp.doc(responses={200: _json(StaffDayOut), **UNCHANGED})
+@authenticated
+def staff_schedule(query: Answer, staff_id: uuid.UUID) -> Response:
+    """One staff member's day (their own; anyone's for front desk and administrators)."""
+    who = _who()
+    staff = service.find_staff_for_day(staff_id=staff_id, by=who)
+    return _day_response(service.staff_day(staff=staff, day=query["date"], by=who))
