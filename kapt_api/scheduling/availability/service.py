@@ -33,6 +33,8 @@ from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
 
+# Kept whole: every calendar the search needs is read here once for the whole window;
+# split, the reads would be made per candidate again.
 def availability(
     course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
 ) -> Availability:

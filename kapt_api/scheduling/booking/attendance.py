@@ -1,6 +1,6 @@
 """Cancelling an appointment and its status steps: check in, start, complete, no-show.
 
-The status machine is strict (rules.TRANSITIONS); a step it does not allow answers 409
+The status machine is strict (status_rules.TRANSITIONS); a step it does not allow answers 409
 naming the current and the wanted status. Every step is kept in the appointment's
 history with who, when and why (the reason, and its category for staff off the care
 team). A cancelled or no-show appointment releases its resource holds. They flush and
@@ -18,25 +18,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from kapt_api.auth import audit
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling.booking import holds, rules, signals
+from kapt_api.scheduling.booking import holds, rules, signals, status_rules
 from kapt_api.scheduling.booking import policy as booking_policy
 from kapt_api.scheduling.booking.models import Appointment, StatusChange
-from kapt_api.scheduling.booking.service import (
+from kapt_api.scheduling.booking.overrides import (
     audit_change,
     audit_override,
     refuse_override_unless_allowed,
-    session_type_of,
 )
+from kapt_api.scheduling.booking.service import session_type_of
 from kapt_api.scheduling.courses import policy as course_policy
 from kapt_api.scheduling.courses import queries, readiness_flags
-from kapt_api.scheduling.courses import signals as course_signals
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.progress import course_finished
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseStatus, ReasonCategory
@@ -53,7 +50,7 @@ def _step(
 ) -> None:
     """Move along the status machine (or 409 naming the current and wanted status)."""
     current = AppointmentStatus(appointment.status)
-    refused = rules.transition_violation(current, to)
+    refused = status_rules.transition_violation(current, to)
     if refused is not None:
         raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
     appointment.status = to.value
@@ -84,40 +81,13 @@ def release(
         reason=reason,
         reason_category=reason_category,
     )
-    appointment.late_cancellation = rules.is_late_cancellation(
+    appointment.late_cancellation = status_rules.is_late_cancellation(
         session_type, appointment.starts_at, now=now
     )
     db.session.flush()
     audit_change(appointment, by, "cancel", reason)
     signals.appointment_cancelled.send(appointment, now=now, late=appointment.late_cancellation)
     return appointment
-
-
-def _release_upcoming(
-    course: Course,
-    *,
-    reason: str,
-    reason_category: ReasonCategory,
-    by: Caller,
-    now: datetime,
-    **_: Any,
-) -> None:
-    """A discontinued course's booked sessions still to come are cancelled, earliest
-    first, with the discontinuation's reason category."""
-    upcoming = db.session.scalars(
-        select(Appointment)
-        .where(
-            Appointment.course_id == course.id,
-            Appointment.status == AppointmentStatus.BOOKED.value,
-            Appointment.starts_at >= now,
-        )
-        .order_by(Appointment.starts_at)
-    )
-    for appointment in list(upcoming):
-        release(appointment, reason=reason, reason_category=reason_category, by=by, now=now)
-
-
-course_signals.course_discontinued.connect(_release_upcoming)
 
 
 def cancel(
@@ -139,7 +109,7 @@ def cancel(
         booking_policy.can_run_desk(by), "Only front desk and administrators cancel."
     )
     refuse_override_unless_allowed(by, override)
-    refused = rules.transition_violation(
+    refused = status_rules.transition_violation(
         AppointmentStatus(appointment.status), AppointmentStatus.CANCELLED
     )
     if refused is not None:
@@ -196,6 +166,8 @@ def _keep_check_in_override(
     appointment.override_by = by.user_id
 
 
+# Kept whole: lock, readiness decision, override check, step and signal are one check-in
+# in one transaction, in the order a refusal must be found.
 def check_in(
     *,
     appointment: Appointment,
@@ -223,7 +195,7 @@ def check_in(
                 ]
             }
         )
-    refused = rules.transition_violation(
+    refused = status_rules.transition_violation(
         AppointmentStatus(appointment.status), AppointmentStatus.CHECKED_IN
     )
     if refused is not None:

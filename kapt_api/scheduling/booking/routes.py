@@ -23,6 +23,7 @@ from kapt_api.openapi import OPTIONAL_IF_MATCH, check_if_match, documents
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.booking import attendance, service
 from kapt_api.scheduling.booking import queries as booking_queries
+from kapt_api.scheduling.booking import receivers as receivers  # connects them
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.booking.schemas import (
     APPOINTMENT_OUT_DOC,

@@ -25,7 +25,6 @@ from kapt_api.scheduling.courses.rules import changed_findings
 from kapt_api.scheduling.courses.staffing import session_name
 from kapt_api.scheduling.courses.values import (
     NEW_SESSION,
-    AppointmentStatus,
     CourseSession,
     CourseState,
     CourseStatus,
@@ -40,11 +39,9 @@ __all__ = [
     "booking_violations",
     "cancellation_violations",
     "decide",
-    "is_late_cancellation",
     "local_instant",
     "override_problems",
     "rules_text",
-    "transition_violation",
 ]
 
 
@@ -96,23 +93,14 @@ NOT_OVERRIDABLE_BECAUSE = {
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
 
 
-# The appointment status machine: booked -> checked_in -> in_progress -> completed;
-# booked -> cancelled | no_show. Completed, cancelled and no_show are final.
-TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
-    AppointmentStatus.BOOKED: frozenset(
-        {AppointmentStatus.CHECKED_IN, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW}
-    ),
-    AppointmentStatus.CHECKED_IN: frozenset({AppointmentStatus.IN_PROGRESS}),
-    AppointmentStatus.IN_PROGRESS: frozenset({AppointmentStatus.COMPLETED}),
-}
-
-
 LOCAL_TIME_RULES = {
     "nonexistent": "nonexistent_local_time",
     "ambiguous": "ambiguous_local_time",
 }
 
 
+# Kept whole: the order the rules are asked in is the order a refusal lists them,
+# which front desks read top to bottom.
 def booking_violations(
     request: BookingRequest, course: CourseState, calendar: Calendar, *, now: datetime
 ) -> list[Violation]:
@@ -229,11 +217,6 @@ def cancellation_violations(
     ]
 
 
-def is_late_cancellation(session_type: SessionType, starts_at: datetime, *, now: datetime) -> bool:
-    """Cancelled inside the session type's cancellation notice window."""
-    return now > starts_at - timedelta(hours=session_type.cancellation_notice_hours)
-
-
 @dataclass(frozen=True)
 class Decision:
     """Violations an override does not cover (they refuse the request) and those it does."""
@@ -277,27 +260,6 @@ def decide(violations: Sequence[Violation], override: Collection[str] = ()) -> D
     return Decision(
         blocking=tuple(v for v in violations if v.rule not in covered),
         overridden=tuple(v for v in violations if v.rule in covered),
-    )
-
-
-def _label(status: AppointmentStatus) -> str:
-    return status.value.replace("_", " ")
-
-
-def transition_violation(current: AppointmentStatus, wanted: AppointmentStatus) -> Violation | None:
-    """None when an appointment may go from `current` to `wanted`, else why not."""
-    allowed = TRANSITIONS.get(current, frozenset())
-    if wanted in allowed:
-        return None
-    if allowed:
-        options = " or ".join(sorted(_label(s) for s in allowed))
-        then = f"from {_label(current)} it can only become {options}"
-    else:
-        then = f"{_label(current)} is final"
-    return Violation(
-        "illegal_status_change",
-        f"This appointment is {_label(current)}; it cannot become {_label(wanted)} ({then}).",
-        {"current_status": current.value, "wanted_status": wanted.value},
     )
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from kapt_api.auth import audit
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
@@ -28,7 +27,12 @@ from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.booking import holds, queries, resource_rules, rules, signals
 from kapt_api.scheduling.booking import policy as booking_policy
 from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff, StatusChange
-from kapt_api.scheduling.booking.queries import RESOURCE
+from kapt_api.scheduling.booking.overrides import (
+    audit_change,
+    audit_override,
+    refuse_override_unless_allowed,
+    set_override,
+)
 from kapt_api.scheduling.booking.values import BookingRequest, held_until, session_end
 from kapt_api.scheduling.courses import policy as course_policy
 from kapt_api.scheduling.courses import queries as course_queries
@@ -48,19 +52,6 @@ class BookingRefused(RuleRefused):
             self.status = 409
             self.code = "booking_conflict"
             self.title = "The booking clashes with another"
-
-
-def refuse_override_unless_allowed(by: Caller, override: Mapping[str, Any] | None) -> None:
-    """Only admins and prescribers override, and only rules that may be overridden."""
-    if override is None:
-        return
-    course_policy.ensure(
-        booking_policy.can_override(by),
-        "Only administrators and prescribers may override a booking rule.",
-    )
-    problems = rules.override_problems(override["rules"])
-    if problems:
-        raise InvalidInput({"override.rules": problems})
 
 
 def session_type_of(course: Course, kind: SessionKind) -> SessionType:
@@ -137,33 +128,6 @@ def _save(
         ) from None
 
 
-def audit_change(
-    appointment: Appointment, by: Caller, action: str, reason: str | None = None
-) -> None:
-    audit.record(
-        action,
-        RESOURCE,
-        appointment.id,
-        patient_id=appointment.patient_id,
-        actor_id=by.user_id,
-        reason=reason[:500] if reason else None,
-    )
-
-
-def _set_override(
-    appointment: Appointment, decision: rules.Decision, override: Mapping[str, Any], by: Caller
-) -> None:
-    appointment.override_rules = decision.overridden_rules
-    appointment.override_reason = override["reason"]
-    appointment.override_by = by.user_id
-
-
-def audit_override(
-    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
-) -> None:
-    audit_change(appointment, by, "override", f"{', '.join(decision.overridden_rules)}: {reason}")
-
-
 def _set_staff(appointment: Appointment, staff_ids: Sequence[uuid.UUID]) -> None:
     # Members who stay keep their rows: re-adding the same key would collide in one flush.
     kept = {member.staff_id: member for member in appointment.staff if member.staff_id in staff_ids}
@@ -197,6 +161,8 @@ def start_of(
     return found
 
 
+# Kept whole: lock, check, write, hold and signal are one booking in one transaction;
+# read top to bottom they are the order that keeps a double booking out.
 def book(
     *,
     course_id: uuid.UUID,
@@ -241,7 +207,7 @@ def book(
         StatusChange(to_status=AppointmentStatus.BOOKED.value, at=now, by=by.user_id)
     ]
     if override and decision.overridden:
-        _set_override(appointment, decision, override, by)
+        set_override(appointment, decision, override, by)
     _save(appointment, request, course, session_type, override=codes, now=now)
     audit_change(appointment, by, "create")
     if override and decision.overridden:
@@ -250,6 +216,7 @@ def book(
     return appointment
 
 
+# Kept whole: as book: lock, check, write, hold and signal in one transaction, in order.
 def move(
     *,
     appointment: Appointment,
@@ -296,7 +263,7 @@ def move(
     appointment.room_id = request.room_id
     _set_staff(appointment, chosen)
     if override and decision.overridden:
-        _set_override(appointment, decision, override, by)
+        set_override(appointment, decision, override, by)
     elif not (carried and decision.overridden):
         appointment.override_rules = appointment.override_reason = appointment.override_by = None
     _save(appointment, request, course, session_type, override=codes, now=now)

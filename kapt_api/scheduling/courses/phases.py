@@ -68,6 +68,8 @@ def _day_text(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
+# Kept whole: one walk over the doses by course week, counting each phase's period;
+# split, each part would need the walk's state.
 def phase_frequency(
     definition: ProtocolDefinition, doses: Sequence[CourseSession], zone: str
 ) -> list[Finding]:

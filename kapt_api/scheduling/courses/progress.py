@@ -134,7 +134,9 @@ def _due_integrations(
     return due
 
 
-def _due_dose(
+# Kept whole: each bound is one sequencing rule (DOMAIN.md §0.3), and the earliest start
+# is the latest of them; read together they are the booking rules' own bounds.
+def _dose_bounds(
     definition: ProtocolDefinition,
     sessions: Sequence[CourseSession],
     doses: Sequence[CourseSession],
@@ -142,12 +144,11 @@ def _due_dose(
     *,
     now: datetime,
     zone: str,
-) -> list[DueSession]:
+) -> tuple[datetime | None, list[str]]:
+    """The earliest start of the next dose under every sequencing rule (notice, spacing,
+    the rolling 7 days, preparations, integration done, the phase's room), and what
+    must be booked first."""
     sequencing = definition.sequencing
-    number = len(doses) + 1
-    maintenance = sequencing.maintenance
-    if number > sequencing.dose_count and maintenance is None:
-        return []
     earliest: datetime | None = _notice(definition.session_type(SessionKind.DOSING), now)
     notes = []
     if doses:
@@ -176,6 +177,24 @@ def _due_dose(
             notes.append(f"Book the integration session after dose {len(doses)} first.")
     if earliest is not None:
         earliest = phase_room_from(definition, doses, zone, earliest)
+    return earliest, notes
+
+
+def _due_dose(
+    definition: ProtocolDefinition,
+    sessions: Sequence[CourseSession],
+    doses: Sequence[CourseSession],
+    preparations: Sequence[CourseSession],
+    *,
+    now: datetime,
+    zone: str,
+) -> list[DueSession]:
+    sequencing = definition.sequencing
+    number = len(doses) + 1
+    maintenance = sequencing.maintenance
+    if number > sequencing.dose_count and maintenance is None:
+        return []
+    earliest, notes = _dose_bounds(definition, sessions, doses, preparations, now=now, zone=zone)
     phase, latest = _phase_bound(definition, doses, number, zone)
     in_maintenance = maintenance is not None and number > sequencing.dose_count
     if in_maintenance:

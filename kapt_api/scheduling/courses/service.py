@@ -84,6 +84,8 @@ def _care_team(
     return {field: (i, roles[i]) if i is not None else None for field, i in named.items()}
 
 
+# Kept whole: the checks run in the order their refusals are answered (policy, patient,
+# version, care team, one active course), then one write.
 def enroll(
     *,
     patient_id: uuid.UUID,

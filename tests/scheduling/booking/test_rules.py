@@ -11,7 +11,7 @@ import pytest
 from kapt_api.auth.models import Role
 from kapt_api.clinics.rules import WeeklyInterval
 from kapt_api.errors import Violation
-from kapt_api.scheduling.booking import resource_rules
+from kapt_api.scheduling.booking import resource_rules, status_rules
 from kapt_api.scheduling.booking import rules as booking_rules
 from kapt_api.scheduling.courses import staffing
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseStatus
@@ -372,7 +372,7 @@ ALLOWED = {
     ("current", "wanted"), list(itertools.product(AppointmentStatus, repeat=2))
 )
 def test_the_status_machine_allows_exactly_its_steps(current, wanted):
-    refused = booking_rules.transition_violation(current, wanted)
+    refused = status_rules.transition_violation(current, wanted)
     if (current, wanted) in ALLOWED:
         assert refused is None
     else:
@@ -382,7 +382,7 @@ def test_the_status_machine_allows_exactly_its_steps(current, wanted):
 
 
 def test_a_final_status_says_so():
-    refused = booking_rules.transition_violation(
+    refused = status_rules.transition_violation(
         AppointmentStatus.COMPLETED, AppointmentStatus.CANCELLED
     )
     assert refused is not None
@@ -391,9 +391,9 @@ def test_a_final_status_says_so():
 
 def test_a_cancellation_inside_the_notice_window_is_late():
     dosing = IM_KAP.session_type(DOSING)  # 48 hours' cancellation notice
-    assert not booking_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY - 48 * H)
-    assert booking_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY - 47 * H)
-    assert booking_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY + H)
+    assert not status_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY - 48 * H)
+    assert status_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY - 47 * H)
+    assert status_rules.is_late_cancellation(dosing, MONDAY, now=MONDAY + H)
 
 
 # --- local times and DST ------------------------------------------------------------------------
