@@ -40,25 +40,13 @@ from kapt_api.scheduling.courses.values import CourseSession
 
 # The calendars are read once for this long; no session is planned beyond it.
 PLAN_HORIZON = timedelta(days=183)
-
-
 # How far past the start of its window each session is looked for.
 SEARCH_SPAN = timedelta(days=31)
-
-
 PLAN_STEP = timedelta(minutes=15)
-
-
 # How many doses into a maintenance phase a plan goes unless asked for another number.
 MAINTENANCE_DOSES = 4
-
-
 MAX_MAINTENANCE_DOSES = 26
-
-
 MAX_BATCH = 60
-
-
 ORDER = (SessionKind.PREPARATION, SessionKind.INTEGRATION, SessionKind.DOSING)
 
 

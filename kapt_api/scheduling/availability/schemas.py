@@ -17,8 +17,6 @@ from kapt_api.scheduling.booking.schemas import AppointmentIn
 from kapt_api.scheduling.courses.schemas import KINDS
 
 MAX_STEP_MINUTES = 240
-
-
 MAX_SLOTS = 500
 
 

@@ -37,15 +37,9 @@ from kapt_api.scheduling.courses.staffing import ROLE_PREFERENCE, match_roles
 from kapt_api.scheduling.courses.values import CourseSession, CourseState
 
 MAX_WINDOW = timedelta(days=31)
-
-
 DEFAULT_STEP = timedelta(minutes=15)
-
-
 # Rules that refuse every start alike: searching on would find nothing.
 EVERY_START = frozenset({"course_not_active", "pre_dose_gate"})
-
-
 Accept = Callable[[datetime], bool]
 
 

@@ -16,12 +16,8 @@ from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 
 EXCLUSION_VIOLATION = "23P01"
-
-
 # PostgreSQL's detail names the clashing key: "Key (resource_key, ...)=(room:..., ...)".
 _HELD_KEY = re.compile(r"\((staff|room|patient):")
-
-
 # The SQLite triggers' message ends with the kind of resource.
 SQLITE_OVERLAP = "resource_hold_overlap"
 

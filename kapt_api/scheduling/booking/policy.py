@@ -20,8 +20,6 @@ from kapt_api.patients.policy import Caller
 from kapt_api.scheduling.courses.policy import treats
 
 DESK = frozenset({Role.FRONT_DESK, Role.ADMIN})
-
-
 OVERRIDERS = frozenset({Role.ADMIN, Role.PRESCRIBER})
 
 

@@ -40,10 +40,7 @@ from kapt_api.scheduling.courses import policy, queries
 
 # Served under the "scheduling" tag (scheduling/routes.py).
 bp = Blueprint("booking", __name__)
-
 ONE_APPOINTMENT = {"content": {"application/json": {"schema": APPOINTMENT_OUT_DOC}}}
-
-
 APPOINTMENT_LIST = {
     "content": {"application/json": {"schema": {"type": "array", "items": APPOINTMENT_OUT_DOC}}}
 }

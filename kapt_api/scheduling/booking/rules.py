@@ -43,8 +43,6 @@ __all__ = [
     "override_problems",
     "rules_text",
 ]
-
-
 # Every rule a refused booking or move may name, with what it means (API.md, "Booking
 # rules a refused request must name"); the OpenAPI description lists them from here.
 BOOKING_RULE_MEANINGS = {
@@ -72,14 +70,8 @@ BOOKING_RULE_MEANINGS = {
     "minimum_notice": "less notice than the session type needs",
     "pre_dose_gate": "the last monitoring checklist holds the next dose",
 }
-
-
 BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
-
-
 RESOURCE_RULES = frozenset(CONFLICT_RULES.values())
-
-
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
     "staff_conflict": "nobody can be in two sessions at once",
@@ -88,11 +80,7 @@ NOT_OVERRIDABLE_BECAUSE = {
     "in_the_past": "a session cannot be booked in the past",
     "course_not_active": "a course that has ended takes no more sessions",
 }
-
-
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
-
-
 LOCAL_TIME_RULES = {
     "nonexistent": "nonexistent_local_time",
     "ambiguous": "ambiguous_local_time",

@@ -197,7 +197,5 @@ APPOINTMENT_VIEWS: dict[View, ma.Schema] = {
     View.REASONS: AppointmentWithReasonsOut(),
     View.CLINICAL: AppointmentClinicalOut(),
 }
-
-
 # For the OpenAPI document: which one a caller gets is decided per patient.
 APPOINTMENT_OUT_DOC = {"oneOf": [AppointmentOut, AppointmentWithReasonsOut, AppointmentClinicalOut]}

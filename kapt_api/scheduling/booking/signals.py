@@ -15,24 +15,12 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-
 appointment_booked = _signals.signal("appointment-booked")
-
-
 appointment_moved = _signals.signal("appointment-moved")
-
-
 appointment_cancelled = _signals.signal("appointment-cancelled")
-
-
 appointment_completed = _signals.signal("appointment-completed")
-
-
 appointment_checked_in = _signals.signal("appointment-checked-in")
-
-
 appointment_no_show = _signals.signal("appointment-no-show")
-
 
 # Asked (sender: the appointment, `now=`) before a session starts. A receiver
 # (monitoring) returns a sentence saying why the session is held for a prescriber's

@@ -13,12 +13,8 @@ from typing import Any
 from kapt_api.scheduling.courses.models import Course
 
 EXTRAS = ("measures_trend",)
-
-
 # Given a course, the entry as JSON-ready data.
 CourseExtraSource = Callable[[Course], Any]
-
-
 _sources: dict[str, CourseExtraSource] = {}
 
 

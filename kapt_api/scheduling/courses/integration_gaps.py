@@ -29,8 +29,6 @@ from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession,
 
 # Raised while a day is left to book the session with the notice it needs.
 ALERT_LEAD = timedelta(hours=24)
-
-
 # A window closed longer ago than this is history nobody can act on any more (say,
 # on the first run after an upgrade): no alert.
 STALE_AFTER = timedelta(days=7)

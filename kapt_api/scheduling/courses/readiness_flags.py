@@ -33,8 +33,6 @@ from kapt_api.scheduling.courses.values import (
 READINESS_RULES = ("preparation_incomplete", "integration_missing")
 # The rule codes a dose may be flagged with, as rules.py names them.
 FLAGS = READINESS_RULES
-
-
 # A dose whose administration is recorded (in progress, completed) is past readiness.
 NOT_YET_GIVEN = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN})
 

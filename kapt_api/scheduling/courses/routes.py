@@ -34,8 +34,6 @@ from kapt_api.scheduling.courses.schemas import (
 # Served under the "scheduling" tag (scheduling/routes.py).
 bp = Blueprint("courses", __name__)
 ONE_COURSE = {"content": {"application/json": {"schema": COURSE_OUT_DOC}}}
-
-
 CONFLICT = documents([409])
 Answer = dict[str, Any]
 

@@ -16,11 +16,7 @@ from kapt_api.scheduling.courses.values import AppointmentStatus, CourseStatus, 
 KINDS = [kind.value for kind in SessionKind]
 STATUSES = [status.value for status in AppointmentStatus]
 COURSE_STATUSES = [status.value for status in CourseStatus]
-
-
 CATEGORIES = [category.value for category in ReasonCategory]
-
-
 MAX_REASON = 500
 
 
@@ -170,6 +166,4 @@ COURSE_VIEWS: dict[View, ma.Schema] = {
     View.REASONS: CourseOut(),
     View.CLINICAL: CourseClinicalOut(),
 }
-
-
 COURSE_OUT_DOC = {"oneOf": [CourseOut, CourseClinicalOut]}

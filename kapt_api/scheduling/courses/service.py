@@ -34,8 +34,6 @@ from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import CourseStatus, ReasonCategory
 
 RESOURCE = "course"
-
-
 # The history reason of the cancellations a discontinuation makes: the reason itself
 # stays on the course, which only the care team is shown (policy.View).
 DISCONTINUED = "The course was discontinued."

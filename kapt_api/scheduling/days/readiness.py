@@ -30,27 +30,13 @@ from kapt_api.scheduling.courses.rules import integration_window, scheduled
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
 
 Answer = dict[str, Any]
-
-
 NOT_APPLICABLE = "not_applicable"
-
-
 CHECKLIST_STATES = ("not_started", "in_progress", "completed", "hold", "unknown", NOT_APPLICABLE)
-
-
 ESCORT_STATES = ("unknown", "confirmed", "not_confirmed", NOT_APPLICABLE)
-
-
 READINESS_STATES = {"checklist_state": CHECKLIST_STATES, "escort_confirmed": ESCORT_STATES}
-
-
 DEFAULTS = {"checklist_state": "not_started", "escort_confirmed": "unknown"}
-
-
 # Given the ids of the dosing appointments shown, the state of each one it knows.
 ReadinessSource = Callable[[Sequence[uuid.UUID]], Mapping[uuid.UUID, str]]
-
-
 _sources: dict[str, ReadinessSource] = {}
 
 

@@ -36,8 +36,6 @@ from kapt_api.scheduling.days.policy import can_see_clinic_day, can_see_staff_da
 from kapt_api.scheduling.days.rows import DayRows, appointment_rows, day_of, people, rooms
 
 AUDITED_AS = "schedule"
-
-
 Answer = dict[str, Any]
 
 

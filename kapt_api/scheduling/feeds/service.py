@@ -35,25 +35,13 @@ from kapt_api.scheduling.courses.values import AppointmentStatus
 from kapt_api.scheduling.feeds.models import CalendarFeed, CalendarRevision
 
 AUDITED_AS = "calendar_feed"
-
-
 PRODID = "-//kapt-api//staff calendar//EN"
-
-
 # What the feed shows: the last month (recent changes) and the next six months.
 FEED_PAST = timedelta(days=30)
-
-
 FEED_FUTURE = timedelta(days=183)
-
-
 TOKEN_BYTES = 32
-
-
 # An en dash between the parts of a title ("Session \u2013 Room 2").
 DASH = "\u2013"
-
-
 # The session did not, or will not, take place: the event stays, marked cancelled.
 CANCELLED = frozenset({AppointmentStatus.CANCELLED.value, AppointmentStatus.NO_SHOW.value})
 
