@@ -15,6 +15,6 @@ _signals = Namespace()
 pre_dose_hold_check = _signals.signal("pre-dose-hold-check")
 
 # Sent (sender: the course, `reason=`, `reason_category=`, `by=`, `now=`) once a course
-# is discontinued, its status already set. Booking (attendance.py) cancels the course's
+# is discontinued, its status already set. Booking (receivers.py) cancels the course's
 # booked sessions still to come, each with that reason and category.
 course_discontinued = _signals.signal("course-discontinued")
