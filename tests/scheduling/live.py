@@ -119,10 +119,15 @@ def weekday_after(days: int) -> date:
 
 
 def weekdays_after(days: int, count: int) -> list[date]:
-    """`count` weekdays in a row, the first at least `days` days from today."""
+    """`count` weekdays in a row, the first at least `days` days from today. Each is
+    counted from the one before, never from today again: a first day pushed past a
+    weekend (today a Saturday or Sunday) would else be found again and again."""
     found = [weekday_after(days)]
     while len(found) < count:
-        found.append(weekday_after((found[-1] - found[0]).days + days + 1))
+        day = found[-1] + timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        found.append(day)
     return found
 
 
