@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.ops.databases import fresh_postgres_database
-from tests.scheduling.live import ZONE, Server, gunicorn_on, holds_never_overlap, weekday_after
+from tests.scheduling.live import ZONE, Server, gunicorn_on, holds_never_overlap, weekdays_after
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +77,12 @@ def _judge(server: Server, answers: list[requests.Response], expected: set[str])
 
 def _race_both_ways(server: Server) -> None:
     courses = server.seed["courses"]
-    one_patient = _race(server, _bodies(server, [courses[0]] * THREADS, weekday_after(7)))
+    # Two different weekdays (weekday_after(7) and (8) are the same Monday when run on a
+    # Sunday, and the second race would meet the first's booking).
+    first, second = weekdays_after(7, 2)
+    one_patient = _race(server, _bodies(server, [courses[0]] * THREADS, first))
     named_one = _judge(server, one_patient, CONFLICTS)
-    many_patients = _race(server, _bodies(server, courses[1:], weekday_after(8)))
+    many_patients = _race(server, _bodies(server, courses[1:], second))
     named_many = _judge(server, many_patients, {"staff_conflict", "room_conflict"})
     holds = holds_never_overlap(server.database_url)
     lost = (server.logs / "gunicorn.log").read_text(errors="replace").count("booking_race_lost")
