@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.checklist import (
     AlertAction,
     ChecklistMeasurement,
     ChecklistTemplate,

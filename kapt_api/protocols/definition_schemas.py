@@ -16,6 +16,17 @@ from kapt_api import fields
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
 from kapt_api.fields import Flag, Text
+from kapt_api.protocols.checklist import (
+    AlertAction,
+    ChecklistMeasurement,
+    ChecklistTemplate,
+    DischargeCriterion,
+    Severity,
+    Threshold,
+    ThresholdPhase,
+    Timepoint,
+    TimepointKind,
+)
 from kapt_api.protocols.checklist_rules import (
     KEY,
     MAX_EVERY_MINUTES,
@@ -24,29 +35,16 @@ from kapt_api.protocols.checklist_rules import (
 )
 from kapt_api.protocols.definition import (
     DEFAULT_APPROVAL_NOTE,
-    AlertAction,
-    Channel,
-    ChecklistMeasurement,
-    ChecklistTemplate,
-    DischargeCriterion,
-    HourWindow,
-    MessageTemplates,
-    Phase,
     PreparationInstructions,
     ProtocolDefinition,
-    ReminderPolicy,
-    ReminderRule,
-    RoleRequirement,
-    Sequencing,
-    SessionKind,
-    SessionType,
-    Severity,
-    Threshold,
-    ThresholdPhase,
-    Timepoint,
-    TimepointKind,
 )
 from kapt_api.protocols.measurements import Measurement
+from kapt_api.protocols.reminder_policy import (
+    Channel,
+    MessageTemplates,
+    ReminderPolicy,
+    ReminderRule,
+)
 from kapt_api.protocols.reminder_rules import MAX_OFFSET_HOURS, MAX_OFFSETS
 from kapt_api.protocols.reminder_text import default_policy, default_templates
 from kapt_api.protocols.rules import (
@@ -63,6 +61,8 @@ from kapt_api.protocols.rules import (
     MAX_WINDOW_HOURS,
     MIN_SESSION_MINUTES,
 )
+from kapt_api.protocols.sequencing import HourWindow, Phase, Sequencing
+from kapt_api.protocols.session_types import RoleRequirement, SessionKind, SessionType
 
 Range = ma.validate.Range
 Length = ma.validate.Length

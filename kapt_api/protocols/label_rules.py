@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 from kapt_api.auth.models import Role
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.checklist import (
     NO_DRIVING_ACKNOWLEDGED,
     AlertAction,
-    Medication,
-    ProtocolDefinition,
-    SessionKind,
     ThresholdPhase,
     TimepointKind,
 )
+from kapt_api.protocols.definition import Medication, ProtocolDefinition
 from kapt_api.protocols.measurements import Measurement
 from kapt_api.protocols.problems import Problem
+from kapt_api.protocols.session_types import SessionKind
 
 ESKETAMINE_MIN_MONITORING_MINUTES = 120
 ESKETAMINE_BP_CHECK_MINUTES = 40

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from kapt_api.protocols.definition import (
-    Channel,
-    MessageTemplates,
-    ProtocolDefinition,
-    ReminderRule,
-)
+from kapt_api.protocols.definition import ProtocolDefinition
 from kapt_api.protocols.problems import Problem, out_of_range
+from kapt_api.protocols.reminder_policy import Channel, MessageTemplates, ReminderRule
 from kapt_api.protocols.reminder_text import (
     EMAIL_BODY_ONLY,
     PLACEHOLDERS,

@@ -11,16 +11,12 @@ from __future__ import annotations
 from kapt_api.auth.models import CLINICAL_ROLES, Role
 from kapt_api.clinics.models import RoomKind
 from kapt_api.protocols.checklist_rules import checklist_problems
-from kapt_api.protocols.definition import (
-    Medication,
-    ProtocolDefinition,
-    Route,
-    Sequencing,
-    SessionKind,
-)
+from kapt_api.protocols.definition import Medication, ProtocolDefinition, Route
 from kapt_api.protocols.label_rules import esketamine_label_problems
 from kapt_api.protocols.problems import Problem, errors_by_field, out_of_range
 from kapt_api.protocols.reminder_rules import reminder_problems
+from kapt_api.protocols.sequencing import Sequencing
+from kapt_api.protocols.session_types import SessionKind
 
 __all__ = ["Problem", "definition_problems", "errors_by_field", "route_problems"]
 

@@ -23,14 +23,9 @@ from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, NotFound, RuleRefused, Violation
 from kapt_api.protocols import policy, rules
-from kapt_api.protocols.definition import (
-    Medication,
-    ProtocolDefinition,
-    ReminderPolicy,
-    Route,
-    to_document,
-)
+from kapt_api.protocols.definition import Medication, ProtocolDefinition, Route, to_document
 from kapt_api.protocols.models import Protocol, ProtocolVersion, VersionStatus
+from kapt_api.protocols.reminder_policy import ReminderPolicy
 from kapt_api.protocols.templates import TEMPLATES, ProtocolTemplate, find_template
 
 log = structlog.get_logger("kapt.protocols")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.checklist import (
     ALERT_AND_ORIENTED,
     ESCORT_PRESENT,
     NO_DRIVING_ACKNOWLEDGED,
@@ -22,24 +22,22 @@ from kapt_api.protocols.definition import (
     ChecklistMeasurement,
     ChecklistTemplate,
     DischargeCriterion,
-    HourWindow,
-    Medication,
-    Phase,
-    PreparationInstructions,
-    ProtocolDefinition,
-    RoleRequirement,
-    Route,
-    Sequencing,
-    SessionKind,
-    SessionType,
     Severity,
     Threshold,
     ThresholdPhase,
     Timepoint,
     TimepointKind,
 )
+from kapt_api.protocols.definition import (
+    Medication,
+    PreparationInstructions,
+    ProtocolDefinition,
+    Route,
+)
 from kapt_api.protocols.measurements import Measurement as M
 from kapt_api.protocols.reminder_text import default_policy
+from kapt_api.protocols.sequencing import HourWindow, Phase, Sequencing
+from kapt_api.protocols.session_types import RoleRequirement, SessionKind, SessionType
 
 APPROVAL_NOTE = (
     "Defaults taken from the sources listed; a medical director must approve them "

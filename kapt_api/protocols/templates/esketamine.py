@@ -17,13 +17,7 @@ from __future__ import annotations
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
-from kapt_api.protocols.definition import (
-    Medication,
-    Phase,
-    PreparationInstructions,
-    Route,
-    SessionKind,
-)
+from kapt_api.protocols.definition import Medication, PreparationInstructions, Route
 from kapt_api.protocols.label_rules import (
     ESKETAMINE_MAX_DOSES_PER_7_DAYS,
     ESKETAMINE_MIN_MONITORING_MINUTES,
@@ -31,6 +25,8 @@ from kapt_api.protocols.label_rules import (
     ESKETAMINE_PRE_DOSE_SYSTOLIC,
 )
 from kapt_api.protocols.measurements import Measurement as M
+from kapt_api.protocols.sequencing import Phase
+from kapt_api.protocols.session_types import SessionKind
 from kapt_api.protocols.templates.building_blocks import (
     ProtocolTemplate,
     bp_peak,

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
-from kapt_api.protocols.definition import (
-    Medication,
-    Phase,
-    PreparationInstructions,
-    Route,
-    SessionKind,
-    TimepointKind,
-)
+from kapt_api.protocols.checklist import TimepointKind
+from kapt_api.protocols.definition import Medication, PreparationInstructions, Route
 from kapt_api.protocols.measurements import Measurement as M
+from kapt_api.protocols.sequencing import Phase
+from kapt_api.protocols.session_types import SessionKind
 from kapt_api.protocols.templates.building_blocks import (
     HOLD_SUGGESTED,
     SOURCE_HOLD,
