@@ -43,7 +43,14 @@ def create_draft(
     default) or from a built-in template."""
     if template_key is not None and from_version_id is not None:
         raise InvalidInput({"template": ["Give from_version_id or template, not both."]})
-    _refuse_a_second_draft(protocol)
+    draft = protocol.draft
+    if draft is not None:
+        raise Conflict(
+            f"Version {draft.number} is still a draft: change it with "
+            f"PATCH {BASE}/protocol-versions/{draft.id}, or publish it first.",
+            code="draft_exists",
+            headers={"Link": f'<{BASE}/protocol-versions/{draft.id}>; rel="edit"'},
+        )
     definition, based_on = _draft_source(
         protocol, from_version_id=from_version_id, template_key=template_key
     )
@@ -62,17 +69,6 @@ def create_draft(
     db.session.flush()
     audit.record("create", "protocol_version", version.id, actor_id=by.id)
     return version
-
-
-def _refuse_a_second_draft(protocol: Protocol) -> None:
-    draft = protocol.draft
-    if draft is not None:
-        raise Conflict(
-            f"Version {draft.number} is still a draft: change it with "
-            f"PATCH {BASE}/protocol-versions/{draft.id}, or publish it first.",
-            code="draft_exists",
-            headers={"Link": f'<{BASE}/protocol-versions/{draft.id}>; rel="edit"'},
-        )
 
 
 def _draft_source(
