@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.checklist import (
     AlertAction,
     ChecklistMeasurement,
     ChecklistTemplate,
@@ -119,14 +119,34 @@ def _timepoint_problems(
     return problems + _timing_problems(timepoint, path, minimum)
 
 
+# Which of offset, every and until each kind of timepoint takes.
+TIMING_FIELDS: dict[TimepointKind, frozenset[str]] = {
+    TimepointKind.PRE_DOSE: frozenset(),
+    TimepointKind.BEFORE_DISCHARGE: frozenset(),
+    TimepointKind.AT: frozenset({"offset_minutes"}),
+    TimepointKind.EVERY: frozenset({"offset_minutes", "every_minutes", "until_minutes"}),
+}
+
+
 def _timing_problems(timepoint: Timepoint, path: str, minimum: int) -> list[Problem]:
     """Which of offset, every and until a kind takes, and that they fall in the monitoring."""
-    wanted = {
-        TimepointKind.PRE_DOSE: set(),
-        TimepointKind.BEFORE_DISCHARGE: set(),
-        TimepointKind.AT: {"offset_minutes"},
-        TimepointKind.EVERY: {"offset_minutes", "every_minutes", "until_minutes"},
-    }[timepoint.kind]
+    wanted = TIMING_FIELDS[timepoint.kind]
+    problems = _timing_field_problems(timepoint, path, wanted)
+    offset = timepoint.offset_minutes
+    if offset is not None and "offset_minutes" in wanted:
+        problems += _offset_problems(offset, path, minimum)
+    every = timepoint.every_minutes
+    if every is not None and "every_minutes" in wanted:
+        problems += out_of_range(f"{path}.every_minutes", every, 1, MAX_EVERY_MINUTES, "minutes")
+    until = timepoint.until_minutes
+    if until is not None and "until_minutes" in wanted:
+        problems += _until_problems(until, offset, path, minimum)
+    return problems
+
+
+def _timing_field_problems(
+    timepoint: Timepoint, path: str, wanted: frozenset[str]
+) -> list[Problem]:
     problems: list[Problem] = []
     for name in ("offset_minutes", "every_minutes", "until_minutes"):
         value = getattr(timepoint, name)
@@ -136,35 +156,34 @@ def _timing_problems(timepoint: Timepoint, path: str, minimum: int) -> list[Prob
             )
         elif value is None and name in wanted and name != "until_minutes":
             problems.append(Problem(f"{path}.{name}", f"A {timepoint.kind} timepoint needs it."))
-    offset = timepoint.offset_minutes
-    if offset is not None and "offset_minutes" in wanted:
-        if offset < 0:
-            problems.append(Problem(f"{path}.offset_minutes", "Must not be negative."))
-        elif offset > minimum:
-            problems.append(
-                Problem(
-                    f"{path}.offset_minutes",
-                    f"Falls after the end of monitoring ({minimum} minutes after the dose).",
-                )
-            )
-    every = timepoint.every_minutes
-    if every is not None and "every_minutes" in wanted:
-        problems += out_of_range(f"{path}.every_minutes", every, 1, MAX_EVERY_MINUTES, "minutes")
-    until = timepoint.until_minutes
-    if until is not None and "until_minutes" in wanted:
-        if offset is not None and until <= offset:
-            problems.append(
-                Problem(f"{path}.until_minutes", f"Must come after the first time ({offset}).")
-            )
-        elif until > minimum:
-            problems.append(
-                Problem(
-                    f"{path}.until_minutes",
-                    f"Falls after the end of monitoring ({minimum} minutes after the dose); "
-                    "leave it empty to repeat until discharge.",
-                )
-            )
     return problems
+
+
+def _offset_problems(offset: int, path: str, minimum: int) -> list[Problem]:
+    if offset < 0:
+        return [Problem(f"{path}.offset_minutes", "Must not be negative.")]
+    if offset > minimum:
+        return [
+            Problem(
+                f"{path}.offset_minutes",
+                f"Falls after the end of monitoring ({minimum} minutes after the dose).",
+            )
+        ]
+    return []
+
+
+def _until_problems(until: int, offset: int | None, path: str, minimum: int) -> list[Problem]:
+    if offset is not None and until <= offset:
+        return [Problem(f"{path}.until_minutes", f"Must come after the first time ({offset}).")]
+    if until > minimum:
+        return [
+            Problem(
+                f"{path}.until_minutes",
+                f"Falls after the end of monitoring ({minimum} minutes after the dose); "
+                "leave it empty to repeat until discharge.",
+            )
+        ]
+    return []
 
 
 def _threshold_problems(
@@ -180,29 +199,10 @@ def _threshold_problems(
         ]
     if not measurement.info.numeric:
         return [Problem(f"{path}.measurement", "A note has no value to compare.")]
-    low, high = threshold.low, threshold.high
-    problems: list[Problem] = []
-    if low is None and high is None:
-        problems.append(Problem(path, "Give low, high or both."))
-    if low is not None and high is not None and low >= high:
-        problems.append(Problem(f"{path}.low", f"Must be below high ({high:g})."))
+    problems = _bound_problems(threshold, path)
     plausible = checklist.plausible_range(measurement)
     if plausible is not None:
-        lowest, highest = plausible
-        if low is not None and not lowest < low <= highest:
-            problems.append(
-                Problem(
-                    f"{path}.low",
-                    f"Can never fire: readings run from {lowest:g} to {highest:g}.",
-                )
-            )
-        if high is not None and not lowest <= high < highest:
-            problems.append(
-                Problem(
-                    f"{path}.high",
-                    f"Can never fire: readings run from {lowest:g} to {highest:g}.",
-                )
-            )
+        problems += _never_fires_problems(threshold, path, plausible)
     if (
         threshold.action is AlertAction.PRE_DOSE_HOLD
         and threshold.phase is not ThresholdPhase.PRE_DOSE
@@ -217,6 +217,30 @@ def _threshold_problems(
                 f"No {threshold.phase} timepoint records {measurement}, so this never fires.",
             )
         )
+    return problems
+
+
+def _bound_problems(threshold: Threshold, path: str) -> list[Problem]:
+    low, high = threshold.low, threshold.high
+    problems: list[Problem] = []
+    if low is None and high is None:
+        problems.append(Problem(path, "Give low, high or both."))
+    if low is not None and high is not None and low >= high:
+        problems.append(Problem(f"{path}.low", f"Must be below high ({high:g})."))
+    return problems
+
+
+def _never_fires_problems(
+    threshold: Threshold, path: str, plausible: tuple[float, float]
+) -> list[Problem]:
+    low, high = threshold.low, threshold.high
+    lowest, highest = plausible
+    never = f"Can never fire: readings run from {lowest:g} to {highest:g}."
+    problems: list[Problem] = []
+    if low is not None and not lowest < low <= highest:
+        problems.append(Problem(f"{path}.low", never))
+    if high is not None and not lowest <= high < highest:
+        problems.append(Problem(f"{path}.high", never))
     return problems
 
 

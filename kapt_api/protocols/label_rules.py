@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 from kapt_api.auth.models import Role
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.checklist import (
     NO_DRIVING_ACKNOWLEDGED,
     AlertAction,
-    Medication,
-    ProtocolDefinition,
-    SessionKind,
+    ChecklistTemplate,
     ThresholdPhase,
     TimepointKind,
 )
+from kapt_api.protocols.definition import Medication, ProtocolDefinition
 from kapt_api.protocols.measurements import Measurement
 from kapt_api.protocols.problems import Problem
+from kapt_api.protocols.session_types import SessionKind
 
 ESKETAMINE_MIN_MONITORING_MINUTES = 120
 ESKETAMINE_BP_CHECK_MINUTES = 40
@@ -39,16 +39,7 @@ def esketamine_label_problems(
                 "The esketamine REMS requires at least 120 minutes of monitoring.",
             )
         )
-    index = definition.session_type_index(SessionKind.DOSING)
-    if index is not None and not any(
-        r.any_of == {Role.PRESCRIBER} for r in definition.session_types[index].required_roles
-    ):
-        problems.append(
-            Problem(
-                f"session_types.{index}.required_roles",
-                "The esketamine REMS requires a prescriber on site: require a prescriber.",
-            )
-        )
+    problems += _prescriber_on_site_problems(definition)
     if definition.sequencing.max_doses_per_7_days > ESKETAMINE_MAX_DOSES_PER_7_DAYS:
         problems.append(
             Problem(
@@ -56,8 +47,7 @@ def esketamine_label_problems(
                 "The esketamine label schedules at most two doses a week.",
             )
         )
-    keys = {c.key for c in checklist.discharge_criteria}
-    if NO_DRIVING_ACKNOWLEDGED not in keys:
+    if NO_DRIVING_ACKNOWLEDGED not in {c.key for c in checklist.discharge_criteria}:
         problems.append(
             Problem(
                 "checklist.discharge_criteria",
@@ -65,11 +55,37 @@ def esketamine_label_problems(
                 f"{NO_DRIVING_ACKNOWLEDGED} criterion.",
             )
         )
-    return problems + _esketamine_monitoring_problems(definition)
+    return problems + _esketamine_monitoring_problems(checklist)
 
 
-def _esketamine_monitoring_problems(definition: ProtocolDefinition) -> list[Problem]:
-    checklist = definition.checklist
+def _prescriber_on_site_problems(definition: ProtocolDefinition) -> list[Problem]:
+    index = definition.session_type_index(SessionKind.DOSING)
+    if index is not None and not any(
+        r.any_of == {Role.PRESCRIBER} for r in definition.session_types[index].required_roles
+    ):
+        return [
+            Problem(
+                f"session_types.{index}.required_roles",
+                "The esketamine REMS requires a prescriber on site: require a prescriber.",
+            )
+        ]
+    return []
+
+
+def _esketamine_monitoring_problems(checklist: ChecklistTemplate) -> list[Problem]:
+    problems = _blood_pressure_timepoint_problems(checklist)
+    if not any(Measurement.SPO2 in t.measurements for t in checklist.timepoints):
+        problems.append(
+            Problem(
+                "checklist.timepoints",
+                "The esketamine REMS requires pulse oximetry at every session: measure spo2.",
+            )
+        )
+    return problems + _pre_dose_flag_problems(checklist)
+
+
+def _blood_pressure_timepoint_problems(checklist: ChecklistTemplate) -> list[Problem]:
+    """Blood pressure before the dose, about 40 minutes after and before discharge."""
     bp = {Measurement.SYSTOLIC_BP, Measurement.DIASTOLIC_BP}
     pre = [t for t in checklist.timepoints if t.kind is TimepointKind.PRE_DOSE]
     discharge = [t for t in checklist.timepoints if t.kind is TimepointKind.BEFORE_DISCHARGE]
@@ -93,13 +109,12 @@ def _esketamine_monitoring_problems(definition: ProtocolDefinition) -> list[Prob
                     f"The esketamine label requires blood pressure {when}.",
                 )
             )
-    if not any(Measurement.SPO2 in t.measurements for t in checklist.timepoints):
-        problems.append(
-            Problem(
-                "checklist.timepoints",
-                "The esketamine REMS requires pulse oximetry at every session: measure spo2.",
-            )
-        )
+    return problems
+
+
+def _pre_dose_flag_problems(checklist: ChecklistTemplate) -> list[Problem]:
+    """A pre-dose hold at no more than the label's 140/90."""
+    problems: list[Problem] = []
     for measurement, limit in (
         (Measurement.SYSTOLIC_BP, ESKETAMINE_PRE_DOSE_SYSTOLIC),
         (Measurement.DIASTOLIC_BP, ESKETAMINE_PRE_DOSE_DIASTOLIC),

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from kapt_api.protocols.definition import (
-    Channel,
-    MessageTemplates,
-    ProtocolDefinition,
-    ReminderRule,
-)
+from kapt_api.protocols.definition import ProtocolDefinition
 from kapt_api.protocols.problems import Problem, out_of_range
+from kapt_api.protocols.reminder_policy import Channel, MessageTemplates, ReminderRule
 from kapt_api.protocols.reminder_text import (
     EMAIL_BODY_ONLY,
     PLACEHOLDERS,
@@ -88,41 +84,58 @@ def template_problems(
         except TemplateError as exc:
             problems.append(Problem(field, str(exc)))
             continue
-        retired = sorted(set(used) & set(RETIRED))
-        if retired:
-            problems.append(
-                Problem(
-                    field,
-                    f"Reminders never name the patient: remove {{{retired[0]}}} (a text or "
-                    "an email may be read by someone else).",
-                )
-            )
-        unknown = sorted(set(used) - set(PLACEHOLDERS) - set(RETIRED))
-        if unknown:
-            problems.append(
-                Problem(
-                    field,
-                    f"Unknown placeholder {{{unknown[0]}}}; use "
-                    + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-                    + ".",
-                )
-            )
-        if name != "email_body" and EMAIL_BODY_ONLY & set(used):
-            problems.append(Problem(field, "Preparation instructions go only in the email body."))
-        if name != "email_body" and not rule.allow_clinical_terms:
-            terms = clinical_terms_in(literal_text(text))
-            if terms:
-                problems.append(
-                    Problem(
-                        field,
-                        "Texts and subjects must not name the drug, the treatment or a "
-                        f"diagnosis: remove {', '.join(terms)} (or set allow_clinical_terms).",
-                    )
-                )
+        problems += _placeholder_problems(used, field)
+        if name != "email_body":
+            problems += _short_text_problems(text, used, field, rule=rule)
         if name == "sms_body":
             problems += _sms_problems(text, used, field)
         if name == "email_subject" and ("\n" in text or "\r" in text):
             problems.append(Problem(field, "A subject is one line."))
+    return problems
+
+
+def _placeholder_problems(used: list[str], field: str) -> list[Problem]:
+    problems: list[Problem] = []
+    retired = sorted(set(used) & set(RETIRED))
+    if retired:
+        problems.append(
+            Problem(
+                field,
+                f"Reminders never name the patient: remove {{{retired[0]}}} (a text or "
+                "an email may be read by someone else).",
+            )
+        )
+    unknown = sorted(set(used) - set(PLACEHOLDERS) - set(RETIRED))
+    if unknown:
+        problems.append(
+            Problem(
+                field,
+                f"Unknown placeholder {{{unknown[0]}}}; use "
+                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                + ".",
+            )
+        )
+    return problems
+
+
+def _short_text_problems(
+    text: str, used: list[str], field: str, *, rule: ReminderRule
+) -> list[Problem]:
+    """A text or a subject, which others may see: no preparation instructions and no
+    clinical words unless the clinic allows them (DOMAIN.md §5.1)."""
+    problems: list[Problem] = []
+    if EMAIL_BODY_ONLY & set(used):
+        problems.append(Problem(field, "Preparation instructions go only in the email body."))
+    if not rule.allow_clinical_terms:
+        terms = clinical_terms_in(literal_text(text))
+        if terms:
+            problems.append(
+                Problem(
+                    field,
+                    "Texts and subjects must not name the drug, the treatment or a "
+                    f"diagnosis: remove {', '.join(terms)} (or set allow_clinical_terms).",
+                )
+            )
     return problems
 
 

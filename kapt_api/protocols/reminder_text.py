@@ -18,14 +18,14 @@ import string
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from kapt_api.protocols.definition import (
+from kapt_api.protocols.definition import PreparationInstructions
+from kapt_api.protocols.reminder_policy import (
     Channel,
     MessageTemplates,
-    PreparationInstructions,
     ReminderPolicy,
     ReminderRule,
-    SessionKind,
 )
+from kapt_api.protocols.session_types import SessionKind
 
 SMS_LIMIT = 160
 PLACEHOLDERS = (

@@ -20,8 +20,8 @@ from kapt_api.db import db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import ListPage, QueryPage, documents
 from kapt_api.protocols import service
-from kapt_api.protocols.definition import ReminderPolicy
 from kapt_api.protocols.models import Protocol, ProtocolVersion
+from kapt_api.protocols.reminder_policy import ReminderPolicy
 from kapt_api.protocols.schemas import (
     NewVersionIn,
     ProtocolIn,

@@ -11,12 +11,11 @@ from flask import g, has_request_context
 from kapt_api.fields import AwareDateTime, Choice, Text
 from kapt_api.protocols import policy
 from kapt_api.protocols.definition import Medication, Route
+from kapt_api.protocols.definition_fields import enum_field, stored_value
 from kapt_api.protocols.definition_schemas import (
     DefinitionSchema,
     DefinitionSections,
     ReminderPolicySchema,
-    enum_field,
-    stored_value,
 )
 from kapt_api.protocols.models import VersionStatus
 from kapt_api.protocols.templates import TEMPLATES
