@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Phase:
     """Course weeks first_week..last_week (week 1 is the 7 clinic calendar days from the
-    first dose's: course_rules.course_week), at most doses_per_period doses in every
+    first dose's: scheduling/courses/phases.course_week), at most doses_per_period doses in every
     period of period_weeks weeks. Only the last phase may have no last week: a
     maintenance phase that runs until the course is ended."""
 
