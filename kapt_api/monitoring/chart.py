@@ -72,6 +72,18 @@ def draw(
         return round(HEIGHT - MARGIN - (clipped - LOW) / (HIGH - LOW) * (HEIGHT - 2 * MARGIN), 1)
 
     _bands(root, template, y)
+    _series(root, points, first, x, y)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _series(
+    root: ET.Element,
+    points: dict[Measurement, list[tuple[datetime, float]]],
+    first: datetime,
+    x: Callable[[float], float],
+    y: Callable[[float], float],
+) -> None:
+    """A polyline for each charted measurement, its points in minutes after `first`."""
     for measurement, colour in SERIES.items():
         series = sorted(points.get(measurement, []))
         minutes = [((at - first).total_seconds() / 60, value) for at, value in series]
@@ -89,7 +101,6 @@ def draw(
                 "stroke-width": "2",
             },
         )
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 def _bands(root: ET.Element, template: ChecklistTemplate, y: Callable[[float], float]) -> None:

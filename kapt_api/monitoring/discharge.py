@@ -44,6 +44,28 @@ def sign_discharge(
         raise InvalidInput({"ready_to_leave_minutes": late})
     if override_reason is not None:
         policy.ensure_prescriber(by, care_team(session), "discharge with readings out of range")
+    violations = _checklist_violations(
+        session, confirmed, overridden=override_reason is not None, now=now
+    )
+    if session.rems_required:
+        violations += _rems_discharge_violations(session, adverse_events, ready_to_leave_minutes)
+    if violations:
+        raise RuleRefused(violations, "The patient cannot be discharged yet.")
+    _record_discharge(
+        session,
+        confirmed=confirmed,
+        by=by,
+        now=now,
+        override_reason=override_reason,
+        adverse_events=adverse_events,
+        ready_to_leave_minutes=ready_to_leave_minutes,
+    )
+    return session
+
+
+def _checklist_violations(
+    session: MonitoringSession, confirmed: Sequence[str], *, overridden: bool, now: datetime
+) -> list[Violation]:
     template = template_of(session)
     readings = facts_of(current_readings(session))
     facts = rules.DischargeFacts(
@@ -51,13 +73,21 @@ def sign_discharge(
         occurrences=occurrences(session, now=now),
         latest=rules.latest_values(readings),
         confirmed=frozenset(confirmed),
-        overridden=override_reason is not None,
+        overridden=overridden,
     )
-    violations = rules.discharge_violations(template, facts, now=now)
-    if session.rems_required:
-        violations += _rems_discharge_violations(session, adverse_events, ready_to_leave_minutes)
-    if violations:
-        raise RuleRefused(violations, "The patient cannot be discharged yet.")
+    return rules.discharge_violations(template, facts, now=now)
+
+
+def _record_discharge(
+    session: MonitoringSession,
+    *,
+    confirmed: Sequence[str],
+    by: Caller,
+    now: datetime,
+    override_reason: str | None,
+    adverse_events: Mapping[str, bool] | None,
+    ready_to_leave_minutes: int | None,
+) -> None:
     for name, value in (adverse_events or {}).items():
         setattr(session, name, value)
     session.ready_to_leave_minutes = ready_to_leave_minutes
@@ -74,7 +104,6 @@ def sign_discharge(
         actor_id=by.user_id,
         reason=override_reason,
     )
-    return session
 
 
 def _rems_discharge_violations(

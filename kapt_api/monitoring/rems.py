@@ -105,15 +105,27 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
     """The Patient Monitoring Form's fields, with the ones still missing named."""
     template = service.template_of(session)
     readings = service.current_readings(session)
-    kinds = {t.key: t.kind for t in template.timepoints}
-    baseline = _last(r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.PRE_DOSE)
-    final = _last(
-        r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.BEFORE_DISCHARGE
+    fields: dict[str, Any] = {
+        **_patient_and_setting(session),
+        **_treatment(session),
+        **_vital_signs(session, template, readings),
+        **{name: getattr(session, name) for name in ADVERSE_EVENTS},
+        "submit_by": _treatment_date(session) + SUBMIT_WITHIN,
+        "submitted_at": session.rems_submitted_at,
+    }
+    optional = {"submitted_at", "date_of_birth", "setting_address"}
+    missing = sorted(k for k, v in fields.items() if v is None and k not in optional)
+    audit.record(
+        "read", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
     )
+    return {**fields, "complete": not missing, "missing": missing}
+
+
+def _patient_and_setting(session: MonitoringSession) -> dict[str, Any]:
     patient = db.session.get(Patient, session.patient_id)
     clinic = db.session.get(Clinic, session.clinic_id)
     assert patient is not None and clinic is not None
-    fields: dict[str, Any] = {
+    return {
         "patient_name": f"{patient.given_name} {patient.family_name}",
         "date_of_birth": patient.date_of_birth,
         "sex": patient.sex,
@@ -121,6 +133,11 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         "concomitant_medications": _medications(session),
         "setting_name": clinic.name,
         "setting_address": clinic.address,
+    }
+
+
+def _treatment(session: MonitoringSession) -> dict[str, Any]:
+    return {
         "monitoring_clinician": _clinician(session.discharged_by),
         "treatment_date": _treatment_date(session),
         "first_treatment": _first_treatment(session),
@@ -132,21 +149,24 @@ def form(*, session: MonitoringSession, by: Caller) -> dict[str, Any]:
         "discharged_at": session.discharged_at,
         "total_monitoring_minutes": _duration(session),
         "ready_to_leave_minutes": session.ready_to_leave_minutes,
+    }
+
+
+def _vital_signs(
+    session: MonitoringSession, template: ChecklistTemplate, readings: list[Reading]
+) -> dict[str, Any]:
+    kinds = {t.key: t.kind for t in template.timepoints}
+    baseline = _last(r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.PRE_DOSE)
+    final = _last(
+        r for r in readings if kinds.get(r.timepoint or "") is TimepointKind.BEFORE_DISCHARGE
+    )
+    return {
         "bp_before_administration": _bp(baseline),
         "bp_40_minutes": _bp_near_peak(session, readings),
         "bp_before_discharge": _bp(final),
         "vitals_in_range_before_administration": _in_range(template, baseline, pre_dose=True),
         "vitals_in_range_before_discharge": _in_range(template, final, pre_dose=False),
-        **{name: getattr(session, name) for name in ADVERSE_EVENTS},
-        "submit_by": _treatment_date(session) + SUBMIT_WITHIN,
-        "submitted_at": session.rems_submitted_at,
     }
-    optional = {"submitted_at", "date_of_birth", "setting_address"}
-    missing = sorted(k for k, v in fields.items() if v is None and k not in optional)
-    audit.record(
-        "read", "rems_form", session.id, patient_id=session.patient_id, actor_id=by.user_id
-    )
-    return {**fields, "complete": not missing, "missing": missing}
 
 
 def _medications(session: MonitoringSession) -> dict[str, bool | None] | None:

@@ -50,19 +50,7 @@ def record_measure(
 ) -> OutcomeMeasure:
     """Store one questionnaire; a self-harm answer raises a critical alert."""
     kind = rules.Instrument(instrument)
-    problems: dict[str, list[str]] = {}
-    if found := rules.item_problems(kind, items):
-        problems["items"] = found
-    if measured_at > now:
-        problems["measured_at"] = ["A questionnaire cannot be answered in the future."]
-    if appointment_id is not None:
-        appointment = db.session.get(Appointment, appointment_id)
-        if (
-            appointment is None
-            or appointment.course_id != course.id
-            or appointment.kind != SessionKind.DOSING.value
-        ):
-            problems["appointment_id"] = ["Not a dosing session of this course."]
+    problems = _measure_problems(course, kind, items, measured_at, now, appointment_id)
     if problems:
         raise InvalidInput(problems)
     measure = OutcomeMeasure(
@@ -81,19 +69,47 @@ def record_measure(
     db.session.flush()
     audit.record("create", RESOURCE, measure.id, patient_id=course.patient_id, actor_id=by.user_id)
     if rules.self_harm_answered(kind, items):
-        alerts.raise_alert(
-            key=f"self-harm:{measure.id}",
-            now=now,
-            raised_by=by.user_id,
-            clinic_id=course.clinic_id,
-            patient_id=course.patient_id,
-            course_id=course.id,
-            kind=AlertKind.SELF_HARM_ANSWER.value,
-            severity=Severity.CRITICAL.value,
-            message="PHQ-9 item 9 (thoughts of self-harm) was answered above 0: the "
-            "prescriber must assess before dosing.",
-        )
+        _alert_self_harm(measure, course=course, by=by, now=now)
     return measure
+
+
+def _measure_problems(
+    course: Course,
+    kind: rules.Instrument,
+    items: list[int],
+    measured_at: datetime,
+    now: datetime,
+    appointment_id: uuid.UUID | None,
+) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    if found := rules.item_problems(kind, items):
+        problems["items"] = found
+    if measured_at > now:
+        problems["measured_at"] = ["A questionnaire cannot be answered in the future."]
+    if appointment_id is not None:
+        appointment = db.session.get(Appointment, appointment_id)
+        if (
+            appointment is None
+            or appointment.course_id != course.id
+            or appointment.kind != SessionKind.DOSING.value
+        ):
+            problems["appointment_id"] = ["Not a dosing session of this course."]
+    return problems
+
+
+def _alert_self_harm(measure: OutcomeMeasure, *, course: Course, by: Caller, now: datetime) -> None:
+    alerts.raise_alert(
+        key=f"self-harm:{measure.id}",
+        now=now,
+        raised_by=by.user_id,
+        clinic_id=course.clinic_id,
+        patient_id=course.patient_id,
+        course_id=course.id,
+        kind=AlertKind.SELF_HARM_ANSWER.value,
+        severity=Severity.CRITICAL.value,
+        message="PHQ-9 item 9 (thoughts of self-harm) was answered above 0: the "
+        "prescriber must assess before dosing.",
+    )
 
 
 def measures_query(
