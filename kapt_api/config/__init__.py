@@ -1,10 +1,10 @@
 """Settings read from KAPT_* environment variables, with safe defaults.
 
 Every setting is listed once in SETTINGS so the README table and the code cannot
-drift apart (tests/test_config.py checks the README against this list). The list is
-in settings.py, how each value is read in parsing.py, the signing key's rules and
-the development key's file in secret_key.py; `python -m kapt_api.config` prints the
-README's table.
+drift apart (tests/config/test_settings.py checks the README against this list).
+The list is in settings.py, how each value is read in parsing.py, the signing key's
+rules and the development key's file in secret_key.py; `python -m kapt_api.config`
+prints the README's table.
 """
 
 from __future__ import annotations
