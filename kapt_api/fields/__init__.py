@@ -4,9 +4,10 @@ They refuse what the database or the clinic cannot use, with messages in plain
 words: times without an offset, NUL characters, lone surrogates, unknown time zones,
 phone numbers that are not E.164. They never bend a value into another one: 2.9 is
 not the integer 2, "3" is not a number, " dosing" is not a choice, 70.25 kg is not
-70.2 kg. Every In schema uses these (tests/test_fields.py walks them all). FreeText
-and FreeTextOut mark what a person writes about a patient or a session, so the
-OpenAPI document says which answers carry it.
+70.2 kg. Every In schema uses these (tests/fields/test_strict_types.py walks them
+all). FreeText and FreeTextOut mark what a person writes about a patient or a
+session, so the OpenAPI document says which answers carry it. Text fields are in
+text.py, numbers and flags in scalars.py, dates, times and zones in times.py.
 """
 
 from __future__ import annotations
