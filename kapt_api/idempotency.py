@@ -173,6 +173,19 @@ def _release(record_id: uuid.UUID) -> None:
     db.session.commit()
 
 
+def _store(record_id: uuid.UUID, response: Response) -> None:
+    """Keep the answer under its key, for a retry to get again."""
+    # SQLite: the lock first, as for any write after reads (db.begin_write), so storing
+    # the answer of work already committed waits its turn instead of failing.
+    begin_write(db.session)
+    record = db.session.get(IdempotencyRecord, record_id)
+    if record is not None:
+        record.status_code = response.status_code
+        record.body = response.get_data()
+        record.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+        db.session.commit()
+
+
 def idempotent(view: F) -> F:
     """Honour an Idempotency-Key header on a creating POST (place under @bp.route)."""
 
@@ -196,17 +209,7 @@ def idempotent(view: F) -> F:
         if not isinstance(response, Response) or response.status_code >= 300:
             _release(record_id)
             return response
-        # SQLite: the lock first, as for any write after reads (db.begin_write), so storing
-        # the answer of work already committed waits its turn instead of failing.
-        begin_write(db.session)
-        record = db.session.get(IdempotencyRecord, record_id)
-        if record is not None:
-            record.status_code = response.status_code
-            record.body = response.get_data()
-            record.headers = {
-                h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
-            }
-            db.session.commit()
+        _store(record_id, response)
         return response
 
     # Tell the OpenAPI post-processing (openapi.document_errors) to document the header.

@@ -43,39 +43,46 @@ def install(app: Flask) -> None:
     app.config["JWT_ALGORITHM"] = "HS256"
     jwt.init_app(app)
     app.before_request(_require_access_token)
+    jwt.user_lookup_loader(_load_user)
+    jwt.token_in_blocklist_loader(_refuse_unless_live)
+    jwt.unauthorized_loader(_missing)
+    jwt.invalid_token_loader(_invalid)
+    jwt.expired_token_loader(_expired)
+    jwt.user_lookup_error_loader(_no_user)
+    jwt.needs_fresh_token_loader(_not_fresh)
 
-    @jwt.user_lookup_loader
-    def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
-        return service.load_active_user(payload["sub"])
 
-    @jwt.token_in_blocklist_loader
-    def _refuse_unless_live(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        # An allow-list, not a blocklist: check_session raises the refusal itself, as an
-        # unknown, a revoked and an ended session each have their own code. The session
-        # is held for the request: the database session keeps only weak references, and
-        # the user lookup that follows reads the user it brought along.
-        session = service.check_session(
-            payload.get("sid"), user_id=str(payload.get("sub")), now=clock.now()
-        )
-        setattr(g, LOGIN_SESSION_KEY, session)
-        return False
+def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+    return service.load_active_user(payload["sub"])
 
-    @jwt.unauthorized_loader
-    def _missing(reason: str) -> Response:
-        return _unauthorized("Send a bearer token in the Authorization header.", "token_missing")
 
-    @jwt.invalid_token_loader
-    def _invalid(reason: str) -> Response:
-        return _unauthorized("The token is not valid.", "token_invalid")
+def _refuse_unless_live(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    # An allow-list, not a blocklist: check_session raises the refusal itself, as an
+    # unknown, a revoked and an ended session each have their own code. The session
+    # is held for the request: the database session keeps only weak references, and
+    # the user lookup that follows reads the user it brought along.
+    session = service.check_session(
+        payload.get("sid"), user_id=str(payload.get("sub")), now=clock.now()
+    )
+    setattr(g, LOGIN_SESSION_KEY, session)
+    return False
 
-    @jwt.expired_token_loader
-    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token has expired; refresh it or log in again.", "token_expired")
 
-    @jwt.user_lookup_error_loader
-    def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The account is disabled or no longer exists.", "account_inactive")
+def _missing(reason: str) -> Response:
+    return _unauthorized("Send a bearer token in the Authorization header.", "token_missing")
 
-    @jwt.needs_fresh_token_loader
-    def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("Log in again to do this.", "fresh_login_needed")
+
+def _invalid(reason: str) -> Response:
+    return _unauthorized("The token is not valid.", "token_invalid")
+
+
+def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("The token has expired; refresh it or log in again.", "token_expired")
+
+
+def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("The account is disabled or no longer exists.", "account_inactive")
+
+
+def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("Log in again to do this.", "fresh_login_needed")

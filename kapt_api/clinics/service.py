@@ -1,7 +1,8 @@
 """Clinics, rooms and staff use cases: find, list, create, change. They flush and never commit.
 
 An object of a clinic the caller does not work in is answered 404, as if it did not
-exist (clinics/policy.py). Every change is audited with who made it.
+exist (clinics/policy.py). Every change is audited with who made it. Opening and
+working hours and time off are in availability.py, and importable from here too.
 """
 
 from __future__ import annotations
@@ -17,34 +18,46 @@ from kapt_api import clock
 from kapt_api.auth import audit
 from kapt_api.auth import service as auth_service
 from kapt_api.auth.models import Role, User, UserRole
-from kapt_api.clinics import policy, rules
-from kapt_api.clinics.models import (
-    Clinic,
-    OpeningHours,
-    Room,
-    StaffMember,
-    TimeOff,
-    WorkingHours,
+from kapt_api.clinics import policy
+from kapt_api.clinics.availability import (
+    add_time_off,
+    opening_pattern,
+    replace_working_hours,
+    time_off_of,
+    weekly_intervals,
+    working_pattern,
 )
+from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, NotFound
+
+__all__ = [
+    "CLINIC_COLUMNS",
+    "ROOM_COLUMNS",
+    "STAFF_COLUMNS",
+    "add_time_off",
+    "clinics_for",
+    "create_clinic",
+    "create_room",
+    "create_staff",
+    "find_clinic",
+    "find_room",
+    "find_staff",
+    "opening_pattern",
+    "replace_working_hours",
+    "rooms_of",
+    "staff_directory",
+    "time_off_of",
+    "update_clinic",
+    "update_room",
+    "update_staff",
+    "working_pattern",
+]
 
 CLINIC_COLUMNS = ("name", "time_zone", "phone", "address")
 ROOM_COLUMNS = ("name", "kind", "active")
 STAFF_COLUMNS = ("credentials", "phone")
 M = TypeVar("M", Room, StaffMember)
-
-
-def _weekly_intervals(
-    hours: Sequence[Mapping[str, Any]], *, field: str, start: str, end: str
-) -> list[rules.WeeklyInterval]:
-    """Weekly intervals from the request's items, refused with every problem named
-    `field.index` (an interval ending before it starts, two overlapping)."""
-    intervals = [rules.WeeklyInterval(h["weekday"], h[start], h[end]) for h in hours]
-    errors = rules.weekly_hours_errors(intervals, field=field)
-    if errors:
-        raise InvalidInput(errors)
-    return sorted(intervals)
 
 
 def _in_scope(model: type[M], object_id: uuid.UUID, by: User, noun: str) -> M:
@@ -59,16 +72,6 @@ def _set_fields(target: Any, changes: Mapping[str, Any], columns: Sequence[str])
     for name in columns:
         if name in changes:
             setattr(target, name, changes[name])
-
-
-def opening_pattern(*, clinic: Clinic) -> list[rules.WeeklyInterval]:
-    """A clinic's opening hours as weekly intervals for the rules (clinic local time)."""
-    return [rules.WeeklyInterval(h.weekday, h.opens, h.closes) for h in clinic.opening_hours]
-
-
-def working_pattern(*, staff: StaffMember) -> list[rules.WeeklyInterval]:
-    """A staff member's working hours as weekly intervals for the rules (clinic local time)."""
-    return [rules.WeeklyInterval(h.weekday, h.starts, h.ends) for h in staff.working_hours]
 
 
 # --- clinics --------------------------------------------------------------------------------
@@ -89,7 +92,7 @@ def clinics_for(*, by: User) -> Select[tuple[Clinic]]:
 
 
 def _opening_hours(hours: Sequence[Mapping[str, Any]]) -> list[OpeningHours]:
-    intervals = _weekly_intervals(hours, field="opening_hours", start="opens", end="closes")
+    intervals = weekly_intervals(hours, field="opening_hours", start="opens", end="closes")
     return [OpeningHours(weekday=i.weekday, opens=i.start, closes=i.end) for i in intervals]
 
 
@@ -262,55 +265,3 @@ def update_staff(
     db.session.flush()
     audit.record("update", "staff", staff.id, actor_id=by.id)
     return staff
-
-
-def replace_working_hours(
-    *, staff: StaffMember, hours: Sequence[Mapping[str, Any]], by: User
-) -> StaffMember:
-    """Replace a staff member's whole working week (clinic local time)."""
-    intervals = _weekly_intervals(hours, field="working_hours", start="starts", end="ends")
-    staff.working_hours = [
-        WorkingHours(weekday=i.weekday, starts=i.start, ends=i.end) for i in intervals
-    ]
-    db.session.flush()
-    audit.record("update", "working_hours", staff.id, actor_id=by.id)
-    return staff
-
-
-def add_time_off(
-    *,
-    staff: StaffMember,
-    starts_at: datetime,
-    ends_at: datetime,
-    by: User,
-    now: datetime,
-    reason: str | None = None,
-) -> TimeOff:
-    """Record a span in which a staff member is away and cannot be booked."""
-    errors = rules.time_off_errors(starts_at, ends_at)
-    if errors:
-        raise InvalidInput(errors)
-    entry = TimeOff(
-        staff_id=staff.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        reason=reason,
-        created_by=by.id,
-        created_at=now,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    audit.record("create", "time_off", entry.id, actor_id=by.id)
-    return entry
-
-
-def time_off_of(
-    *, staff: StaffMember, starts: datetime | None = None, ends: datetime | None = None
-) -> Select[tuple[TimeOff]]:
-    """A staff member's time off overlapping [starts, ends), earliest first."""
-    stmt = select(TimeOff).where(TimeOff.staff_id == staff.id)
-    if starts is not None:
-        stmt = stmt.where(TimeOff.ends_at > starts)
-    if ends is not None:
-        stmt = stmt.where(TimeOff.starts_at < ends)
-    return stmt.order_by(TimeOff.starts_at, TimeOff.id)

@@ -204,8 +204,8 @@ def emery(now: datetime) -> Story:
     )
 
 
-def quinn(now: datetime) -> Story:
-    today = local_day(now)
+def _infusions(today: date) -> list[Visit]:
+    """Quinn's six infusions, the third with a heart-rate alert the prescriber acknowledged."""
     days = [today - n * DAY for n in (38, 35, 31, 28, 24, 21)]
     # PHQ-9 and GAD-7 before doses 2, 4 and 6, between the intake's and the follow-up's.
     scores = {2: (16, 13), 4: (12, 10), 6: (9, 7)}
@@ -223,6 +223,11 @@ def quinn(now: datetime) -> Story:
         vitals=Vitals(set_by_hand={("after_infusion", 55): {M.HEART_RATE: 124}}),
         acknowledge="Heart rate back to 90 at the next check; no action needed.",
     )
+    return doses
+
+
+def quinn(now: datetime) -> Story:
+    today = local_day(now)
     return Story(
         patient="quinn",
         template="iv-racemic-series",
@@ -231,7 +236,7 @@ def quinn(now: datetime) -> Story:
         booked_at=at(today - 45 * DAY, time(10, 30)),
         visits=[
             Visit(INTAKE, at(today - 43 * DAY, time(9)), measures=_both(19, 15)),
-            *doses,
+            *_infusions(today),
             Visit(
                 FOLLOW_UP,
                 at(today - 14 * DAY, time(11)),

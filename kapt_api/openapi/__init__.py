@@ -176,7 +176,8 @@ def _strict_page_parameters(def_page: int, def_page_size: int, def_max_page_size
 
 # flask-smorest reads page and page_size with marshmallow's lenient Integer, which takes
 # " 5", "+5", "1_0" and Arabic-Indic digits for numbers; it builds that schema in this one
-# function, with no setting to choose another (tests/test_fields.py checks the swap holds).
+# function, with no setting to choose another (tests/fields/test_strict_types.py checks
+# the swap holds).
 smorest_pagination._pagination_parameters_schema_factory = _strict_page_parameters
 
 

@@ -8,7 +8,8 @@ lease everywhere, so a dispatcher killed mid-batch only delays its claims until 
 lease ends. Marking is conditional on still holding the lease: a dispatcher that
 lost its claim never overwrites the one that took it over. At most the messages in
 flight under a dead dispatcher's lease are sent twice, each with the same
-idempotency key. This is a job's body: it commits, once per step.
+idempotency key. This is a job's body: it commits, once per step. The claim itself
+is in claims.py.
 """
 
 from __future__ import annotations
@@ -24,14 +25,30 @@ from typing import Any
 import blinker
 import structlog
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 
 from kapt_api import clock
-from kapt_api.db import begin_write, db
+from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.reminders import rules
 from kapt_api.reminders.channels import Channel, DeliveryError, Outgoing, registry_from_config
+from kapt_api.reminders.claims import Claim, Claimed, claim, share_fate
 from kapt_api.reminders.models import Purpose, Reminder, Status
+
+__all__ = [
+    "ERROR_LENGTH",
+    "Claim",
+    "Claimed",
+    "DispatchReport",
+    "Limits",
+    "Outgoing",
+    "channels_of",
+    "claim",
+    "delivery_failed",
+    "dispatch_due",
+    "dispatch_until_idle",
+    "worker_name",
+]
 
 log = structlog.get_logger("kapt.reminders")
 # Sent (sender: the failed row's id, `now=`, `reminder=` its Outgoing, `error=`) when
@@ -69,72 +86,6 @@ class Limits:
             retry_base_seconds=config["KAPT_REMINDER_RETRY_SECONDS"],
             retry_max_seconds=config["KAPT_REMINDER_RETRY_MAX_SECONDS"],
         )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    message: Outgoing
-    attempts: int
-
-
-def _due(now: datetime) -> Any:
-    return and_(
-        Reminder.status == Status.PENDING.value,
-        Reminder.next_attempt_at <= now,
-        or_(Reminder.lease_until.is_(None), Reminder.lease_until <= now),
-    )
-
-
-@dataclass(frozen=True)
-class Claim:
-    items: list[Claimed]
-    expired: int
-
-
-def claim(*, now: datetime, batch_size: int, worker: str, lease: timedelta) -> Claim:
-    """Lease up to batch_size due rows to this worker (expiring the late ones) and commit."""
-    begin_write(db.session)
-    rows = db.session.execute(
-        select(
-            Reminder.id,
-            Reminder.channel,
-            Reminder.recipient,
-            Reminder.subject,
-            Reminder.body,
-            Reminder.attachment,
-            Reminder.payload,
-            Reminder.attempts,
-            Reminder.expires_at,
-        )
-        .where(_due(now))
-        .order_by(Reminder.next_attempt_at, Reminder.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    ).all()
-    late = [r.id for r in rows if r.expires_at is not None and r.expires_at <= now]
-    live = [r for r in rows if r.expires_at is None or r.expires_at > now]
-    if late:
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.id.in_(late))
-            .values(status=Status.EXPIRED.value, reason="session_started", lease_until=None)
-        )
-        _share_fate(late, Status.EXPIRED)
-    if live:
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.id.in_([r.id for r in live]))
-            .values(lease_until=now + lease, leased_by=worker, attempts=Reminder.attempts + 1)
-        )
-    db.session.commit()
-    items = [
-        Claimed(
-            Outgoing(r.id, r.channel, r.recipient, r.subject, r.body, r.attachment, r.payload),
-            r.attempts + 1,
-        )
-        for r in live
-    ]
-    return Claim(items, len(late))
 
 
 def _send(claimed: Sequence[Claimed], registry: Mapping[str, Channel]) -> list[Any]:
@@ -217,18 +168,7 @@ def _mark_failure(
         .values(last_error=text, lease_until=None, **values)
     )
     if values.get("status") == Status.FAILED.value and getattr(result, "rowcount", 0):
-        _share_fate([item.message.id], Status.FAILED)
-
-
-def _share_fate(carriers: Sequence[uuid.UUID], status: Status) -> None:
-    """Texts merged into a carrier that expired or failed were not delivered either:
-    they say so (reason `carrier_expired` / `carrier_failed`), so the appointment's
-    reminders never show a text as merged into one that never went out."""
-    db.session.execute(
-        update(Reminder)
-        .where(Reminder.merged_into.in_(carriers), Reminder.status == Status.MERGED.value)
-        .values(status=status.value, reason=f"carrier_{status.value}")
-    )
+        share_fate([item.message.id], Status.FAILED)
 
 
 def _waking(reminder_id: uuid.UUID, at: datetime) -> datetime:

@@ -13,8 +13,13 @@ from sqlalchemy import select
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.patients.models import Patient
-from kapt_api.protocols.definition import Channel, SessionKind
-from kapt_api.protocols.reminder_text import TemplateError, render_reminder
+from kapt_api.protocols.definition import (
+    Channel,
+    PreparationInstructions,
+    ReminderRule,
+    SessionKind,
+)
+from kapt_api.protocols.reminder_text import ReminderContext, TemplateError, render_reminder
 from kapt_api.reminders import content, rules
 from kapt_api.reminders.models import Reminder, Status
 from kapt_api.scheduling.booking.models import Appointment
@@ -81,14 +86,7 @@ def drafts_for(
     if rule is None or choice is None:
         return []
     context = content.context_for(appointment, clinic)
-    subject: str | None = None
-    body = ""
-    skip = choice.skip_reason
-    try:
-        message = render_reminder(rule, choice.channel, context, definition.preparation)
-        subject, body = message.subject, message.body
-    except TemplateError:
-        skip = skip or "text_too_long"
+    subject, body, skip = _text(rule, choice, context, definition.preparation)
     attachment = None
     if choice.channel is Channel.EMAIL:
         attachment = content.calendar_event(appointment, clinic, domain=mail_domain(), now=now)
@@ -111,6 +109,21 @@ def drafts_for(
             )
         )
     return drafts
+
+
+def _text(
+    rule: ReminderRule,
+    choice: rules.ChannelChoice,
+    context: ReminderContext,
+    preparation: PreparationInstructions,
+) -> tuple[str | None, str, str | None]:
+    """The subject and body on the chosen channel, and why the reminder is skipped, if it
+    is: one the protocol's template makes too long for its channel is never sent."""
+    try:
+        message = render_reminder(rule, choice.channel, context, preparation)
+    except TemplateError:
+        return None, "", choice.skip_reason or "text_too_long"
+    return message.subject, message.body, choice.skip_reason
 
 
 def apply(row: Reminder, draft: Draft, appointment: Appointment) -> None:

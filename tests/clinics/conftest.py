@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from kapt_api.auth.models import Role, User
+from kapt_api.auth.models import AuditEvent, Role, User
 from kapt_api.clinics.models import Clinic, StaffMember
+from kapt_api.db import db
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -81,3 +83,14 @@ def assert_retry_answers_the_first(
     assert again.get_json()["id"] == first.get_json()["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers.get("Location") == first.headers.get("Location")
+
+
+def audited(resource_type: str, resource_id: Any) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.resource_type == resource_type,
+                AuditEvent.resource_id == str(resource_id),
+            )
+        )
+    )

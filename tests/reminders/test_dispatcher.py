@@ -25,10 +25,10 @@ from kapt_api.reminders.channels import (
     SmtpChannel,
     SmtpSettings,
 )
+from kapt_api.reminders.claims import claim
 from kapt_api.reminders.dispatcher import (
     Limits,
     channels_of,
-    claim,
     dispatch_due,
     dispatch_until_idle,
 )

@@ -1,0 +1,134 @@
+"""Email over SMTP: text and HTML parts, the calendar event attached as invite.ics, and
+the row's id in the Message-ID."""
+
+from __future__ import annotations
+
+import html
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from kapt_api.reminders.channels.outgoing import (
+    TIMEOUT_SECONDS,
+    DeliveryError,
+    Outcome,
+    Outgoing,
+    message_id,
+)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+
+    @property
+    def domain(self) -> str:
+        return self.sender.rpartition("@")[2]
+
+
+def email_message(message: Outgoing, *, sender: str, domain: str) -> EmailMessage:
+    """Text and HTML parts, and the calendar event attached as invite.ics."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject or ""
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id(message.id, domain)
+    mail.set_content(message.body)
+    paragraphs = "".join(
+        f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
+        for p in message.body.split("\n\n")
+        if p.strip()
+    )
+    mail.add_alternative(f"<!doctype html><html><body>{paragraphs}</body></html>", subtype="html")
+    if message.attachment:
+        mail.add_attachment(
+            message.attachment.encode(),
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": "PUBLISH"},
+        )
+    return mail
+
+
+def _smtp_outcome(exc: smtplib.SMTPException) -> DeliveryError:
+    code = getattr(exc, "smtp_code", None)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [c for c, _ in exc.recipients.values()]
+        code = min(codes) if codes else None
+    permanent = isinstance(code, int) and 500 <= code < 600
+    return DeliveryError(f"SMTP {code or ''} {type(exc).__name__}".strip(), permanent=permanent)
+
+
+@dataclass
+class SmtpChannel:
+    """Email over one SMTP connection, kept open between batches (a relay answers a new
+    connection far slower than a message) and opened again when the relay closed it."""
+
+    settings: SmtpSettings
+    _smtp: smtplib.SMTP | None = field(default=None, repr=False)
+
+    def _connect(self) -> smtplib.SMTP:
+        # EHLO with the sender's domain: smtplib's default looks the machine's name up
+        # in DNS on every connection.
+        smtp = smtplib.SMTP(
+            self.settings.host,
+            self.settings.port,
+            local_hostname=self.settings.domain,
+            timeout=TIMEOUT_SECONDS,
+        )
+        if self.settings.starttls:
+            smtp.starttls()
+        if self.settings.username:
+            smtp.login(self.settings.username, self.settings.password)
+        return smtp
+
+    def deliver(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for number, message in enumerate(messages):
+            try:
+                outcomes.append(self._send(message))
+            except (OSError, smtplib.SMTPException) as exc:
+                # No connection: this message and the rest wait for the next try.
+                self.close()
+                error = DeliveryError(
+                    f"SMTP connection failed: {type(exc).__name__}", permanent=False
+                )
+                return outcomes + [error] * (len(messages) - number)
+        return outcomes
+
+    def _send(self, message: Outgoing) -> Outcome:
+        mail = email_message(message, sender=self.settings.sender, domain=self.settings.domain)
+        try:
+            return self._transmit(mail)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            # The relay closed the idle connection: open a new one, once.
+            self.close()
+            return self._transmit(mail)
+
+    def _transmit(self, mail: EmailMessage) -> Outcome:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(mail)
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except smtplib.SMTPException as exc:
+            return _smtp_outcome(exc)
+        return None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
