@@ -381,7 +381,7 @@ def test_the_openapi_document_names_every_reason_for_a_401(client):
 PUBLIC_API = {
     ("auth.create_token", "POST"),
     # A calendar app cannot send a bearer token: the feed's URL carries its own secret.
-    ("calendar.calendar_feed", "GET"),
+    ("calendar.feeds.calendar_feed", "GET"),
 }
 
 
