@@ -206,3 +206,54 @@ def audit_rows(**where: Any) -> list[AuditEvent]:
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """`day` days after MONDAY (7 Dec 2026), at hour:minute New York time."""
     return (MONDAY + timedelta(days=day)).replace(hour=hour, minute=minute)
+
+
+# --- over HTTP: the route tests' fixtures ------------------------------------------------
+
+
+@pytest.fixture
+def headers(auth_headers):
+    def make(staff, **extra: str) -> dict[str, str]:
+        return {**auth_headers(staff.user), **extra}
+
+    return make
+
+
+@pytest.fixture
+def post_appointment(client, headers, place, course):
+    def post(kind: str, starts_at, *, who=None, course_id=None, **extra: Any):
+        room = place.dosing_room if kind == "dosing" else place.therapy_room
+        body = {
+            "course_id": str(course_id or course.id),
+            "kind": kind,
+            "starts_at": starts_at.isoformat() if starts_at else None,
+            "room_id": str(room.id),
+            **extra,
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        return client.post(
+            f"{API}/appointments", json=body, headers=headers(who or place.front_desk)
+        )
+
+    return post
+
+
+@pytest.fixture
+def prepared(post_appointment):
+    made = [post_appointment("preparation", at(0, 9)), post_appointment("preparation", at(0, 13))]
+    assert [r.status_code for r in made] == [201, 201], made[0].get_json()
+    return [r.get_json() for r in made]
+
+
+def problem(response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == PROBLEM
+    return response.get_json()
+
+
+def rules_in(body: dict[str, Any]) -> list[str]:
+    return [v["rule"] for v in body["violations"]]
+
+
+def rules_of(error) -> list[str]:
+    return [v.rule for v in error.value.violations]

@@ -1,6 +1,6 @@
-"""Scheduling use cases against the database: enrolment, booking with its holds and
-signals, refusals naming every rule, overrides, moves, cancellations, the status steps,
-and the database refusing overlapping holds by itself."""
+"""Booking use cases against the database: booking with its holds and signals, refusals
+naming every rule, overrides, moves, cancellations and a discontinued course's
+sessions, the status steps, and the database refusing overlapping holds by itself."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
 from kapt_api.patients.models import Patient
-from kapt_api.protocols import service as protocols
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking import attendance, queries, service
 from kapt_api.scheduling.booking import queries as booking_queries
@@ -23,9 +22,9 @@ from kapt_api.scheduling.booking.service import BookingRefused
 from kapt_api.scheduling.courses import service as course_service
 from kapt_api.scheduling.courses import signals
 from kapt_api.scheduling.courses.models import Course
-from kapt_api.scheduling.courses.values import AppointmentStatus, CourseStatus, ReasonCategory
+from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
 from tests.scheduling.builders import MONDAY
-from tests.scheduling.conftest import ESKETAMINE_KEY, at, audit_rows, holds_of
+from tests.scheduling.conftest import at, audit_rows, holds_of, rules_of
 
 pytestmark = pytest.mark.usefixtures("now")
 
@@ -60,104 +59,6 @@ def book(place, caller_of, now):
 def prepared(course, book):
     """The IM KAP course with both preparation sessions booked on Monday."""
     return [book(course, PREPARATION, at(0, 9)), book(course, PREPARATION, at(0, 13))]
-
-
-def rules_of(error) -> list[str]:
-    return [v.rule for v in error.value.violations]
-
-
-# --- enrolment ------------------------------------------------------------------------------
-
-
-def test_enrolling_pins_the_version_and_puts_the_care_team_on_the_patients(
-    course, patient, place, versions
-):
-    assert course.status == CourseStatus.ACTIVE
-    assert course.protocol_version_id == versions["im-kap"].id
-    assert course.definition.sequencing.dose_count == 6
-    assert set(patient.care_team_ids) == {place.prescriber.id, place.therapist.id, place.nurse.id}
-    assert [e.action for e in audit_rows(resource_type="course", patient_id=patient.id)] == [
-        "create"
-    ]
-
-
-def test_enrolling_needs_an_administrator_or_a_prescriber(place, patient, versions, caller_of, now):
-    for who in (place.front_desk, place.nurse, place.therapist):
-        with pytest.raises(Forbidden):
-            course_service.enroll(
-                patient_id=patient.id,
-                protocol_version_id=versions["im-kap"].id,
-                care_team={"prescriber_id": place.prescriber.id},
-                by=caller_of(who),
-                now=now,
-            )
-
-
-def test_enrolling_refuses_a_care_team_that_cannot_staff_the_protocol(
-    place, patient, versions, caller_of, now
-):
-    with pytest.raises(InvalidInput) as refused:
-        course_service.enroll(
-            patient_id=patient.id,
-            protocol_version_id=versions["im-kap"].id,
-            care_team={"prescriber_id": place.nurse.id, "nurse_id": place.nurse.id},
-            by=caller_of(place.prescriber),
-            now=now,
-        )
-    assert refused.value.errors["care_team.prescriber_id"] == [
-        "This staff member is not a prescriber."
-    ]
-    assert "care_team" in refused.value.errors
-
-
-def test_enrolling_refuses_staff_and_patients_of_another_clinic(
-    place, other_place, patient, versions, caller_of, now, make_patient
-):
-    with pytest.raises(InvalidInput) as refused:
-        course_service.enroll(
-            patient_id=patient.id,
-            protocol_version_id=versions[ESKETAMINE_KEY].id,
-            care_team={"prescriber_id": other_place.prescriber.id},
-            by=caller_of(place.prescriber),
-            now=now,
-        )
-    assert "care_team.prescriber_id" in refused.value.errors
-    stranger = make_patient(other_place.clinic)
-    with pytest.raises(InvalidInput) as refused:
-        course_service.enroll(
-            patient_id=stranger.id,
-            protocol_version_id=versions[ESKETAMINE_KEY].id,
-            care_team={"prescriber_id": place.prescriber.id},
-            by=caller_of(place.prescriber),
-            now=now,
-        )
-    assert refused.value.errors == {"patient_id": ["No patient with this id."]}
-
-
-def test_enrolling_on_a_draft_version_is_refused(place, patient, versions, admin, caller_of, now):
-    version = versions["im-kap"]
-    draft = protocols.create_draft(
-        protocol=version.protocol,
-        from_version_id=None,
-        template_key=None,
-        notes="",
-        by=admin,
-        now=now,
-    )
-    with pytest.raises(RuleRefused) as refused:
-        course_service.enroll(
-            patient_id=patient.id,
-            protocol_version_id=draft.id,
-            care_team={"prescriber_id": place.prescriber.id, "therapist_id": place.therapist.id},
-            by=caller_of(place.prescriber),
-            now=now,
-        )
-    assert rules_of(refused) == ["protocol_version_not_published"]
-
-
-def test_a_second_active_course_on_the_same_protocol_is_refused(course, make_course):
-    with pytest.raises(Conflict):
-        make_course()
 
 
 # --- booking -------------------------------------------------------------------------------
@@ -628,12 +529,6 @@ def test_discontinuing_cancels_the_booked_sessions_still_to_come(
         course_service.discontinue(
             course=course, reason="Again", by=caller_of(place.prescriber), now=now
         )
-
-
-def test_only_an_admin_or_the_care_teams_prescriber_discontinues(course, place, caller_of, now):
-    for who in (place.front_desk, place.therapist):
-        with pytest.raises(Forbidden):
-            course_service.discontinue(course=course, reason="x", by=caller_of(who), now=now)
 
 
 def test_another_clinics_appointments_and_courses_are_not_found(
