@@ -172,9 +172,13 @@ def discontinue(
     course.discontinued_by = by.user_id
     course.discontinue_reason = reason
     course.discontinue_reason_category = reason_category
-    signals.course_discontinued.send(
+    heard = signals.course_discontinued.send(
         course, reason=DISCONTINUED, reason_category=reason_category, by=by, now=now
     )
+    # Booking cancels the sessions to come (booking/receivers.py). Unheard, the course
+    # would end with its doses still booked and reminded: refuse rather than do that.
+    if not heard:
+        raise RuntimeError("nothing cancels a discontinued course's booked sessions")
     db.session.flush()
     audit.record(
         "discontinue", RESOURCE, course.id, patient_id=course.patient_id, actor_id=by.user_id

@@ -8,6 +8,7 @@ import pytest
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, RuleRefused
 from kapt_api.protocols import service as protocols
 from kapt_api.scheduling.courses import service as course_service
+from kapt_api.scheduling.courses import signals
 from kapt_api.scheduling.courses.values import CourseStatus
 from tests.scheduling.conftest import ESKETAMINE_KEY, audit_rows, rules_of
 
@@ -115,3 +116,15 @@ def test_only_an_admin_or_the_care_teams_prescriber_discontinues(course, place, 
     for who in (place.front_desk, place.therapist):
         with pytest.raises(Forbidden):
             course_service.discontinue(course=course, reason="x", by=caller_of(who), now=now)
+
+
+def test_a_discontinuation_nobody_cancels_the_sessions_of_is_refused(
+    course, place, caller_of, now, monkeypatch
+):
+    # As if booking's receivers were never loaded: the course must not end with its
+    # sessions left booked.
+    monkeypatch.setattr(signals.course_discontinued, "receivers", {})
+    with pytest.raises(RuntimeError):
+        course_service.discontinue(
+            course=course, reason="x", by=caller_of(place.prescriber), now=now
+        )
