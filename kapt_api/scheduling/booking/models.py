@@ -52,7 +52,7 @@ class Appointment(IdMixin, TimestampMixin, Base):
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
         Index("ix_appointments_clinic_starts", "clinic_id", "starts_at"),
         # The hourly search for doses given without their integration session booked
-        # (integration_gaps.py) reads the recently completed doses only.
+        # (courses/integration_gaps.py) reads the recently completed doses only.
         Index(
             "ix_appointments_completed_doses",
             "ends_at",

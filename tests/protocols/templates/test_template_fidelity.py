@@ -172,7 +172,7 @@ KAP_DOSING_LENGTH = (
     "https://temenos.center/what-to-expect-from-ketamine-assisted-psychotherapy"
 )
 KAP_MONITORING = (
-    "templates.py: 2 h minimum monitoring for a 2-3 h dosing session, *design suggestion* "
+    "templates/building_blocks.py: 2 h minimum monitoring for a 2-3 h dosing session, *design suggestion* "
     "resting on DOMAIN.md §3.2"
 )
 INTEGRATION_IM = (
