@@ -172,8 +172,8 @@ KAP_DOSING_LENGTH = (
     "https://temenos.center/what-to-expect-from-ketamine-assisted-psychotherapy"
 )
 KAP_MONITORING = (
-    "templates/building_blocks.py: 2 h minimum monitoring for a 2-3 h dosing session, *design suggestion* "
-    "resting on DOMAIN.md §3.2"
+    "templates/building_blocks.py: 2 h minimum monitoring for a 2-3 h dosing session, "
+    "*design suggestion* resting on DOMAIN.md §3.2"
 )
 INTEGRATION_IM = (
     "DOMAIN.md §3.2 [PRACTICE]: integration within 1-3 days after IM/IV dosing, Balance "
