@@ -10,7 +10,8 @@ second; the run exits 1 when a goal is missed.
 
     .venv/bin/python -m bench.bench_reminder_lag [--quick] [--window-seconds 3600]
 
-The full run takes the window plus about a minute; --quick takes under a minute.
+The full run takes the window plus about a minute; --quick about a minute (55 s on
+a quiet 2-core machine): 400 reminders a second, more than two dispatchers keep up with.
 """
 
 from __future__ import annotations
