@@ -10,8 +10,9 @@ second; the run exits 1 when a goal is missed.
 
     .venv/bin/python -m bench.bench_reminder_lag [--quick] [--window-seconds 3600]
 
-The full run takes the window plus about a minute; --quick about a minute (55 s on
-a quiet 2-core machine): 400 reminders a second, more than two dispatchers keep up with.
+The full run takes the window plus about a minute; --quick about a minute (48 s on a
+quiet 2-core machine). --quick is 400 reminders a second, near what 2 cores sustain:
+run it on a quiet machine, or its lag is the machine's load.
 """
 
 from __future__ import annotations
@@ -317,7 +318,9 @@ def bench(options: argparse.Namespace, server: SmtpServer, stop: Event) -> list[
 
 
 def _terminated(signum: int, _frame: object) -> None:
-    # SIGTERM ends the run as Ctrl+C does, so the dispatchers and the database go too.
+    # SIGTERM ends the run as Ctrl+C does, so the dispatchers and the database go too
+    # (a dispatcher finishes the batches it has claimed first: up to a minute).
+    print("terminated: stopping the dispatchers and dropping the database", flush=True)
     raise SystemExit(128 + signum)
 
 
