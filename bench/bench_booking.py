@@ -1,0 +1,319 @@
+"""How many statements does one booking issue, and how does it compare with the same work
+as raw SQL? (issue 14, item 1: measurement only)
+
+    .venv/bin/python -m bench.bench_booking --quick           # 10,000 only, under a minute
+    .venv/bin/python -m bench.bench_booking --sizes 10000 1000000
+
+Each booking runs in process through `booking.service.book`, as the API calls it: a fresh
+session, committed, the reminder planning that rides on `appointment_booked` included
+(bench_scale's `book_one`: a preparation session for a fresh course in a busy therapist's
+free hour). Every statement it sends is captured (`before_cursor_execute`). The same
+statements, with the same parameters, are then replayed on one raw connection in one
+transaction, committed: the booking's work with nothing of Python's around it. Only the
+booking's own rows are adjusted, so the replay cannot collide with the booking it copies:
+every time moved to a later free hour of the same room and therapist, and the new rows'
+ids (the appointment's, its holds', its audit row's) replaced by fresh ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import statistics
+import sys
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench import bench_scale, seed
+from kapt_api.db import db
+
+ROUNDS, QUICK_ROUNDS, WARM_UP = 40, 15, 2
+GOAL_QUERIES, GOAL_VS_RAW, GOAL_SIZE = 8, 2.0, 1.5
+SHOWN_CHARS = 100
+NEW_ROW_ID = re.compile(r"^id(__\d+)?$")
+
+
+@dataclass
+class Statement:
+    sql: str
+    parameters: Any
+    many: bool
+    issuer: str = ""
+
+    @property
+    def group(self) -> str:
+        """What in the booking issued it, from the SQL and the innermost kapt_api frame."""
+        text = self.sql.lstrip().upper()
+        if "AUDIT_EVENTS" in text:
+            return "audit"
+        if self.issuer.startswith("reminders/"):
+            return "reminder planning (reminders package, on appointment_booked)"
+        if self.issuer.endswith(("locked_course", "lock_schedules")):
+            return "course lock"
+        if self.issuer.endswith("patient_care_team"):
+            return "who may book (care team)"
+        if self.issuer.endswith("course_sessions"):
+            return "rules: course state"
+        if not text.startswith("SELECT"):
+            return "writes"
+        return "calendar reads (rules)"
+
+
+@dataclass
+class Capture:
+    """Statements sent through the engine while it is listening."""
+
+    with_issuer: bool = False
+    statements: list[Statement] = field(default_factory=list)
+
+    def __call__(self, _conn: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
+        # SQLAlchemy's "insertmanyvalues" sends many rows as one statement, flagged `many`.
+        many = isinstance(parameters, list | tuple) and bool(parameters)
+        found = Statement(sql, parameters, many and isinstance(parameters[0], dict | list | tuple))
+        if self.with_issuer:
+            found.issuer = _issuer()
+        self.statements.append(found)
+
+    @contextmanager
+    def listening(self) -> Iterator[Capture]:
+        self.statements = []
+        sa.event.listen(db.engine, "before_cursor_execute", self)
+        try:
+            yield self
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", self)
+
+
+def _issuer() -> str:
+    """The innermost kapt_api function on the stack; "autoflush" when a query of it
+    flushed rows another function added (the audit row, flushed by the next SELECT)."""
+    stack = traceback.extract_stack()
+    frames = [
+        f for f in stack if "/kapt_api/" in f.filename and not f.filename.endswith("kapt_api/db.py")
+    ]
+    if not frames:
+        return "?"
+    flushed = " (autoflush)" if any(f.name == "_autoflush" for f in stack) else ""
+    return f"{frames[-1].filename.split('/kapt_api/')[1]}:{frames[-1].name}{flushed}"
+
+
+# --- the raw replay -----------------------------------------------------------------------------
+
+
+def _adjusted(value: Any, shift: timedelta, ids: dict[uuid.UUID, uuid.UUID]) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value + shift
+    if isinstance(value, uuid.UUID):
+        return ids.get(value, value)
+    if isinstance(value, list | tuple):
+        return type(value)(_adjusted(v, shift, ids) for v in value)
+    return value
+
+
+def _parameters(statement: Statement, shift: timedelta, ids: dict[uuid.UUID, uuid.UUID]) -> Any:
+    is_insert = statement.sql.lstrip().upper().startswith("INSERT")
+    rows = statement.parameters if statement.many else [statement.parameters]
+    out = []
+    for row in rows:
+        if isinstance(row, dict):
+            if is_insert:  # ids the booking made for its new rows: fresh ones for the copy
+                for key, value in row.items():
+                    if NEW_ROW_ID.match(key) and isinstance(value, uuid.UUID):
+                        ids.setdefault(value, uuid.uuid4())
+            row = {key: _adjusted(value, shift, ids) for key, value in row.items()}
+        else:
+            row = _adjusted(row, shift, ids)
+        out.append(row)
+    return out if statement.many else out[0]
+
+
+def replay(
+    connection: Any, statements: list[Statement], shift: timedelta, appointment_id: uuid.UUID
+) -> float:
+    """Run the statements in one transaction on `connection`, committed; milliseconds."""
+    ids: dict[uuid.UUID, uuid.UUID] = {}
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for statement in statements:
+            parameters = _parameters(statement, shift, ids)
+            if statement.many:
+                cursor.executemany(statement.sql, parameters)
+            else:
+                cursor.execute(statement.sql, parameters or None)
+            if appointment_id not in ids and statement.sql.lstrip().startswith(
+                "INSERT INTO appointments "
+            ):
+                # An id the database made would come back; one the ORM made was mapped above.
+                (ids[appointment_id],) = cursor.fetchone()
+    connection.commit()
+    return (time.perf_counter() - started) * 1000
+
+
+# --- one size -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    size: int
+    shown: list[Statement]
+    counts: list[int]
+    booking_ms: list[float]
+    raw_ms: list[float]
+
+
+def _replay_slots(target: bench_scale.Target) -> dict[int, Iterator[datetime]]:
+    """Free hours per room from the far end of the seeded weeks, away from the bookings'."""
+    by_room: dict[int, list[datetime]] = {}
+    for starts_at, room in target._gaps():
+        by_room.setdefault(room, []).append(starts_at)
+    return {room: iter(reversed(hours)) for room, hours in by_room.items()}
+
+
+def measure(target: bench_scale.Target, rounds: int) -> Result:
+    capture = Capture()
+    replay_at = _replay_slots(target)
+    booking_ms: list[float] = []
+    raw_ms: list[float] = []
+    counts: list[int] = []
+    shown: list[Statement] = []
+    with target.app.app_context():
+        connection = db.engine.raw_connection()
+    try:
+        for round_number in range(-WARM_UP - 1, rounds):
+            capture.with_issuer = round_number == -1  # the listing; its stack walk is slow
+            starts_at, room = _peek(target)
+            with bench_scale.in_context(target), capture.listening():
+                started = time.perf_counter()
+                bench_scale.book_one(target)
+                ms = (time.perf_counter() - started) * 1000
+            statements = list(capture.statements)
+            # In UTC: two times of one zone subtract as wall clocks, across DST too.
+            shift = next(replay_at[room]).astimezone(UTC) - starts_at.astimezone(UTC)
+            assert shift > timedelta(0), "too many rounds for the seeded free hours"
+            raw = replay(connection.driver_connection, statements, shift, target.booked[-1])
+            if round_number == -1:
+                shown = statements
+            if round_number >= 0:
+                booking_ms.append(ms)
+                raw_ms.append(raw)
+                counts.append(len(statements))
+    finally:
+        connection.close()
+    return Result(target.size, shown, counts, booking_ms, raw_ms)
+
+
+def _peek(target: bench_scale.Target) -> tuple[datetime, int]:
+    """The free hour book_one will take next, without taking it."""
+    starts_at, room = next(target.gaps)
+    target.gaps = itertools.chain([(starts_at, room)], target.gaps)
+    return starts_at, room
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def print_statements(statements: list[Statement]) -> None:
+    print(f"\nthe statements of one booking ({len(statements)}), first {SHOWN_CHARS} characters:")
+    group = None
+    for number, statement in enumerate(statements, 1):
+        if statement.group != group:
+            group = statement.group
+            print(f"  -- {group}")
+        text = " ".join(statement.sql.split())[:SHOWN_CHARS]
+        print(f"  {number:>3}. {text}    [{statement.issuer}]")
+    by_group = Counter(s.group for s in statements)
+    print("  by what issues them: " + ", ".join(f"{g} {n}" for g, n in by_group.items()))
+    read: Counter[str] = Counter()
+    for statement in statements:
+        if statement.sql.lstrip().upper().startswith("SELECT"):
+            read.update(set(re.findall(r"(?:FROM|JOIN) (\w+)", statement.sql)))
+    again = ", ".join(f"{t} x{n}" for t, n in read.most_common() if n > 1)
+    print(f"  tables read by more than one SELECT: {again or 'none'}")
+
+
+def figure(name: str, value: str, goal: str | None, met: bool) -> bool:
+    suffix = f" (goal: {goal})" if goal else ""
+    print(f"{name}: {value}{suffix}{'' if met else '  MISSED'}")
+    return met
+
+
+def report(results: list[Result]) -> bool:
+    first = results[0]
+    print_statements(first.shown)
+    print()
+    passed = True
+    for result in results:
+        label = "" if result is first else f"_{result.size}"
+        queries = max(result.counts)
+        booking = statistics.median(result.booking_ms)
+        raw = statistics.median(result.raw_ms)
+        ratio = booking / raw
+        if label:
+            print(f"at {result.size:,} appointments:")
+        passed &= figure(f"booking_queries{label}", str(queries), f"<= {GOAL_QUERIES}",
+                         queries <= GOAL_QUERIES)  # fmt: skip
+        figure(f"booking_ms_median{label}", f"{booking:.2f}", None, True)
+        figure(f"raw_sql_ms_median{label}", f"{raw:.2f}", None, True)
+        passed &= figure(f"booking_vs_raw{label}", f"{ratio:.2f}", f"<= {GOAL_VS_RAW:g}",
+                         ratio <= GOAL_VS_RAW)  # fmt: skip
+    if len(results) == 2:
+        small, large = (statistics.median(r.booking_ms) for r in results)
+        ratio = large / small
+        passed &= figure("booking_1m_vs_10k", f"{ratio:.2f}", f"<= {GOAL_SIZE}", ratio <= GOAL_SIZE)
+    rounds = len(first.booking_ms)
+    print(f"(medians over {rounds} bookings per size after {WARM_UP + 1} not counted; "
+          f"statements per booking: min {min(first.counts)}, max {max(first.counts)})")  # fmt: skip
+    return passed
+
+
+def existing_databases(server: str) -> set[str]:
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        found = set(connection.scalars(sa.text("SELECT datname FROM pg_database")))
+    admin.dispose()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 only, fewer rounds")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--server", default=seed.SERVER)
+    options = parser.parse_args()
+    sizes = [10_000] if options.quick else options.sizes
+    rounds = options.rounds or (QUICK_ROUNDS if options.quick else ROUNDS)
+    existing = existing_databases(options.server)
+    results = []
+    for size in sizes:
+        name = f"kapt_bench_{size}"
+        if name not in existing:
+            # Not seeded here: 1,000,000 takes 20 to 40 minutes (docs/benchmarks.md).
+            print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")
+            continue
+        app = seed.bench_app(seed.database_url(name, options.server), KAPT_SCHEDULE_CACHE_DAYS=0)
+        target = bench_scale.Target(size, app, seed.Shape.of(size))
+        bench_scale.cleanup(target)
+        print(f"booking {rounds + WARM_UP + 1} times at {size:,} appointments ...", flush=True)
+        try:
+            results.append(measure(target, rounds))
+        finally:
+            bench_scale.cleanup(target)
+    if not results:
+        raise SystemExit("no seeded database to measure")
+    passed = report(results) and len(results) == len(sizes)
+    sys.exit(0 if passed else 1)
+
+
+if __name__ == "__main__":
+    main()
