@@ -119,4 +119,11 @@ class ProtocolVersion(IdMixin, Base):
 
     @property
     def definition(self) -> ProtocolDefinition:
-        return definition_of(self)
+        # Parsed once per document this row holds: a new document (an edited draft, or
+        # the row read again) is a new object, and is parsed, or found by content, again.
+        document = self.document
+        kept = self.__dict__.get("_kept_definition")
+        if kept is None or kept[0] is not document:
+            kept = (document, definition_of(self))
+            self.__dict__["_kept_definition"] = kept
+        return kept[1]

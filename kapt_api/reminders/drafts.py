@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
@@ -76,8 +77,10 @@ def drafts_for(
 ) -> list[Draft]:
     """The reminders the appointment's protocol asks for whose time has not passed
     (with `keep_passed`, those too: a text re-rendered as its own keeps its offset)."""
+    # Found in the session when the change locked its course (locked_course reads the
+    # patient and the clinic with it); the patient's care team is not needed here.
     course = db.session.get(Course, appointment.course_id)
-    patient = db.session.get(Patient, appointment.patient_id)
+    patient = db.session.get(Patient, appointment.patient_id, options=[lazyload(Patient.care_team)])
     clinic = db.session.get(Clinic, appointment.clinic_id)
     assert course is not None and patient is not None and clinic is not None
     definition = course.definition

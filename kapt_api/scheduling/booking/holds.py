@@ -27,11 +27,13 @@ def release(appointment_id: uuid.UUID) -> None:
     db.session.execute(delete(ResourceHold).where(ResourceHold.appointment_id == appointment_id))
 
 
-def hold(appointment: Appointment, keys: Iterable[str]) -> None:
-    """Replace the appointment's holds by these resources, from its start to the end of
-    its buffer: the old ones deleted first (a moved session may overlap where it was),
-    the new ones in the order given (concurrent bookings take them in the same order)."""
-    release(appointment.id)
+def hold(appointment: Appointment, keys: Iterable[str], *, replace: bool = True) -> None:
+    """Hold these resources for the appointment, from its start to the end of its
+    buffer, in the order given (concurrent bookings take them in the same order). With
+    `replace` (an appointment that may hold some already: a move), its old holds are
+    deleted first, as a moved session may overlap where it was."""
+    if replace:
+        release(appointment.id)
     db.session.add_all(
         ResourceHold(
             appointment_id=appointment.id,

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
 from kapt_api.clinics import service as clinics
-from kapt_api.clinics.models import Clinic, Room, RoomKind, TimeOff, WorkingHours
+from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember, TimeOff, WorkingHours
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
@@ -38,7 +38,7 @@ from kapt_api.scheduling.booking.values import (
     StaffFacts,
 )
 from kapt_api.scheduling.courses import policy, queries
-from kapt_api.scheduling.courses.queries import staff_members, staff_roles
+from kapt_api.scheduling.courses.queries import member_columns, members_of, staff_joined
 
 # A hold lasts a session and its buffer: never longer than a protocol may define.
 RESOURCE = "appointment"
@@ -46,7 +46,7 @@ LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 
 
 def room_facts(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> RoomFacts:
-    room = db.session.get(Room, room_id)
+    room = db.session.execute(_ROOM, {"room_id": room_id}).first()
     if room is None or room.clinic_id != clinic_id:
         raise InvalidInput({"room_id": ["No room with this id at the patient's clinic."]})
     if not room.active:
@@ -54,40 +54,47 @@ def room_facts(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> RoomFacts:
     return RoomFacts(room.id, room.name, RoomKind(room.kind))
 
 
-def _weekly_hours(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[WeeklyInterval]]:
-    found: dict[uuid.UUID, list[WeeklyInterval]] = {staff_id: [] for staff_id in staff_ids}
-    rows = db.session.execute(
-        select(WorkingHours.staff_id, WorkingHours.weekday, WorkingHours.starts, WorkingHours.ends)
-        .where(WorkingHours.staff_id.in_(staff_ids))
-        .order_by(WorkingHours.weekday, WorkingHours.starts)
-    )
-    for staff_id, weekday, starts, ends in rows:
-        found[staff_id].append(WeeklyInterval(weekday, starts, ends))
-    return found
+_ROOM = select(Room.id, Room.clinic_id, Room.name, Room.kind, Room.active).where(
+    Room.id == bindparam("room_id")
+)
 
 
-def _time_off(staff_ids: Sequence[uuid.UUID], around: UtcRange) -> dict[uuid.UUID, list[UtcRange]]:
-    found: dict[uuid.UUID, list[UtcRange]] = {staff_id: [] for staff_id in staff_ids}
-    rows = db.session.execute(
-        select(TimeOff.staff_id, TimeOff.starts_at, TimeOff.ends_at).where(
-            TimeOff.staff_id.in_(staff_ids),
-            TimeOff.starts_at < around[1],
-            TimeOff.ends_at > around[0],
+# Built once (each booking runs it), its parameters bound at execution: each person's
+# rows are the product of their roles, weekly intervals and time off in the window.
+_STAFF = (
+    staff_joined(
+        select(
+            *member_columns(),
+            WorkingHours.weekday,
+            WorkingHours.starts,
+            WorkingHours.ends,
+            TimeOff.starts_at,
+            TimeOff.ends_at,
         )
     )
-    for staff_id, starts_at, ends_at in rows:
-        found[staff_id].append((starts_at, ends_at))
-    return found
+    .outerjoin(WorkingHours, WorkingHours.staff_id == StaffMember.id)
+    .outerjoin(
+        TimeOff,
+        (TimeOff.staff_id == StaffMember.id)
+        & (TimeOff.starts_at < bindparam("end"))
+        & (TimeOff.ends_at > bindparam("start")),
+    )
+    .where(StaffMember.id.in_(bindparam("staff_ids", expanding=True)))
+)
 
 
 def staff_facts(
     staff_ids: Sequence[uuid.UUID], *, clinic_id: uuid.UUID, around: UtcRange
 ) -> tuple[StaffFacts, ...]:
     """The booked people with their roles, weekly hours and the time off touching
-    `around`; refused unless each is named once and works, active, at the clinic."""
+    `around`; refused unless each is named once and works, active, at the clinic.
+
+    One statement (_STAFF), its rows folded back into sets here."""
     if len(set(staff_ids)) != len(staff_ids):
         raise InvalidInput({"staff_ids": ["Name each staff member once."]})
-    members = staff_members(staff_ids)
+    window = {"staff_ids": list(staff_ids), "start": around[0], "end": around[1]}
+    rows = db.session.execute(_STAFF, window).all()
+    members = members_of(rows)
     problems = [
         f"{staff_id} is not an active staff member of the patient's clinic."
         for staff_id in staff_ids
@@ -97,17 +104,19 @@ def staff_facts(
     ]
     if problems:
         raise InvalidInput({"staff_ids": problems})
-    roles, hours, away = (
-        staff_roles(staff_ids),
-        _weekly_hours(staff_ids),
-        _time_off(staff_ids, around),
-    )
+    hours: dict[uuid.UUID, set[WeeklyInterval]] = {staff_id: set() for staff_id in staff_ids}
+    away: dict[uuid.UUID, set[UtcRange]] = {staff_id: set() for staff_id in staff_ids}
+    for row in rows:
+        if row.weekday is not None:
+            hours[row.id].add(WeeklyInterval(row.weekday, row.starts, row.ends))
+        if row.starts_at is not None:
+            away[row.id].add((row.starts_at, row.ends_at))
     return tuple(
         StaffFacts(
             id=staff_id,
             name=members[staff_id].name,
-            roles=roles[staff_id],
-            working_hours=tuple(hours[staff_id]),
+            roles=members[staff_id].roles,
+            working_hours=tuple(sorted(hours[staff_id])),
             time_off=tuple(sorted(away[staff_id])),
         )
         for staff_id in staff_ids
@@ -118,15 +127,23 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
     """The holds of these resources that overlap `around`. No hold is longer than the
     longest session and buffer a protocol may define, so its start is bounded on both
     sides: the (resource_key, starts_at) index reads the window, not the history."""
-    rows = db.session.scalars(
-        select(ResourceHold).where(
-            ResourceHold.resource_key.in_(keys),
-            ResourceHold.starts_at < around[1],
-            ResourceHold.starts_at > around[0] - LONGEST_HOLD,
-            ResourceHold.ends_at > around[0],
-        )
-    )
-    return tuple(Hold(h.resource_key, h.starts_at, h.ends_at, h.appointment_id) for h in rows)
+    window = {"keys": list(keys), "start": around[0], "end": around[1],
+              "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
+    return tuple(Hold(*row) for row in db.session.execute(_HOLDS, window))
+
+
+# Built once (each booking runs it), its parameters bound at execution.
+_HOLDS = select(
+    ResourceHold.resource_key,
+    ResourceHold.starts_at,
+    ResourceHold.ends_at,
+    ResourceHold.appointment_id,
+).where(
+    ResourceHold.resource_key.in_(bindparam("keys", expanding=True)),
+    ResourceHold.starts_at < bindparam("end"),
+    ResourceHold.starts_at > bindparam("earliest"),
+    ResourceHold.ends_at > bindparam("start"),
+)
 
 
 def calendar(

@@ -112,11 +112,12 @@ def _save(
     """Write the appointment and its holds in a savepoint. A hold the database refuses
     (a booking committed a moment ago) rolls the savepoint back, and the request is
     checked again against what is now there, so the refusal names every rule."""
+    new = appointment not in db.session
     try:
         with db.session.begin_nested():
             db.session.add(appointment)
             db.session.flush()
-            holds.hold(appointment, request.resource_keys())
+            holds.hold(appointment, request.resource_keys(), replace=not new)
     except IntegrityError as error:
         rule = holds.refused_rule(error)
         if rule is None:

@@ -17,7 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kapt_api.clinics.models import Clinic
 from kapt_api.db import Base, IdMixin, TimestampMixin
+from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import ProtocolDefinition
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.courses.values import CourseStatus, ReasonCategory
@@ -65,6 +67,11 @@ class Course(IdMixin, TimestampMixin, Base):
     discontinue_reason_category: Mapped[str | None] = mapped_column(String(20))
 
     protocol_version: Mapped[ProtocolVersion] = relationship(lazy="joined")
+    # Read in the same statement when the course is locked for a change
+    # (queries.locked_course): the booking rules and the reminders planned on the same
+    # signal then find the clinic and the patient without asking the database again.
+    patient: Mapped[Patient] = relationship(viewonly=True)
+    clinic: Mapped[Clinic] = relationship(viewonly=True)
 
     @property
     def definition(self) -> ProtocolDefinition:

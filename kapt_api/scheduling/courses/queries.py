@@ -8,19 +8,19 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Uuid, bindparam, select, text
+from sqlalchemy.orm import joinedload
 
 from kapt_api.auth.models import Role, User, UserRole
 from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.db import db
-from kapt_api.patients.models import CareTeamMember
+from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking.models import (
     VERSION_TOKENS,
     Appointment,
-    ScheduleVersion,
 )
 from kapt_api.scheduling.courses import signals
 from kapt_api.scheduling.courses.models import Course
@@ -36,18 +36,26 @@ def locked_course(course_id: uuid.UUID) -> Course | None:
     """The course, its row locked until the transaction ends (PostgreSQL; SQLite's
     whole database is locked by db.begin_write): changes to one course's schedule
     happen one after the other, so two bookings cannot each pass the spacing rules
-    that together they break. Its clinic's schedule is locked first (lock_schedules:
-    clinics, then courses, then what a change writes)."""
-    clinic_id = db.session.scalar(select(Course.clinic_id).where(Course.id == course_id))
-    if clinic_id is None:
+    that together they break. Its clinic's schedule is locked first (clinics, then
+    courses, then what a change writes; lock_schedules).
+
+    The course comes with its protocol version, its patient and its clinic with the
+    opening hours, in one statement: what every change reads next."""
+    if _locks_rows() and _lock_schedule_of(course_id) is None:
         return None
-    lock_schedules([clinic_id])
-    return db.session.scalar(
-        select(Course)
-        .where(Course.id == course_id)
-        .with_for_update(of=Course)
-        .execution_options(populate_existing=True)
+    return db.session.scalar(_LOCKED_COURSE, {"course_id": course_id})
+
+
+_LOCKED_COURSE = (
+    select(Course)
+    .where(Course.id == bindparam("course_id"))
+    .options(
+        joinedload(Course.patient).lazyload(Patient.care_team),
+        joinedload(Course.clinic).joinedload(Clinic.opening_hours),
     )
+    .with_for_update(of=Course)
+    .execution_options(populate_existing=True)
+)
 
 
 def clinics_of_courses(course_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
@@ -58,36 +66,36 @@ def clinics_of_courses(course_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     return set(db.session.scalars(select(Course.clinic_id).where(Course.id.in_(wanted))))
 
 
+# The statements every booking runs are built once, with their parameters bound at
+# execution: building and keying a statement cost as much as running it.
+_CARE_TEAM = (
+    select(CareTeamMember.staff_id)
+    .where(CareTeamMember.patient_id == bindparam("patient_id"))
+    .order_by(CareTeamMember.staff_id)
+)
+_SESSIONS = (
+    select(
+        Appointment.id, Appointment.kind, Appointment.starts_at, Appointment.ends_at,
+        Appointment.status,
+    )
+    .where(Appointment.course_id == bindparam("course_id"))
+    .order_by(Appointment.starts_at, Appointment.id)
+)  # fmt: skip
+
+
 def patient_care_team(patient_id: uuid.UUID) -> list[uuid.UUID]:
     """The staff ids of the patient's care team."""
-    return list(
-        db.session.scalars(
-            select(CareTeamMember.staff_id)
-            .where(CareTeamMember.patient_id == patient_id)
-            .order_by(CareTeamMember.staff_id)
-        )
-    )
+    return list(db.session.scalars(_CARE_TEAM, {"patient_id": patient_id}))
 
 
 def course_sessions(course_id: uuid.UUID) -> tuple[CourseSession, ...]:
     """Every appointment of the course, any status, as the rules see it, in time order
     (read as plain columns: what the rules need, nothing more)."""
-    rows = db.session.execute(
-        select(
-            Appointment.id,
-            Appointment.kind,
-            Appointment.starts_at,
-            Appointment.ends_at,
-            Appointment.status,
-        )
-        .where(Appointment.course_id == course_id)
-        .order_by(Appointment.starts_at, Appointment.id)
-    )
     return tuple(
         CourseSession(
             row.id, SessionKind(row.kind), row.starts_at, row.ends_at, AppointmentStatus(row.status)
         )
-        for row in rows
+        for row in db.session.execute(_SESSIONS, {"course_id": course_id})
     )
 
 
@@ -120,36 +128,48 @@ class Member:
     name: str
     clinic_id: uuid.UUID
     usable: bool  # the staff record and its login both active
+    roles: frozenset[Role]
+
+
+def member_columns() -> tuple[Any, ...]:
+    """The columns of a Member, for a query joining staff_members to their login
+    (users) and its roles (user_roles, outer: a login may have none): one row a role."""
+    return (
+        StaffMember.id,
+        User.full_name,
+        StaffMember.clinic_id,
+        (StaffMember.active & User.active).label("usable"),
+        UserRole.role,
+    )
+
+
+def staff_joined(stmt: Any) -> Any:
+    """`stmt` over member_columns() with the joins they need."""
+    return stmt.join(User, User.id == StaffMember.user_id).outerjoin(
+        UserRole, UserRole.user_id == StaffMember.user_id
+    )
+
+
+def members_of(rows: Iterable[Any]) -> dict[uuid.UUID, Member]:
+    """The Members in rows that begin with member_columns() (one row a role or more)."""
+    roles: dict[uuid.UUID, set[Role]] = {}
+    first: dict[uuid.UUID, Any] = {}
+    for row in rows:
+        first.setdefault(row.id, row)
+        found = roles.setdefault(row.id, set())
+        if row.role is not None:
+            found.add(Role(row.role))
+    return {
+        staff_id: Member(staff_id, row.full_name, row.clinic_id, bool(row.usable),
+                         frozenset(roles[staff_id]))
+        for staff_id, row in first.items()
+    }  # fmt: skip
 
 
 def staff_members(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Member]:
-    rows = db.session.execute(
-        select(
-            StaffMember.id,
-            User.full_name,
-            StaffMember.clinic_id,
-            StaffMember.active,
-            User.active.label("login_active"),
-        )
-        .join(User, User.id == StaffMember.user_id)
-        .where(StaffMember.id.in_(staff_ids))
-    )
-    return {
-        row.id: Member(row.id, row.full_name, row.clinic_id, row.active and row.login_active)
-        for row in rows
-    }
-
-
-def staff_roles(staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, frozenset[Role]]:
-    found: dict[uuid.UUID, set[Role]] = {staff_id: set() for staff_id in staff_ids}
-    rows = db.session.execute(
-        select(StaffMember.id, UserRole.role)
-        .join(UserRole, UserRole.user_id == StaffMember.user_id)
-        .where(StaffMember.id.in_(staff_ids))
-    )
-    for staff_id, role in rows:
-        found[staff_id].add(Role(role))
-    return {staff_id: frozenset(roles) for staff_id, roles in found.items()}
+    """These staff members (unknown ids left out) with their logins' roles."""
+    stmt = staff_joined(select(*member_columns())).where(StaffMember.id.in_(staff_ids))
+    return members_of(db.session.execute(stmt))
 
 
 def is_active_staff(staff_id: uuid.UUID, *, clinic_id: uuid.UUID) -> bool:
@@ -159,8 +179,36 @@ def is_active_staff(staff_id: uuid.UUID, *, clinic_id: uuid.UUID) -> bool:
 
 def team_roles(staff_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, frozenset[Role]]]:
     """Each of these staff members with their login's roles, in the order given."""
-    members, roles = staff_members(staff_ids), staff_roles(staff_ids)
-    return [(staff_id, roles[staff_id]) for staff_id in staff_ids if staff_id in members]
+    members = staff_members(staff_ids)
+    return [(staff_id, members[staff_id].roles) for staff_id in staff_ids if staff_id in members]
+
+
+# Take a clinic's schedule version row. A row not written yet is made (the clinic's
+# first change, with a new token). An existing one is updated to itself: that locks it
+# and leaves its token as it is, so a change refused after this is rolled back, and one
+# that is not writes a new token. Written as SQL: SQLAlchemy does not cache the compiled
+# form of an ON CONFLICT insert, and compiling it cost more than the statement.
+_TAKE_CLINIC = text(
+    "INSERT INTO schedule_versions (clinic_id, version) "
+    "VALUES (:clinic_id, nextval('schedule_version_tokens')) "
+    "ON CONFLICT (clinic_id) DO UPDATE SET version = schedule_versions.version"
+).bindparams(bindparam("clinic_id", type_=Uuid))
+# The same for the clinic of one course, found in the same statement.
+_TAKE_COURSE_CLINIC = (
+    text(
+        "INSERT INTO schedule_versions (clinic_id, version) "
+        "SELECT clinic_id, nextval('schedule_version_tokens') FROM courses WHERE id = :course_id "
+        "ON CONFLICT (clinic_id) DO UPDATE SET version = schedule_versions.version "
+        "RETURNING clinic_id"
+    )
+    .bindparams(bindparam("course_id", type_=Uuid))
+    .columns(clinic_id=Uuid)
+)
+assert VERSION_TOKENS == "schedule_version_tokens"  # the sequence named above
+
+
+def _locks_rows() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
@@ -171,19 +219,13 @@ def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
     the row is locked anyway from a change's first write to its end. Taken up front and
     in one order, two changes that touch the same clinics (a batch across two clinics,
     the same two booked the other way round) queue on the first row they share instead
-    of each holding one row and waiting for the other's: that was a deadlock. A row not
-    written yet is made here (the clinic's first change), with a new token."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    of each holding one row and waiting for the other's: that was a deadlock."""
+    if not _locks_rows():
         return
     for clinic_id in sorted(set(clinic_ids)):
-        row = postgresql.insert(ScheduleVersion).values(
-            clinic_id=clinic_id, version=func.nextval(VERSION_TOKENS)
-        )
-        # Updating the row to itself locks it and leaves its token as it is: a change
-        # refused after this is rolled back, and one that is not writes a new token.
-        db.session.execute(
-            row.on_conflict_do_update(
-                index_elements=[ScheduleVersion.clinic_id],
-                set_={"version": ScheduleVersion.version},
-            )
-        )
+        db.session.execute(_TAKE_CLINIC, {"clinic_id": clinic_id})
+
+
+def _lock_schedule_of(course_id: uuid.UUID) -> uuid.UUID | None:
+    """lock_schedules for the clinic of one course; None when there is no such course."""
+    return db.session.scalar(_TAKE_COURSE_CLINIC, {"course_id": course_id})

@@ -129,10 +129,13 @@ def test_a_batch_locks_its_clinics_schedules_in_id_order_before_any_course(
     if place.clinic.id == low:  # the items name the higher clinic first
         items.reverse()
     locks: list[str] = []
+    clinic_of = {course.id: place.clinic.id, there.id: other_place.clinic.id}
 
     def note(_conn, _cursor, statement: str, parameters: Any, _context, _many) -> None:
         if statement.startswith("INSERT INTO schedule_versions") and "ON CONFLICT" in statement:
-            locks.append(f"schedule:{parameters['clinic_id']}")
+            # Taken by clinic id, or (one booking) through its course, in one statement.
+            clinic_id = parameters.get("clinic_id") or clinic_of[parameters["course_id"]]
+            locks.append(f"schedule:{clinic_id}")
         elif "FOR UPDATE OF courses" in statement:
             locks.append("course")
 
