@@ -318,13 +318,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--server", default=seed.SERVER)
+    parser.add_argument(
+        "--prefix", default="kapt_bench", help="databases <prefix>_<size> (seed --database)"
+    )
     options = parser.parse_args()
     sizes = [10_000] if options.quick else options.sizes
     rounds = options.rounds or (QUICK_ROUNDS if options.quick else ROUNDS)
     existing = existing_databases(options.server)
     targets = []
     for size in sizes:
-        name = f"kapt_bench_{size}"
+        name = f"{options.prefix}_{size}"
         if name not in existing:
             # Not seeded here: 1,000,000 takes 10 to 40 minutes (docs/benchmarks.md).
             print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import blinker
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
@@ -34,15 +34,20 @@ def _text(value: Any) -> Any:
     return value
 
 
+# Read on every booking, move and cancellation: built once, its clinic bound at execution.
+_SUBSCRIPTIONS = select(
+    WebhookSubscription.url, WebhookSubscription.events, WebhookSubscription.secret
+).where(
+    WebhookSubscription.clinic_id == bindparam("clinic_id"),
+    WebhookSubscription.active.is_(True),
+)
+
+
 def announce(
     event: str, *, clinic_id: uuid.UUID, data: dict[str, Any], now: datetime
 ) -> list[Reminder]:
     """Write one signed post per active subscription of the clinic to this event."""
-    found = db.session.scalars(
-        select(WebhookSubscription).where(
-            WebhookSubscription.clinic_id == clinic_id, WebhookSubscription.active.is_(True)
-        )
-    )
+    found = db.session.execute(_SUBSCRIPTIONS, {"clinic_id": clinic_id})
     rows = []
     for subscription in found:
         if event not in subscription.events:

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from kapt_api.db import db
@@ -34,16 +34,16 @@ def hold(appointment: Appointment, keys: Iterable[str], *, replace: bool = True)
     deleted first, as a moved session may overlap where it was."""
     if replace:
         release(appointment.id)
-    db.session.add_all(
-        ResourceHold(
-            appointment_id=appointment.id,
-            resource_key=key,
-            starts_at=appointment.starts_at,
-            ends_at=appointment.held_until,
-        )
+    rows = [
+        {
+            "appointment_id": appointment.id,
+            "resource_key": key,
+            "starts_at": appointment.starts_at,
+            "ends_at": appointment.held_until,
+        }
         for key in keys
-    )
-    db.session.flush()
+    ]
+    db.session.execute(insert(ResourceHold), rows)  # one statement, no objects to track
 
 
 def refused_rule(error: IntegrityError) -> str | None:

@@ -17,8 +17,15 @@ from sqlalchemy import Select, bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
-from kapt_api.clinics import service as clinics
-from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember, TimeOff, WorkingHours
+from kapt_api.clinics.models import (
+    Clinic,
+    OpeningHours,
+    Room,
+    RoomKind,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
@@ -34,6 +41,7 @@ from kapt_api.scheduling.booking.models import (
 from kapt_api.scheduling.booking.values import (
     Calendar,
     Hold,
+    Place,
     RoomFacts,
     StaffFacts,
 )
@@ -45,18 +53,32 @@ RESOURCE = "appointment"
 LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 
 
-def room_facts(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> RoomFacts:
-    room = db.session.execute(_ROOM, {"room_id": room_id}).first()
+def place(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> Place:
+    """The room, refused unless it is in use at the patient's clinic, and when that
+    clinic is open (one statement: a row per opening interval)."""
+    rows = db.session.execute(_PLACE, {"room_id": room_id}).all()
+    room = rows[0] if rows else None
     if room is None or room.clinic_id != clinic_id:
         raise InvalidInput({"room_id": ["No room with this id at the patient's clinic."]})
     if not room.active:
         raise InvalidInput({"room_id": [f"Room {room.name} is not in use."]})
-    return RoomFacts(room.id, room.name, RoomKind(room.kind))
+    return Place(
+        RoomFacts(room.id, room.name, RoomKind(room.kind)),
+        room.time_zone,
+        tuple(WeeklyInterval(r.weekday, r.opens, r.closes) for r in rows if r.weekday is not None),
+    )
 
 
-_ROOM = select(Room.id, Room.clinic_id, Room.name, Room.kind, Room.active).where(
-    Room.id == bindparam("room_id")
-)
+_PLACE = (
+    select(
+        Room.id, Room.clinic_id, Room.name, Room.kind, Room.active, Clinic.time_zone,
+        OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes,
+    )
+    .join(Clinic, Clinic.id == Room.clinic_id)
+    .outerjoin(OpeningHours, OpeningHours.clinic_id == Room.clinic_id)
+    .where(Room.id == bindparam("room_id"))
+    .order_by(OpeningHours.weekday, OpeningHours.opens)
+)  # fmt: skip
 
 
 # Built once (each booking runs it), its parameters bound at execution: each person's
@@ -147,19 +169,12 @@ _HOLDS = select(
 
 
 def calendar(
-    *,
-    clinic_id: uuid.UUID,
-    room: RoomFacts,
-    staff: tuple[StaffFacts, ...],
-    keys: Sequence[str],
-    around: UtcRange,
+    *, place: Place, staff: tuple[StaffFacts, ...], keys: Sequence[str], around: UtcRange
 ) -> Calendar:
-    clinic = db.session.get(Clinic, clinic_id)
-    assert clinic is not None
     return Calendar(
-        zone=clinic.time_zone,
-        opening_hours=tuple(clinics.opening_pattern(clinic=clinic)),
-        room=room,
+        zone=place.zone,
+        opening_hours=place.opening_hours,
+        room=place.room,
         staff=staff,
         holds=holds(keys, around),
     )

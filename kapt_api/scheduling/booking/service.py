@@ -78,14 +78,10 @@ def _decision(
 ) -> rules.Decision:
     """Every rule the request breaks, split by the override; refused if any remain."""
     around = (request.starts_at, held_until(session_type, request.starts_at))
-    room = queries.room_facts(request.room_id, clinic_id=course.clinic_id)
+    place = queries.place(request.room_id, clinic_id=course.clinic_id)
     staff = queries.staff_facts(request.staff_ids, clinic_id=course.clinic_id, around=around)
     calendar = queries.calendar(
-        clinic_id=course.clinic_id,
-        room=room,
-        staff=staff,
-        keys=request.resource_keys(),
-        around=around,
+        place=place, staff=staff, keys=request.resource_keys(), around=around
     )
     state = course_queries.course_state(course, now=now, hold=request.kind is SessionKind.DOSING)
     decision = rules.decide(rules.booking_violations(request, state, calendar, now=now), override)

@@ -33,6 +33,15 @@ class RoomFacts:
 
 
 @dataclass(frozen=True)
+class Place:
+    """The requested room, with its clinic's zone and opening hours."""
+
+    room: RoomFacts
+    zone: str
+    opening_hours: tuple[WeeklyInterval, ...]
+
+
+@dataclass(frozen=True)
 class Hold:
     """A resource held by an appointment, buffer included."""
 

@@ -39,8 +39,8 @@ def locked_course(course_id: uuid.UUID) -> Course | None:
     that together they break. Its clinic's schedule is locked first (clinics, then
     courses, then what a change writes; lock_schedules).
 
-    The course comes with its protocol version, its patient and its clinic with the
-    opening hours, in one statement: what every change reads next."""
+    The course comes with its protocol version, its patient and its clinic in one
+    statement (one row): what every change and the reminders it plans read next."""
     if _locks_rows() and _lock_schedule_of(course_id) is None:
         return None
     return db.session.scalar(_LOCKED_COURSE, {"course_id": course_id})
@@ -51,7 +51,7 @@ _LOCKED_COURSE = (
     .where(Course.id == bindparam("course_id"))
     .options(
         joinedload(Course.patient).lazyload(Patient.care_team),
-        joinedload(Course.clinic).joinedload(Clinic.opening_hours),
+        joinedload(Course.clinic).lazyload(Clinic.opening_hours),
     )
     .with_for_update(of=Course)
     .execution_options(populate_existing=True)
