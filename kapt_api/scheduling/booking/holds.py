@@ -1,17 +1,22 @@
 """Writing and releasing an appointment's resource holds, and reading a refusal of the
 database's own no-overlap guard (PostgreSQL's exclusion constraint, SQLSTATE 23P01;
-SQLite's triggers, migration 0003_scheduling) as the conflict rule it broke."""
+SQLite's triggers, migration 0003_scheduling) as the conflict rule it broke.
+
+A new appointment's holds on PostgreSQL are inserted with ON CONFLICT DO NOTHING: a
+hold the exclusion constraint refuses is left out of what the insert returns instead
+of raising an error that would end the transaction, so no savepoint is needed around
+it (hold_new). Everywhere else the refusal is an error, caught in a savepoint."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, insert
+from sqlalchemy import DateTime, String, Uuid, bindparam, delete, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from kapt_api.db import db
+from kapt_api.db import db, new_id
 from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 
@@ -44,6 +49,58 @@ def hold(appointment: Appointment, keys: Iterable[str], *, replace: bool = True)
         for key in keys
     ]
     db.session.execute(insert(ResourceHold), rows)  # one statement, no objects to track
+
+
+def holds_new_quietly() -> bool:
+    """Whether hold_new can be used: PostgreSQL (SQLite's triggers raise)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def hold_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
+    """PostgreSQL: hold these resources for a newly written appointment, in the order
+    given; the conflict rule of a hold the database refused (a booking committed a
+    moment ago), else None. On a refusal the appointment is removed again (its staff,
+    status and holds rows go with it, ON DELETE CASCADE), so the transaction goes on as
+    if it had never been written: a batch checks its next item, a caller may try
+    another room."""
+    held = set(
+        db.session.scalars(
+            _HOLD_NEW,
+            {
+                "appointment_id": appointment.id,
+                "ids": [new_id() for _ in keys],
+                "keys": list(keys),
+                "starts_at": appointment.starts_at,
+                "ends_at": appointment.held_until,
+            },
+        )
+    )
+    refused = [key for key in keys if key not in held]
+    if not refused:
+        return None
+    db.session.execute(delete(Appointment).where(Appointment.id == appointment.id))
+    db.session.expunge(appointment)
+    return conflict_rule(refused[0]) or "staff_conflict"
+
+
+# The rows in the order given (WITH ORDINALITY), so concurrent bookings take the same
+# resources in the same order. Written as SQL: SQLAlchemy does not cache the compiled
+# form of an ON CONFLICT insert.
+_HOLD_NEW = (
+    text(
+        "INSERT INTO resource_holds (id, appointment_id, resource_key, starts_at, ends_at) "
+        "SELECT held.id, :appointment_id, held.key, :starts_at, :ends_at "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS varchar[])) "
+        "WITH ORDINALITY AS held(id, key, position) ORDER BY held.position "
+        "ON CONFLICT DO NOTHING RETURNING resource_key"
+    )
+    .bindparams(
+        bindparam("appointment_id", type_=Uuid),
+        bindparam("starts_at", type_=DateTime(timezone=True)),
+        bindparam("ends_at", type_=DateTime(timezone=True)),
+    )
+    .columns(resource_key=String)
+)
 
 
 def refused_rule(error: IntegrityError) -> str | None:

@@ -311,6 +311,25 @@ def test_a_race_lost_to_a_booking_the_check_did_not_see_is_refused_409(
     assert len(list(db.session.scalars(sa.select(Appointment)))) == 2
 
 
+def test_after_a_race_lost_the_same_transaction_books_elsewhere_with_nothing_left_over(
+    course, prepared, book, monkeypatch
+):
+    # A batch checks its next item, the demo tries another room: the refused booking's
+    # rows (appointment, staff, status, the holds the database did take) are all gone.
+    holds_before = len(list(db.session.scalars(sa.select(ResourceHold))))
+    real_holds = booking_queries.holds
+    monkeypatch.setattr(booking_queries, "holds", lambda keys, around: ())
+    with pytest.raises(BookingRefused):
+        book(course, PREPARATION, at(0, 9, 30))
+    monkeypatch.setattr(booking_queries, "holds", real_holds)
+    assert len(list(db.session.scalars(sa.select(ResourceHold)))) == holds_before
+    later = book(course, PREPARATION, at(3, 9))
+    db.session.flush()
+    assert later.status == "booked"
+    assert len(list(db.session.scalars(sa.select(Appointment)))) == 3
+    assert {h.starts_at for h in holds_of(later.id)} == {at(3, 9)}
+
+
 # --- moving ---------------------------------------------------------------------------------
 
 
