@@ -1,13 +1,22 @@
 """Slot search as a use case: the calendars of every candidate room and person (their
-holds, hours and time off) read once for the whole window (`availability`), never per
-candidate, then searched (slots.py)."""
+hours and time off, and their holds) read once for the window, never per candidate,
+then searched (slots.py).
+
+The holds are most of what a search reads. `find_slots` reads them part by part, the
+parts growing (1 day, then 4, then 16, ...), and stops at the part where `limit` slots
+are found: a first page costs the first days of the window, not the whole of it, and
+a whole window costs a few more queries than one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from kapt_api.auth.models import User
 from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember
 from kapt_api.clinics.rules import UtcRange
 from kapt_api.clinics.service import opening_pattern
@@ -24,63 +33,72 @@ from kapt_api.scheduling.availability.slots import (
 from kapt_api.scheduling.booking import queries
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.service import session_type_of
-from kapt_api.scheduling.booking.values import (
-    Hold,
-    RoomFacts,
-    resource_key,
-)
+from kapt_api.scheduling.booking.values import Hold, RoomFacts
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
+# The first part of a window whose holds are read, and how much longer each next one is.
+FIRST_PART = timedelta(days=1)
+PART_GROWTH = 4
 
-# Kept whole: every calendar the search needs is read here once for the whole window;
-# split, the reads would be made per candidate again.
+
 def availability(
     course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
 ) -> Availability:
     """The calendars of the course's clinic (rooms in use, active staff) and its patient
-    over the horizon, read in a fixed number of queries; with `doses`, whether monitoring
-    holds the course's next dose too."""
+    over the horizon, holds included, read in a fixed number of queries; with `doses`,
+    whether monitoring holds the course's next dose too."""
+    return with_holds(calendars(course, horizon=horizon, now=now, doses=doses), horizon)
+
+
+def calendars(
+    course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
+) -> Availability:
+    """Everything `availability` reads but the holds: the clinic's zone and hours, its
+    rooms in use, its active staff (login active too) with their roles, hours and time
+    off around the horizon, and the course as the rules see it."""
     clinic = db.session.get(Clinic, course.clinic_id)
     assert clinic is not None
     rooms = [
-        RoomFacts(room.id, room.name, RoomKind(room.kind))
-        for room in db.session.scalars(
-            select(Room)
+        RoomFacts(room_id, name, RoomKind(kind))
+        for room_id, name, kind in db.session.execute(
+            select(Room.id, Room.name, Room.kind)
             .where(Room.clinic_id == clinic.id, Room.active.is_(True))
             .order_by(Room.name, Room.id)
         )
     ]
-    members = [
-        member
-        for member in db.session.scalars(
-            select(StaffMember)
-            .where(StaffMember.clinic_id == clinic.id, StaffMember.active.is_(True))
-            .order_by(StaffMember.id)
+    members = db.session.scalars(
+        select(StaffMember.id)
+        .join(User, User.id == StaffMember.user_id)
+        .where(
+            StaffMember.clinic_id == clinic.id,
+            StaffMember.active.is_(True),
+            User.active.is_(True),
         )
-        if member.user.active
-    ]
+        .order_by(StaffMember.id)
+    ).all()
     around = (horizon[0] - LONGEST_HOLD, horizon[1] + LONGEST_HOLD)
-    staff = queries.staff_facts([m.id for m in members], clinic_id=clinic.id, around=around)
-    keys = [
-        resource_key("patient", course.patient_id),
-        *(resource_key("room", r.id) for r in rooms),
-        *(resource_key("staff", s.id) for s in staff),
-    ]
-    holds: dict[str, list[Hold]] = {}
-    for hold in queries.holds(keys, around):
-        holds.setdefault(hold.resource_key, []).append(hold)
     return Availability(
         zone=clinic.time_zone,
         opening_hours=tuple(opening_pattern(clinic=clinic)),
         rooms=tuple(rooms),
-        staff=staff,
+        staff=queries.staff_facts(members, clinic_id=clinic.id, around=around),
         team=frozenset(course.care_team_ids),
         patient_id=course.patient_id,
         course=course_queries.course_state(course, now=now, hold=doses),
         horizon=horizon,
-        holds=holds,
     )
+
+
+def with_holds(available: Availability, horizon: UtcRange) -> Availability:
+    """`available` over `horizon` (inside the one its hours were read for), with every
+    hold of its rooms, people and patient that a session starting then could meet: those
+    ending after the horizon starts and starting before its last session's hold ends."""
+    around = (horizon[0], horizon[1] + LONGEST_HOLD)
+    holds: dict[str, list[Hold]] = {}
+    for hold in queries.holds([available.patient_key, *available.keys.values()], around):
+        holds.setdefault(hold.resource_key, []).append(hold)
+    return replace(available, horizon=horizon, holds=holds, working={}, busy={})
 
 
 def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) -> None:
@@ -89,6 +107,15 @@ def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) 
         raise InvalidInput({"to": ["Must be after from."]})
     if until - starts_from > longest:
         raise InvalidInput({"to": [f"The window may span at most {longest.days} days."]})
+
+
+def _parts(starts_from: datetime, until: datetime) -> Iterator[UtcRange]:
+    """The window cut into consecutive parts, each PART_GROWTH times the one before."""
+    length = FIRST_PART
+    while starts_from < until:
+        end = min(until, starts_from + length)
+        yield starts_from, end
+        starts_from, length = end, length * PART_GROWTH
 
 
 def find_slots(
@@ -106,7 +133,16 @@ def find_slots(
     hold, is refused naming the rule."""
     session_type_of(course, kind)
     check_window(starts_from, until, longest=MAX_WINDOW)
-    available = availability(
+    read = calendars(
         course, horizon=(starts_from, until), now=now, doses=kind is SessionKind.DOSING
     )
-    return search(available, kind, window=(starts_from, until), now=now, step=step, limit=limit)
+    found: list[Slot] = []
+    # The starts lie on a grid anchored at each opening time, so the parts together
+    # offer the same starts, in the same order, as the whole window searched at once.
+    for part in _parts(starts_from, until):
+        found += search(
+            with_holds(read, part), kind, window=part, now=now, step=step, limit=limit - len(found)
+        )
+        if len(found) >= limit:
+            break
+    return found

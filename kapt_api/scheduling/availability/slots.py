@@ -6,6 +6,10 @@ For each start on the step grid the search picks a free room and free people (th
 course's care team first), then asks the booking rules themselves
 (booking/rules.booking_violations) whether that booking would pass: a slot offered is
 a booking the rules accept. Pure over the availability read once (service.py).
+
+A candidate is cheap to turn down: each resource's holds are merged into sorted busy
+spans once, so whether a room, a person or the patient is free is one binary search,
+and the rules are asked only about a start that has its room and people.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import bisect
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from operator import attrgetter
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics import rules as clinic_rules
@@ -41,6 +47,9 @@ DEFAULT_STEP = timedelta(minutes=15)
 # Rules that refuse every start alike: searching on would find nothing.
 EVERY_START = frozenset({"course_not_active", "pre_dose_gate"})
 Accept = Callable[[datetime], bool]
+# Sorts after every range that starts at the same instant (a probe for bisect).
+_LAST = datetime.max.replace(tzinfo=UTC)
+_starts_at = attrgetter("starts_at")
 
 
 @dataclass(frozen=True)
@@ -67,24 +76,66 @@ class Availability:
     course: CourseState
     horizon: UtcRange
     holds: dict[str, list[Hold]] = field(default_factory=dict)
-    # Working hours as UTC ranges over the horizon, by staff id (computed once).
+    # Working hours as UTC ranges around the horizon, by staff id, made on first use.
     working: dict[uuid.UUID, list[UtcRange]] = field(default_factory=dict)
+    # Each resource's holds merged into sorted busy spans, made on first use (`free`).
+    busy: dict[str, list[UtcRange]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        around = (self.horizon[0] - LONGEST_HOLD, self.horizon[1] + LONGEST_HOLD)
-        for member in self.staff:
-            self.working.setdefault(
-                member.id,
-                clinic_rules.utc_ranges_between(*around, member.working_hours, self.zone),
-            )
         for held in self.holds.values():
-            held.sort(key=lambda h: h.starts_at)
+            held.sort(key=_starts_at)
+
+    @cached_property
+    def patient_key(self) -> str:
+        return resource_key("patient", self.patient_id)
+
+    @cached_property
+    def keys(self) -> dict[uuid.UUID, str]:
+        """The resource key of each room and staff member, by id."""
+        rooms = {room.id: resource_key("room", room.id) for room in self.rooms}
+        return rooms | {member.id: resource_key("staff", member.id) for member in self.staff}
+
+    @cached_property
+    def rooms_keyed(self) -> tuple[tuple[RoomFacts, str], ...]:
+        return tuple((room, self.keys[room.id]) for room in self.rooms)
+
+    @cached_property
+    def by_preference(self) -> tuple[tuple[StaffFacts, str], ...]:
+        """The staff with their keys, the care team first, nurses and therapists before
+        prescribers."""
+        ordered = sorted(self.staff, key=lambda m: (m.id not in self.team, _preference(m)))
+        return tuple((member, self.keys[member.id]) for member in ordered)
+
+    @cached_property
+    def staff_by_id(self) -> dict[uuid.UUID, StaffFacts]:
+        return {member.id: member for member in self.staff}
+
+    def working_of(self, member: StaffFacts) -> list[UtcRange]:
+        """The member's working hours as UTC ranges around the horizon."""
+        ranges = self.working.get(member.id)
+        if ranges is None:
+            around = (self.horizon[0] - LONGEST_HOLD, self.horizon[1] + LONGEST_HOLD)
+            ranges = clinic_rules.utc_ranges_between(*around, member.working_hours, self.zone)
+            self.working[member.id] = ranges
+        return ranges
+
+    def free(self, key: str, starts_at: datetime, until: datetime) -> bool:
+        """Whether no hold of the resource overlaps [starts_at, until)."""
+        spans = self.busy.get(key)
+        if spans is None:
+            held = self.holds.get(key, ())
+            spans = self.busy[key] = clinic_rules.merge_ranges(
+                (h.starts_at, h.ends_at) for h in held
+            )
+        # The last span starting before `until` ends latest of those (they are disjoint).
+        index = bisect.bisect_left(spans, (until,)) - 1
+        return index < 0 or spans[index][1] <= starts_at
 
     def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
         """The holds of a resource overlapping [starts_at, ends_at)."""
         held = self.holds.get(key, [])
-        low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=lambda h: h.starts_at)
-        high = bisect.bisect_left(held, ends_at, key=lambda h: h.starts_at)
+        low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=_starts_at)
+        high = bisect.bisect_left(held, ends_at, key=_starts_at)
         return [h for h in held[low:high] if h.ends_at > starts_at]
 
     def with_session(self, slot: Slot, session_type: SessionType) -> Availability:
@@ -96,14 +147,16 @@ class Availability:
             slot.kind, slot.starts_at, slot.room_id, slot.staff_ids, self.patient_id
         )
         holds = dict(self.holds)
-        for key in request.resource_keys():
+        changed = request.resource_keys()
+        for key in changed:
             holds[key] = sorted(
                 [*holds.get(key, []), Hold(key, slot.starts_at, until, planned_id)],
-                key=lambda h: h.starts_at,
+                key=_starts_at,
             )
+        busy = {key: spans for key, spans in self.busy.items() if key not in changed}
         session = CourseSession(planned_id, slot.kind, slot.starts_at, slot.ends_at)
         course = replace(self.course, sessions=(*self.course.sessions, session))
-        return replace(self, course=course, holds=holds, working=self.working)
+        return replace(self, course=course, holds=holds, working=self.working, busy=busy)
 
 
 def _preference(member: StaffFacts) -> int:
@@ -111,7 +164,7 @@ def _preference(member: StaffFacts) -> int:
 
 
 def _covered(ranges: Sequence[UtcRange], starts_at: datetime, ends_at: datetime) -> bool:
-    index = bisect.bisect_right(ranges, starts_at, key=lambda r: r[0]) - 1
+    index = bisect.bisect_right(ranges, (starts_at, _LAST)) - 1
     return index >= 0 and ranges[index][1] >= ends_at
 
 
@@ -125,7 +178,10 @@ def _starts(
     """Starts on the step grid of each opening span (09:00, 09:15, ... on the clinic's
     clocks, whatever the UTC offset that day) inside the window, the session ending
     before the clinic closes."""
-    margin = timedelta(days=1)
+    # Longer than any opening span (25 hours on the day the clocks go back), so no span
+    # the window meets is cut short: its grid is anchored at its opening time, wherever
+    # the window starts (find_slots searches a window part by part).
+    margin = timedelta(days=2)
     spans = clinic_rules.utc_ranges_between(
         window[0] - margin, window[1] + margin, available.opening_hours, available.zone
     )
@@ -141,15 +197,13 @@ def _free_people(
 ) -> list[tuple[uuid.UUID, frozenset[Role]]]:
     """Who could take the session: working all of it, not away, not held; the care team
     first, nurses and therapists asked before prescribers."""
-    free = [
-        member
-        for member in available.staff
-        if _covered(available.working[member.id], *session)
+    return [
+        (member.id, member.roles)
+        for member, key in available.by_preference
+        if _covered(available.working_of(member), *session)
         and not _away(member, *session)
-        and not available.holds_between(resource_key("staff", member.id), session[0], until)
+        and available.free(key, session[0], until)
     ]
-    free.sort(key=lambda m: (m.id not in available.team, _preference(m)))
-    return [(m.id, m.roles) for m in free]
 
 
 def _placed(
@@ -158,14 +212,14 @@ def _placed(
     """A free room of the right kind and free people filling every required role."""
     until = held_until(session_type, starts_at)
     session = (starts_at, session_end(session_type, starts_at))
-    if available.holds_between(resource_key("patient", available.patient_id), starts_at, until):
+    if not available.free(available.patient_key, starts_at, until):
         return None
+    kind = session_type.room_kind
     room = next(
         (
             r
-            for r in available.rooms
-            if r.kind == session_type.room_kind
-            and not available.holds_between(resource_key("room", r.id), starts_at, until)
+            for r, key in available.rooms_keyed
+            if r.kind == kind and available.free(key, starts_at, until)
         ),
         None,
     )
@@ -189,7 +243,7 @@ def _violations(
     room, staff_ids = placed
     request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
     until = held_until(session_type, starts_at)
-    by_id = {member.id: member for member in available.staff}
+    by_id = available.staff_by_id
     calendar = Calendar(
         zone=available.zone,
         opening_hours=available.opening_hours,
