@@ -22,7 +22,7 @@ from kapt_api.clinics.rules import UtcRange
 from kapt_api.clinics.service import opening_pattern
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput
-from kapt_api.protocols.definition import SessionKind
+from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.availability.slots import (
     DEFAULT_STEP,
     MAX_WINDOW,
@@ -90,13 +90,21 @@ def calendars(
     )
 
 
-def with_holds(available: Availability, horizon: UtcRange) -> Availability:
+def with_holds(
+    available: Availability, horizon: UtcRange, session_type: SessionType | None = None
+) -> Availability:
     """`available` over `horizon` (inside the one its hours were read for), with every
     hold of its rooms, people and patient that a session starting then could meet: those
-    ending after the horizon starts and starting before its last session's hold ends."""
+    ending after the horizon starts and starting before its last session's hold ends.
+    With `session_type`, only of the rooms and people it could have (slots.Suited): the
+    answer is then good for searching that session type only."""
     around = (horizon[0], horizon[1] + LONGEST_HOLD)
+    if session_type is None:
+        keys = list(available.keys.values())
+    else:
+        keys = available.suited(session_type).keys()
     holds: dict[str, list[Hold]] = {}
-    for hold in queries.holds([available.patient_key, *available.keys.values()], around):
+    for hold in queries.holds([available.patient_key, *keys], around):
         holds.setdefault(hold.resource_key, []).append(hold)
     return replace(available, horizon=horizon, holds=holds, working={}, busy={})
 
@@ -131,7 +139,7 @@ def find_slots(
     """Free starts for a session of the course in [starts_from, until) (at most 31 days):
     every rule, role, room and the patient fit. A course that has ended, or a dose on
     hold, is refused naming the rule."""
-    session_type_of(course, kind)
+    session_type = session_type_of(course, kind)
     check_window(starts_from, until, longest=MAX_WINDOW)
     read = calendars(
         course, horizon=(starts_from, until), now=now, doses=kind is SessionKind.DOSING
@@ -140,9 +148,8 @@ def find_slots(
     # The starts lie on a grid anchored at each opening time, so the parts together
     # offer the same starts, in the same order, as the whole window searched at once.
     for part in _parts(starts_from, until):
-        found += search(
-            with_holds(read, part), kind, window=part, now=now, step=step, limit=limit - len(found)
-        )
+        available = with_holds(read, part, session_type)
+        found += search(available, kind, window=part, now=now, step=step, limit=limit - len(found))
         if len(found) >= limit:
             break
     return found
