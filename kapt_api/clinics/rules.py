@@ -176,8 +176,11 @@ def utc_ranges_between(
 ) -> list[UtcRange]:
     """The UTC ranges a weekly pattern covers within [starts_at, ends_at), clipped to it."""
     tz = as_zone(zone)
-    day = starts_at.astimezone(tz).date() - timedelta(days=1)
-    last = ends_at.astimezone(tz).date() + timedelta(days=1)
+    # Only the local dates the range touches: a date's intervals lie within that date on
+    # the clinic's clocks, and the clocks' date does not go backwards (since the last
+    # zones moved across the date line, in the 19th century), so no other date's can.
+    day = starts_at.astimezone(tz).date()
+    last = ends_at.astimezone(tz).date()
     ranges: list[UtcRange] = []
     while day <= last:
         for start, end in local_intervals_to_utc(day, intervals, tz):
