@@ -2,15 +2,15 @@
 hours and time off, and their holds) read once for the window, never per candidate,
 then searched (slots.py).
 
-The holds are most of what a search reads. `find_slots` reads them part by part, the
-parts growing (1 day, then 4, then 16, ...), and stops at the part where `limit` slots
-are found: a first page costs the first days of the window, not the whole of it, and
-a whole window costs a few more queries than one.
+The holds are most of what a search reads. `find_slots` reads them part by part and
+stops at the part where `limit` slots are found: a first page costs the first days of
+the window, not the whole of it. The first part is a day; each next one as long as the
+slots found so far say the rest will take, with half as much again to spare (three times
+what was searched when nothing was found), so a whole window takes two or three reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -33,13 +33,14 @@ from kapt_api.scheduling.availability.slots import (
 from kapt_api.scheduling.booking import queries
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.service import session_type_of
-from kapt_api.scheduling.booking.values import Hold, RoomFacts
+from kapt_api.scheduling.booking.values import Hold, RoomFacts, held_until
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
-# The first part of a window whose holds are read, and how much longer each next one is.
+# The first part of a window whose holds are read; a next part is never shorter.
 FIRST_PART = timedelta(days=1)
-PART_GROWTH = 4
+# With nothing found yet, how much longer than what was searched the next part is.
+PART_GROWTH = 3
 
 
 def availability(
@@ -96,13 +97,14 @@ def with_holds(
     """`available` over `horizon` (inside the one its hours were read for), with every
     hold of its rooms, people and patient that a session starting then could meet: those
     ending after the horizon starts and starting before its last session's hold ends.
-    With `session_type`, only of the rooms and people it could have (slots.Suited): the
-    answer is then good for searching that session type only."""
-    around = (horizon[0], horizon[1] + LONGEST_HOLD)
+    With `session_type`, only those a session of that type could meet, of the rooms and
+    people it could have (calendar.Suited): good for searching that session type only."""
     if session_type is None:
         keys = list(available.keys.values())
+        around = (horizon[0], horizon[1] + LONGEST_HOLD)
     else:
         keys = available.suited(session_type).keys()
+        around = (horizon[0], held_until(session_type, horizon[1]))
     holds: dict[str, list[Hold]] = {}
     for hold in queries.holds([available.patient_key, *keys], around):
         holds.setdefault(hold.resource_key, []).append(hold)
@@ -117,13 +119,16 @@ def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) 
         raise InvalidInput({"to": [f"The window may span at most {longest.days} days."]})
 
 
-def _parts(starts_from: datetime, until: datetime) -> Iterator[UtcRange]:
-    """The window cut into consecutive parts, each PART_GROWTH times the one before."""
-    length = FIRST_PART
-    while starts_from < until:
-        end = min(until, starts_from + length)
-        yield starts_from, end
-        starts_from, length = end, length * PART_GROWTH
+def _next_part(
+    starts_from: datetime, until: datetime, searched: UtcRange, found: int, wanted: int
+) -> UtcRange:
+    """The part of the window to search after `searched` (from `starts_from`, `found`
+    slots so far) for `wanted` more slots: as long as the rate so far says they take,
+    half as long again to spare, at least FIRST_PART; PART_GROWTH times what was searched
+    when nothing was found."""
+    done = searched[1] - starts_from
+    length = done * PART_GROWTH if found == 0 else done * wanted / found * 1.5
+    return searched[1], min(until, searched[1] + max(length, FIRST_PART))
 
 
 def find_slots(
@@ -145,11 +150,12 @@ def find_slots(
         course, horizon=(starts_from, until), now=now, doses=kind is SessionKind.DOSING
     )
     found: list[Slot] = []
+    part = (starts_from, min(until, starts_from + FIRST_PART))
     # The starts lie on a grid anchored at each opening time, so the parts together
     # offer the same starts, in the same order, as the whole window searched at once.
-    for part in _parts(starts_from, until):
+    while True:
         available = with_holds(read, part, session_type)
         found += search(available, kind, window=part, now=now, step=step, limit=limit - len(found))
-        if len(found) >= limit:
-            break
-    return found
+        if len(found) >= limit or part[1] >= until:
+            return found
+        part = _next_part(starts_from, until, part, len(found), limit - len(found))
