@@ -101,12 +101,13 @@ def _free_people(
     """Free people filling every required role (working all of the session, not away,
     not held), the care team first, nurses and therapists asked before prescribers."""
     session = (starts_at, session_end(session_type, starts_at))
+    # Held is the likeliest reason someone is not free, and the cheapest to check.
     free = [
         (member.id, member.roles)
         for member, key in suited.staff
-        if _covered(available.working_of(member), *session)
-        and not _away(member, *session)
-        and available.busy_until(key, starts_at, until) is None
+        if available.busy_until(key, starts_at, until) is None
+        and _covered(available.working_of(member), *session)
+        and not (member.time_off and _away(member, *session))
     ]
     requirements = session_type.required_roles
     filled = match_roles(requirements, free)
@@ -126,16 +127,16 @@ def _violations(
     room, staff_ids = placed
     request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
     until = held_until(session_type, starts_at)
-    by_id = available.staff_by_id
+    by_id, keys = available.staff_by_id, available.keys
+    # The request's resource keys (in its order), from those made once.
+    held = sorted({available.patient_key, keys[room.id], *(keys[i] for i in staff_ids)})
     calendar = Calendar(
         zone=available.zone,
         opening_hours=available.opening_hours,
         room=room,
         staff=tuple(by_id[i] for i in staff_ids),
         holds=tuple(
-            hold
-            for key in request.resource_keys()
-            for hold in available.holds_between(key, starts_at, until)
+            hold for key in held for hold in available.holds_between(key, starts_at, until)
         ),
     )
     return rules.booking_violations(request, available.course, calendar, now=now)
