@@ -24,10 +24,8 @@ bench_http's does), so it needs no clean-up and disturbs no other benchmark's bo
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +36,14 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from bench import bench_scale, seed
-from bench.bench_booking import Capture, existing_databases, figure
+from bench.bench_booking import (
+    Capture,
+    command_line,
+    conclude,
+    existing_databases,
+    figure,
+    seeded_target,
+)
 from kapt_api import clock
 from kapt_api.db import db
 
@@ -212,34 +217,20 @@ def being_seeded(name: str, server: str) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 only, fewer rounds")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--server", default=seed.SERVER)
-    options = parser.parse_args()
-    sizes = [10_000] if options.quick else options.sizes
-    rounds = options.rounds or (QUICK_ROUNDS if options.quick else ROUNDS)
+    options, sizes, rounds = command_line(__doc__.split("\n\n")[0], ROUNDS, QUICK_ROUNDS)
     existing = existing_databases(options.server)
     results = []
     for size in sizes:
-        name = f"kapt_bench_{size}"
-        if name not in existing:
-            # Not seeded here: 1,000,000 takes 20 to 40 minutes (docs/benchmarks.md).
-            print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")
+        if f"kapt_bench_{size}" in existing and being_seeded(f"kapt_bench_{size}", options.server):
+            print(f"kapt_bench_{size} is still being seeded (bench.seed is building it): skipped")
             continue
-        if being_seeded(name, options.server):
-            print(f"{name} is still being seeded (bench.seed is building it): not measured")
+        target = seeded_target(size, options.server, existing)
+        if target is None:
             continue
-        app = seed.bench_app(seed.database_url(name, options.server), KAPT_SCHEDULE_CACHE_DAYS=0)
-        target = bench_scale.Target(size, app, seed.Shape.of(size))
         print(f"slot search, raw fetch and first page, {rounds + WARM_UP} rounds at {size:,} ...",
               flush=True)  # fmt: skip
         results.append(measure(target, rounds))
-    if not results:
-        raise SystemExit("no seeded database to measure")
-    passed = report(results) and len(results) == len(sizes)
-    sys.exit(0 if passed else 1)
+    conclude(results, sizes, report)
 
 
 if __name__ == "__main__":
