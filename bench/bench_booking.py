@@ -26,11 +26,11 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -312,8 +312,9 @@ def existing_databases(server: str) -> set[str]:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command_line(description: str, rounds: int, quick_rounds: int) -> tuple[Any, list[int], int]:
+    """The options every issue-14 benchmark takes; with them the sizes and the rounds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="10,000 only, fewer rounds")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--rounds", type=int, default=None)
@@ -323,17 +324,37 @@ def main() -> None:
     )
     options = parser.parse_args()
     sizes = [10_000] if options.quick else options.sizes
-    rounds = options.rounds or (QUICK_ROUNDS if options.quick else ROUNDS)
+    return options, sizes, options.rounds or (quick_rounds if options.quick else rounds)
+
+
+def seeded_target(
+    size: int, server: str, existing: set[str], prefix: str = "kapt_bench"
+) -> bench_scale.Target | None:
+    """The seeded database of `size` appointments to measure, or None (said why)."""
+    name = f"{prefix}_{size}"
+    if name not in existing:
+        # Not seeded here: 1,000,000 takes 10 to 40 minutes (docs/benchmarks.md).
+        print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")
+        return None
+    app = seed.bench_app(seed.database_url(name, server), KAPT_SCHEDULE_CACHE_DAYS=0)
+    return bench_scale.Target(size, app, seed.Shape.of(size))
+
+
+def conclude(results: list[Any], sizes: list[int], report: Callable[[Any], bool]) -> NoReturn:
+    """Exit 0 when every size was measured and `report` of the results met every goal."""
+    if not results:
+        raise SystemExit("no seeded database to measure")
+    sys.exit(0 if report(results) and len(results) == len(sizes) else 1)
+
+
+def main() -> None:
+    options, sizes, rounds = command_line(__doc__.split("\n\n")[0], ROUNDS, QUICK_ROUNDS)
     existing = existing_databases(options.server)
     targets = []
     for size in sizes:
-        name = f"{options.prefix}_{size}"
-        if name not in existing:
-            # Not seeded here: 1,000,000 takes 10 to 40 minutes (docs/benchmarks.md).
-            print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")
-            continue
-        app = seed.bench_app(seed.database_url(name, options.server), KAPT_SCHEDULE_CACHE_DAYS=0)
-        targets.append(bench_scale.Target(size, app, seed.Shape.of(size)))
+        target = seeded_target(size, options.server, existing, options.prefix)
+        if target is not None:
+            targets.append(target)
     if not targets:
         raise SystemExit("no seeded database to measure")
     sized = ", ".join(f"{t.size:,}" for t in targets)
@@ -345,8 +366,7 @@ def main() -> None:
     finally:
         for target in targets:
             bench_scale.cleanup(target)
-    passed = report(results) and len(results) == len(sizes)
-    sys.exit(0 if passed else 1)
+    conclude(results, sizes, report)
 
 
 if __name__ == "__main__":

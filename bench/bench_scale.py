@@ -133,8 +133,8 @@ def clinic_day(target: Target, round_number: int) -> None:
     db.session.commit()
 
 
-def slot_search(target: Target) -> None:
-    """Four weeks of free preparation slots for a fresh course at clinic 0."""
+def slot_search(target: Target) -> list[slots.Slot]:
+    """Four weeks of free preparation slots for a fresh course at clinic 0 (all of them)."""
     course = db.session.get(Course, target.courses[-1])
     assert course is not None
     start = datetime.combine(seed.NOW.date() + timedelta(days=1), datetime.min.time(), CLINIC_ZONE)
@@ -147,6 +147,7 @@ def slot_search(target: Target) -> None:
         limit=slots.MAX_WINDOW.days * 100,
     )
     assert len(found) >= FREE_HOURS, len(found)
+    return found
 
 
 def cleanup(target: Target) -> None:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from kapt_api.fields import WEEKDAYS
@@ -140,14 +141,23 @@ def local_intervals_to_utc(
 ) -> list[UtcRange]:
     """The UTC ranges that a weekly wall-clock pattern covers on one local date, in order.
     An interval lying wholly inside a spring-forward gap covers nothing and is left out."""
-    tz = as_zone(zone)
+    return list(_day_in_utc(day, tuple(intervals), as_zone(zone)))
+
+
+# The same few patterns (a clinic's hours, its staff's) are turned into UTC for the same
+# days again and again: by every candidate start of a slot search and every booking's
+# hours rules. The answer depends on nothing else, so it is kept.
+@lru_cache(maxsize=8192)
+def _day_in_utc(
+    day: date, intervals: tuple[WeeklyInterval, ...], tz: ZoneInfo
+) -> tuple[UtcRange, ...]:
     ranges = []
     for item in sorted(i for i in intervals if i.weekday == day.weekday()):
         start = first_instant_at(day, item.start, tz)
         end = first_instant_at(day, item.end, tz)
         if start < end:
             ranges.append((start, end))
-    return ranges
+    return tuple(ranges)
 
 
 def local_day_to_utc(day: date, zone: ZoneInfo | str) -> UtcRange:
@@ -166,8 +176,11 @@ def utc_ranges_between(
 ) -> list[UtcRange]:
     """The UTC ranges a weekly pattern covers within [starts_at, ends_at), clipped to it."""
     tz = as_zone(zone)
-    day = starts_at.astimezone(tz).date() - timedelta(days=1)
-    last = ends_at.astimezone(tz).date() + timedelta(days=1)
+    # Only the local dates the range touches: a date's intervals lie within that date on
+    # the clinic's clocks, and the clocks' date does not go backwards (since the last
+    # zones moved across the date line, in the 19th century), so no other date's can.
+    day = starts_at.astimezone(tz).date()
+    last = ends_at.astimezone(tz).date()
     ranges: list[UtcRange] = []
     while day <= last:
         for start, end in local_intervals_to_utc(day, intervals, tz):

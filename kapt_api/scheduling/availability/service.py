@@ -1,19 +1,28 @@
 """Slot search as a use case: the calendars of every candidate room and person (their
-holds, hours and time off) read once for the whole window (`availability`), never per
-candidate, then searched (slots.py)."""
+hours and time off, and their holds) read once for the window, never per candidate,
+then searched (slots.py).
+
+The holds are most of what a search reads. `find_slots` reads them part by part and
+stops at the part where `limit` slots are found: a first page costs the first days of
+the window, not the whole of it. The first part is a day; each next one as long as the
+slots found so far say the rest will take, with half as much again to spare (three times
+what was searched when nothing was found), so a whole window takes two or three reads.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from kapt_api.auth.models import User
 from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember
 from kapt_api.clinics.rules import UtcRange
 from kapt_api.clinics.service import opening_pattern
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput
-from kapt_api.protocols.definition import SessionKind
+from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.availability.slots import (
     DEFAULT_STEP,
     MAX_WINDOW,
@@ -24,63 +33,82 @@ from kapt_api.scheduling.availability.slots import (
 from kapt_api.scheduling.booking import queries
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.service import session_type_of
-from kapt_api.scheduling.booking.values import (
-    Hold,
-    RoomFacts,
-    resource_key,
-)
+from kapt_api.scheduling.booking.values import Hold, RoomFacts, held_until
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
+# The first part of a window whose holds are read; a next part is never shorter.
+FIRST_PART = timedelta(days=1)
+# With nothing found yet, how much longer than what was searched the next part is.
+PART_GROWTH = 3
 
-# Kept whole: every calendar the search needs is read here once for the whole window;
-# split, the reads would be made per candidate again.
+
 def availability(
     course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
 ) -> Availability:
     """The calendars of the course's clinic (rooms in use, active staff) and its patient
-    over the horizon, read in a fixed number of queries; with `doses`, whether monitoring
-    holds the course's next dose too."""
+    over the horizon, holds included, read in a fixed number of queries; with `doses`,
+    whether monitoring holds the course's next dose too."""
+    return with_holds(calendars(course, horizon=horizon, now=now, doses=doses), horizon)
+
+
+def calendars(
+    course: Course, *, horizon: UtcRange, now: datetime, doses: bool = True
+) -> Availability:
+    """Everything `availability` reads but the holds: the clinic's zone and hours, its
+    rooms in use, its active staff (login active too) with their roles, hours and time
+    off around the horizon, and the course as the rules see it."""
     clinic = db.session.get(Clinic, course.clinic_id)
     assert clinic is not None
     rooms = [
-        RoomFacts(room.id, room.name, RoomKind(room.kind))
-        for room in db.session.scalars(
-            select(Room)
+        RoomFacts(room_id, name, RoomKind(kind))
+        for room_id, name, kind in db.session.execute(
+            select(Room.id, Room.name, Room.kind)
             .where(Room.clinic_id == clinic.id, Room.active.is_(True))
             .order_by(Room.name, Room.id)
         )
     ]
-    members = [
-        member
-        for member in db.session.scalars(
-            select(StaffMember)
-            .where(StaffMember.clinic_id == clinic.id, StaffMember.active.is_(True))
-            .order_by(StaffMember.id)
+    members = db.session.scalars(
+        select(StaffMember.id)
+        .join(User, User.id == StaffMember.user_id)
+        .where(
+            StaffMember.clinic_id == clinic.id,
+            StaffMember.active.is_(True),
+            User.active.is_(True),
         )
-        if member.user.active
-    ]
+        .order_by(StaffMember.id)
+    ).all()
     around = (horizon[0] - LONGEST_HOLD, horizon[1] + LONGEST_HOLD)
-    staff = queries.staff_facts([m.id for m in members], clinic_id=clinic.id, around=around)
-    keys = [
-        resource_key("patient", course.patient_id),
-        *(resource_key("room", r.id) for r in rooms),
-        *(resource_key("staff", s.id) for s in staff),
-    ]
-    holds: dict[str, list[Hold]] = {}
-    for hold in queries.holds(keys, around):
-        holds.setdefault(hold.resource_key, []).append(hold)
     return Availability(
         zone=clinic.time_zone,
         opening_hours=tuple(opening_pattern(clinic=clinic)),
         rooms=tuple(rooms),
-        staff=staff,
+        staff=queries.staff_facts(members, clinic_id=clinic.id, around=around),
         team=frozenset(course.care_team_ids),
         patient_id=course.patient_id,
         course=course_queries.course_state(course, now=now, hold=doses),
         horizon=horizon,
-        holds=holds,
     )
+
+
+def with_holds(
+    available: Availability, horizon: UtcRange, session_type: SessionType | None = None
+) -> Availability:
+    """`available` over `horizon` (inside the one its hours were read for), with every
+    hold of its rooms, people and patient that a session starting then could meet: those
+    ending after the horizon starts and starting before its last session's hold ends.
+    With `session_type`, only those a session of that type could meet, of the rooms and
+    people it could have (calendar.Suited): good for searching that session type only."""
+    if session_type is None:
+        keys = list(available.keys.values())
+        around = (horizon[0], horizon[1] + LONGEST_HOLD)
+    else:
+        keys = available.suited(session_type).keys()
+        around = (horizon[0], held_until(session_type, horizon[1]))
+    holds: dict[str, list[Hold]] = {}
+    for hold in queries.holds([available.patient_key, *keys], around):
+        holds.setdefault(hold.resource_key, []).append(hold)
+    return replace(available, horizon=horizon, holds=holds, working={}, busy={})
 
 
 def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) -> None:
@@ -89,6 +117,18 @@ def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) 
         raise InvalidInput({"to": ["Must be after from."]})
     if until - starts_from > longest:
         raise InvalidInput({"to": [f"The window may span at most {longest.days} days."]})
+
+
+def _next_part(
+    starts_from: datetime, until: datetime, searched: UtcRange, found: int, wanted: int
+) -> UtcRange:
+    """The part of the window to search after `searched` (from `starts_from`, `found`
+    slots so far) for `wanted` more slots: as long as the rate so far says they take,
+    half as long again to spare, at least FIRST_PART; PART_GROWTH times what was searched
+    when nothing was found."""
+    done = searched[1] - starts_from
+    length = done * PART_GROWTH if found == 0 else done * wanted / found * 1.5
+    return searched[1], min(until, searched[1] + max(length, FIRST_PART))
 
 
 def find_slots(
@@ -104,9 +144,18 @@ def find_slots(
     """Free starts for a session of the course in [starts_from, until) (at most 31 days):
     every rule, role, room and the patient fit. A course that has ended, or a dose on
     hold, is refused naming the rule."""
-    session_type_of(course, kind)
+    session_type = session_type_of(course, kind)
     check_window(starts_from, until, longest=MAX_WINDOW)
-    available = availability(
+    read = calendars(
         course, horizon=(starts_from, until), now=now, doses=kind is SessionKind.DOSING
     )
-    return search(available, kind, window=(starts_from, until), now=now, step=step, limit=limit)
+    found: list[Slot] = []
+    part = (starts_from, min(until, starts_from + FIRST_PART))
+    # The starts lie on a grid anchored at each opening time, so the parts together
+    # offer the same starts, in the same order, as the whole window searched at once.
+    while True:
+        available = with_holds(read, part, session_type)
+        found += search(available, kind, window=part, now=now, step=step, limit=limit - len(found))
+        if len(found) >= limit or part[1] >= until:
+            return found
+        part = _next_part(starts_from, until, part, len(found), limit - len(found))

@@ -6,6 +6,11 @@ For each start on the step grid the search picks a free room and free people (th
 course's care team first), then asks the booking rules themselves
 (booking/rules.booking_violations) whether that booking would pass: a slot offered is
 a booking the rules accept. Pure over the availability read once (service.py).
+
+A candidate is cheap to turn down: whether a room, a person or the patient is free is
+one binary search over their busy spans (calendar.py), a start that finds the patient
+or every room held skips the search ahead to when one is free, and the rules are asked
+only about a start that has its room and people.
 """
 
 from __future__ import annotations
@@ -13,105 +18,35 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from kapt_api.auth.models import Role
 from kapt_api.clinics import rules as clinic_rules
-from kapt_api.clinics.rules import UtcRange, WeeklyInterval
+from kapt_api.clinics.rules import UtcRange
 from kapt_api.errors import RuleRefused, Violation
 from kapt_api.protocols.definition import SessionKind, SessionType
+from kapt_api.scheduling.availability.calendar import Availability, Slot, Suited
 from kapt_api.scheduling.booking import rules
-from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.values import (
     BookingRequest,
     Calendar,
-    Hold,
     RoomFacts,
     StaffFacts,
     held_until,
-    resource_key,
     session_end,
 )
-from kapt_api.scheduling.courses.staffing import ROLE_PREFERENCE, match_roles
-from kapt_api.scheduling.courses.values import CourseSession, CourseState
+from kapt_api.scheduling.courses.staffing import match_roles
 
 MAX_WINDOW = timedelta(days=31)
 DEFAULT_STEP = timedelta(minutes=15)
 # Rules that refuse every start alike: searching on would find nothing.
 EVERY_START = frozenset({"course_not_active", "pre_dose_gate"})
 Accept = Callable[[datetime], bool]
-
-
-@dataclass(frozen=True)
-class Slot:
-    kind: SessionKind
-    starts_at: datetime
-    ends_at: datetime
-    room_id: uuid.UUID
-    staff_ids: tuple[uuid.UUID, ...]
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Everything a search needs, read once: the clinic's zone and hours, its rooms and
-    staff (the care team first) with their hours and time off, every hold of those
-    rooms, people and the patient over the horizon, and the course as the rules see it."""
-
-    zone: str
-    opening_hours: tuple[WeeklyInterval, ...]
-    rooms: tuple[RoomFacts, ...]
-    staff: tuple[StaffFacts, ...]
-    team: frozenset[uuid.UUID]
-    patient_id: uuid.UUID
-    course: CourseState
-    horizon: UtcRange
-    holds: dict[str, list[Hold]] = field(default_factory=dict)
-    # Working hours as UTC ranges over the horizon, by staff id (computed once).
-    working: dict[uuid.UUID, list[UtcRange]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        around = (self.horizon[0] - LONGEST_HOLD, self.horizon[1] + LONGEST_HOLD)
-        for member in self.staff:
-            self.working.setdefault(
-                member.id,
-                clinic_rules.utc_ranges_between(*around, member.working_hours, self.zone),
-            )
-        for held in self.holds.values():
-            held.sort(key=lambda h: h.starts_at)
-
-    def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
-        """The holds of a resource overlapping [starts_at, ends_at)."""
-        held = self.holds.get(key, [])
-        low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=lambda h: h.starts_at)
-        high = bisect.bisect_left(held, ends_at, key=lambda h: h.starts_at)
-        return [h for h in held[low:high] if h.ends_at > starts_at]
-
-    def with_session(self, slot: Slot, session_type: SessionType) -> Availability:
-        """This availability with `slot` booked: the course has the session, and its
-        room, people and the patient are held (planning a calendar step by step)."""
-        planned_id = uuid.uuid4()
-        until = held_until(session_type, slot.starts_at)
-        request = BookingRequest(
-            slot.kind, slot.starts_at, slot.room_id, slot.staff_ids, self.patient_id
-        )
-        holds = dict(self.holds)
-        for key in request.resource_keys():
-            holds[key] = sorted(
-                [*holds.get(key, []), Hold(key, slot.starts_at, until, planned_id)],
-                key=lambda h: h.starts_at,
-            )
-        session = CourseSession(planned_id, slot.kind, slot.starts_at, slot.ends_at)
-        course = replace(self.course, sessions=(*self.course.sessions, session))
-        return replace(self, course=course, holds=holds, working=self.working)
-
-
-def _preference(member: StaffFacts) -> int:
-    return min((ROLE_PREFERENCE.index(r) for r in member.roles if r in ROLE_PREFERENCE), default=9)
+# Sorts after every range that starts at the same instant (a probe for bisect).
+_LAST = datetime.max.replace(tzinfo=UTC)
 
 
 def _covered(ranges: Sequence[UtcRange], starts_at: datetime, ends_at: datetime) -> bool:
-    index = bisect.bisect_right(ranges, starts_at, key=lambda r: r[0]) - 1
+    index = bisect.bisect_right(ranges, (starts_at, _LAST)) - 1
     return index >= 0 and ranges[index][1] >= ends_at
 
 
@@ -125,7 +60,10 @@ def _starts(
     """Starts on the step grid of each opening span (09:00, 09:15, ... on the clinic's
     clocks, whatever the UTC offset that day) inside the window, the session ending
     before the clinic closes."""
-    margin = timedelta(days=1)
+    # Longer than any opening span (25 hours on the day the clocks go back), so no span
+    # the window meets is cut short: its grid is anchored at its opening time, wherever
+    # the window starts (find_slots searches a window part by part).
+    margin = timedelta(days=2)
     spans = clinic_rules.utc_ranges_between(
         window[0] - margin, window[1] + margin, available.opening_hours, available.zone
     )
@@ -136,46 +74,46 @@ def _starts(
             start += step
 
 
+def _free_room(
+    available: Availability, suited: Suited, starts_at: datetime, until: datetime
+) -> tuple[RoomFacts | None, datetime]:
+    """The first free room of the kind, the patient free too; else None, and the first
+    instant a later start could find both (busy_until: no start before it can)."""
+    patient = available.busy_until(available.patient_key, starts_at, until)
+    if patient is not None:
+        return None, patient
+    soonest = _LAST
+    for room, key in suited.rooms:
+        busy = available.busy_until(key, starts_at, until)
+        if busy is None:
+            return room, starts_at
+        soonest = min(soonest, busy)
+    return None, soonest
+
+
 def _free_people(
-    available: Availability, session: UtcRange, until: datetime
-) -> list[tuple[uuid.UUID, frozenset[Role]]]:
-    """Who could take the session: working all of it, not away, not held; the care team
-    first, nurses and therapists asked before prescribers."""
-    free = [
-        member
-        for member in available.staff
-        if _covered(available.working[member.id], *session)
-        and not _away(member, *session)
-        and not available.holds_between(resource_key("staff", member.id), session[0], until)
-    ]
-    free.sort(key=lambda m: (m.id not in available.team, _preference(m)))
-    return [(m.id, m.roles) for m in free]
-
-
-def _placed(
-    available: Availability, session_type: SessionType, starts_at: datetime
-) -> tuple[RoomFacts, tuple[uuid.UUID, ...]] | None:
-    """A free room of the right kind and free people filling every required role."""
-    until = held_until(session_type, starts_at)
+    available: Availability,
+    session_type: SessionType,
+    suited: Suited,
+    starts_at: datetime,
+    until: datetime,
+) -> tuple[uuid.UUID, ...] | None:
+    """Free people filling every required role (working all of the session, not away,
+    not held), the care team first, nurses and therapists asked before prescribers."""
     session = (starts_at, session_end(session_type, starts_at))
-    if available.holds_between(resource_key("patient", available.patient_id), starts_at, until):
-        return None
-    room = next(
-        (
-            r
-            for r in available.rooms
-            if r.kind == session_type.room_kind
-            and not available.holds_between(resource_key("room", r.id), starts_at, until)
-        ),
-        None,
-    )
-    if room is None:
-        return None
+    # Held is the likeliest reason someone is not free, and the cheapest to check.
+    free = [
+        (member.id, member.roles)
+        for member, key in suited.staff
+        if available.busy_until(key, starts_at, until) is None
+        and _covered(available.working_of(member), *session)
+        and not (member.time_off and _away(member, *session))
+    ]
     requirements = session_type.required_roles
-    filled = match_roles(requirements, _free_people(available, session, until))
+    filled = match_roles(requirements, free)
     if len(filled) < len(requirements):
         return None
-    return room, tuple(filled[i] for i in range(len(requirements)))
+    return tuple(filled[i] for i in range(len(requirements)))
 
 
 def _violations(
@@ -189,19 +127,43 @@ def _violations(
     room, staff_ids = placed
     request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
     until = held_until(session_type, starts_at)
-    by_id = {member.id: member for member in available.staff}
+    by_id, keys = available.staff_by_id, available.keys
+    # The request's resource keys (in its order), from those made once.
+    held = sorted({available.patient_key, keys[room.id], *(keys[i] for i in staff_ids)})
     calendar = Calendar(
         zone=available.zone,
         opening_hours=available.opening_hours,
         room=room,
         staff=tuple(by_id[i] for i in staff_ids),
         holds=tuple(
-            hold
-            for key in request.resource_keys()
-            for hold in available.holds_between(key, starts_at, until)
+            hold for key in held for hold in available.holds_between(key, starts_at, until)
         ),
     )
     return rules.booking_violations(request, available.course, calendar, now=now)
+
+
+def _slot(
+    available: Availability,
+    session_type: SessionType,
+    suited: Suited,
+    starts_at: datetime,
+    room: RoomFacts,
+    now: datetime,
+) -> Slot | None:
+    """The slot at this start in this room, if free people fill its roles and the booking
+    rules accept it; a rule that refuses every start alike refuses the search."""
+    until = held_until(session_type, starts_at)
+    staff_ids = _free_people(available, session_type, suited, starts_at, until)
+    if staff_ids is None:
+        return None
+    violations = _violations(available, session_type, starts_at, (room, staff_ids), now)
+    hopeless = [v for v in violations if v.rule in EVERY_START]
+    if hopeless:
+        raise RuleRefused(hopeless)
+    if violations:
+        return None
+    ends_at = session_end(session_type, starts_at)
+    return Slot(session_type.kind, starts_at, ends_at, room.id, staff_ids)
 
 
 def search(
@@ -218,23 +180,21 @@ def search(
     session_type = available.course.definition.session_type(kind)
     if session_type is None:
         raise ValueError(f"the protocol has no {kind} session type")
-    earliest = now + timedelta(hours=session_type.min_notice_hours)
     duration = timedelta(minutes=session_type.duration_minutes)
+    suited = available.suited(session_type)
+    # No start before this can be booked: the notice, then wherever a held patient or
+    # rooms are next free (_free_room).
+    resume = now + timedelta(hours=session_type.min_notice_hours)
     found: list[Slot] = []
     for starts_at in _starts(available, window, step, duration):
-        if starts_at < earliest or (accept is not None and not accept(starts_at)):
+        if starts_at < resume or (accept is not None and not accept(starts_at)):
             continue
-        placed = _placed(available, session_type, starts_at)
-        if placed is None:
+        room, resume = _free_room(available, suited, starts_at, held_until(session_type, starts_at))
+        if room is None:
             continue
-        violations = _violations(available, session_type, starts_at, placed, now)
-        hopeless = [v for v in violations if v.rule in EVERY_START]
-        if hopeless:
-            raise RuleRefused(hopeless)
-        if violations:
-            continue
-        ends_at = session_end(session_type, starts_at)
-        found.append(Slot(kind, starts_at, ends_at, placed[0].id, placed[1]))
-        if len(found) >= limit:
-            break
+        slot = _slot(available, session_type, suited, starts_at, room, now)
+        if slot is not None:
+            found.append(slot)
+            if len(found) >= limit:
+                break
     return found

@@ -154,7 +154,8 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
     return tuple(Hold(*row) for row in db.session.execute(_HOLDS, window))
 
 
-# Built once (each booking runs it), its parameters bound at execution.
+# Built once (each booking and slot search runs it), its parameters bound at execution;
+# columns, not ORM objects: a slot search reads thousands of holds.
 _HOLDS = select(
     ResourceHold.resource_key,
     ResourceHold.starts_at,

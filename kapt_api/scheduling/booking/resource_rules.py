@@ -54,8 +54,6 @@ def conflict_violations(
 ) -> list[Violation]:
     """One violation per requested resource already held at an overlapping time by
     another appointment (the appointment being moved does not clash with itself)."""
-    names = {f"staff:{s.id}": s.name for s in calendar.staff}
-    names[f"room:{calendar.room.id}"] = f"Room {calendar.room.name}"
     violations = []
     for key in request.resource_keys():
         clashes = sorted(
@@ -70,8 +68,15 @@ def conflict_violations(
             key=lambda hold: hold.starts_at,
         )
         if clashes:
-            violations.append(_clash(key, clashes, names.get(key, "The patient"), calendar.zone))
+            violations.append(_clash(key, clashes, _name(key, calendar), calendar.zone))
     return violations
+
+
+def _name(key: str, calendar: Calendar) -> str:
+    """Who or what a resource key names, as a refusal says it."""
+    names = {f"staff:{s.id}": s.name for s in calendar.staff}
+    names[f"room:{calendar.room.id}"] = f"Room {calendar.room.name}"
+    return names.get(key, "The patient")
 
 
 def _clash(key: str, clashes: Sequence[Hold], who: str, zone: str) -> Violation:
@@ -98,8 +103,8 @@ def _hours_that_day(day_of: datetime, hours: Iterable[WeeklyInterval], zone: str
 
 
 def _covered(hours: Sequence[WeeklyInterval], session: UtcRange, zone: str) -> bool:
-    ranges = clinic_rules.utc_ranges_between(*session, hours, zone)
-    return clinic_rules.covers(ranges, *session)
+    # The ranges come merged and clipped to the session: covered if one is all of it.
+    return [session] == clinic_rules.utc_ranges_between(*session, hours, zone)
 
 
 def _span(session: UtcRange, zone: str) -> str:
