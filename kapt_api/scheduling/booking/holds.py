@@ -5,7 +5,7 @@ SQLite's triggers, migration 0003_scheduling) as the conflict rule it broke.
 A new appointment's holds on PostgreSQL are inserted with ON CONFLICT DO NOTHING: a
 hold the exclusion constraint refuses is left out of what the insert returns instead
 of raising an error that would end the transaction, so no savepoint is needed around
-it (hold_new). Everywhere else the refusal is an error, caught in a savepoint."""
+it (write_new). Everywhere else the refusal is an error, caught in a savepoint."""
 
 from __future__ import annotations
 
@@ -52,17 +52,37 @@ def hold(appointment: Appointment, keys: Iterable[str], *, replace: bool = True)
 
 
 def holds_new_quietly() -> bool:
-    """Whether hold_new can be used: PostgreSQL (SQLite's triggers raise)."""
+    """Whether write_new can be used: PostgreSQL (SQLite's triggers raise)."""
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def hold_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
-    """PostgreSQL: hold these resources for a newly written appointment, in the order
-    given; the conflict rule of a hold the database refused (a booking committed a
-    moment ago), else None. On a refusal the appointment is removed again (its staff,
-    status and holds rows go with it, ON DELETE CASCADE), so the transaction goes on as
-    if it had never been written: a batch checks its next item, a caller may try
-    another room."""
+def write_in_savepoint(appointment: Appointment, keys: Sequence[str]) -> str | None:
+    """Write the appointment (new or moved) and hold these resources in a savepoint,
+    rolled back when the database refuses a hold: the conflict rule of that refusal
+    (a booking committed a moment ago), else None."""
+    new = appointment not in db.session
+    try:
+        with db.session.begin_nested():
+            db.session.add(appointment)
+            db.session.flush()
+            hold(appointment, keys, replace=not new)
+    except IntegrityError as error:
+        rule = refused_rule(error)
+        if rule is None:
+            raise
+        return rule
+    return None
+
+
+def write_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
+    """PostgreSQL: write a new appointment and hold these resources, in the order given;
+    the conflict rule of a hold the database refused (a booking committed a moment
+    ago), else None. On a refusal the appointment is removed again (its staff, status
+    and holds rows go with it, ON DELETE CASCADE), so the transaction goes on as if it
+    had never been written: a batch checks its next item, a caller may try another
+    room."""
+    db.session.add(appointment)
+    db.session.flush()
     held = set(
         db.session.scalars(
             _HOLD_NEW,

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
@@ -107,40 +106,18 @@ def _save(
 ) -> None:
     """Write the appointment and its holds. A hold the database refuses (a booking
     committed a moment ago) undoes this write, and the request is checked again against
-    what is now there, so the refusal names every rule.
-
-    A new appointment on PostgreSQL is written as it is and its holds inserted so that a
-    refused one is only missing (holds.hold_new): a savepoint around it cost a tenth of
-    a booking. A move, and SQLite (whose triggers raise), write in a savepoint."""
+    what is now there, so the refusal names every rule. A new appointment on PostgreSQL
+    needs no savepoint (holds.write_new; one cost a tenth of a booking)."""
     if appointment not in db.session and holds.holds_new_quietly():
-        db.session.add(appointment)
-        db.session.flush()
-        rule = holds.hold_new(appointment, request.resource_keys())
+        rule = holds.write_new(appointment, request.resource_keys())
     else:
-        rule = _save_in_savepoint(appointment, request)
+        rule = holds.write_in_savepoint(appointment, request.resource_keys())
     if rule is not None:
         log.info("booking_race_lost", rule=rule, course_id=str(course.id))
         _decision(request, course, session_type, override=override, now=now)
         raise BookingRefused(
             [Violation(rule, "Someone else booked this time a moment ago; choose another.")]
         )
-
-
-def _save_in_savepoint(appointment: Appointment, request: BookingRequest) -> str | None:
-    """Write in a savepoint, rolled back when the database refuses a hold; the conflict
-    rule of that refusal, else None."""
-    new = appointment not in db.session
-    try:
-        with db.session.begin_nested():
-            db.session.add(appointment)
-            db.session.flush()
-            holds.hold(appointment, request.resource_keys(), replace=not new)
-    except IntegrityError as error:
-        rule = holds.refused_rule(error)
-        if rule is None:
-            raise
-        return rule
-    return None
 
 
 def _set_staff(appointment: Appointment, staff_ids: Sequence[uuid.UUID]) -> None:
