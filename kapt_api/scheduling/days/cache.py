@@ -42,12 +42,12 @@ class ComputedDay:
     _encoded: bytes | None = field(default=None, repr=False)
     _etag: str | None = field(default=None, repr=False)
 
-    def encoded(self, dumps: Callable[[Any], str]) -> bytes:
+    def encoded(self, dumps: Callable[[Any], bytes]) -> bytes:
         if self._encoded is None:
-            self._encoded = dumps(self.answer).encode()
+            self._encoded = dumps(self.answer)
         return self._encoded
 
-    def etag(self, dumps: Callable[[Any], str]) -> str:
+    def etag(self, dumps: Callable[[Any], bytes]) -> str:
         """A strong validator of the encoded answer: a front desk polling its day gets
         304 Not Modified until the day changes."""
         if self._etag is None:
