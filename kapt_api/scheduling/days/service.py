@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES, Role
@@ -117,13 +117,17 @@ def _by_name(entries: Iterable[Answer]) -> list[Answer]:
     return sorted(entries, key=lambda e: (e["name"].casefold(), e["id"]))
 
 
+# Read before anything else on every clinic day: built once, only the clinic changes.
+_ZONE_AND_VERSION = (
+    select(Clinic.time_zone, ScheduleVersion.version)
+    .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
+    .where(Clinic.id == bindparam("clinic_id"))
+)
+
+
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    found = db.session.execute(
-        select(Clinic.time_zone, ScheduleVersion.version)
-        .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
-        .where(Clinic.id == clinic_id)
-    ).first()
+    found = db.session.execute(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
     if found is None or not by.works_in(clinic_id):
         raise NotFound("No clinic with this id.")
     policy.ensure(
