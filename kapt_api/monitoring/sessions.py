@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.db import db
@@ -209,12 +209,14 @@ def escort_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     }
 
 
+# Asked twice by every day schedule computed (checklist and escort): built once.
+_SESSIONS_OF = select(MonitoringSession).where(
+    MonitoringSession.appointment_id.in_(bindparam("appointment_ids", expanding=True))
+)
+
+
 def _sessions_of(appointment_ids: Sequence[uuid.UUID]) -> list[MonitoringSession]:
-    return list(
-        db.session.scalars(
-            select(MonitoringSession).where(MonitoringSession.appointment_id.in_(appointment_ids))
-        )
-    )
+    return list(db.session.scalars(_SESSIONS_OF, {"appointment_ids": list(appointment_ids)}))
 
 
 def _state_of(session: MonitoringSession) -> str:
