@@ -63,11 +63,13 @@ def _day_response(day: ComputedDay) -> Response:
     return answer
 
 
+# Instances, not classes: webargs would build a schema from a class on every request.
+SCHEDULE_QUERY, STAFF_SCHEDULE_QUERY = ScheduleQuery(), StaffScheduleQuery()
 UNCHANGED = {304: {"description": "The day is unchanged since the ETag sent in If-None-Match."}}
 
 
 @bp.route("/schedule")
-@bp.arguments(ScheduleQuery, location="query")
+@bp.arguments(SCHEDULE_QUERY, location="query")
 @bp.response(200)
 @bp.doc(responses={200: _json(ClinicDayOut), **UNCHANGED})
 @authenticated
@@ -79,7 +81,7 @@ def clinic_schedule(query: Answer) -> Response:
 
 
 @bp.route("/staff/<uuid:staff_id>/schedule")
-@bp.arguments(StaffScheduleQuery, location="query")
+@bp.arguments(STAFF_SCHEDULE_QUERY, location="query")
 @bp.response(200)
 @bp.doc(responses={200: _json(StaffDayOut), **UNCHANGED})
 @authenticated

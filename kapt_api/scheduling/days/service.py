@@ -73,15 +73,14 @@ class Shown:
     readiness: dict[uuid.UUID, Answer]
 
     def items(self, rows: Sequence[Any], zone: ZoneInfo) -> list[Answer]:
+        # One brief per person, shared by each appointment naming them (never changed).
+        briefs = {i: {"id": p["id"], "name": p["name"]} for i, p in self.people.items()}
         return [
             _item(
                 row,
                 zone,
                 self.rooms[row.room_id],
-                [
-                    {"id": self.people[s]["id"], "name": self.people[s]["name"]}
-                    for s in self.booked[row.id]
-                ],
+                [briefs[s] for s in self.booked[row.id]],
                 self.readiness[row.id],
             )
             for row in rows
