@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, has_request_context
-from sqlalchemy import Uuid, bindparam, func, insert, literal, select
+from sqlalchemy import Executable, Table, Uuid, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from kapt_api import clock
@@ -72,40 +72,53 @@ def record_per_patient(
 ) -> None:
     """Note `action` once for each patient a screen shows (a day schedule), in this
     transaction and in one statement: a busy list is read all day long."""
-    entries = [
-        _entry(action, resource_type, resource_id, patient_id=p, actor_id=actor_id, reason=None)
-        for p in dict.fromkeys(patient_ids)
-    ]
-    if not entries:
+    unique = list(dict.fromkeys(patient_ids))
+    if not unique:
         return
+    # One actor, one request, one instant: the rows differ by patient only.
+    shared = _entry(
+        action, resource_type, resource_id, patient_id=None, actor_id=actor_id, reason=None
+    )
+    entries = [{**shared, "patient_id": p} for p in unique]
     if has_request_context():
         g.setdefault("audit_entries", []).extend(entries)
     begin_write_when_clean(db.session)
     if db.session.get_bind().dialect.name == "postgresql":
-        _insert_for_each_patient(entries[0], [e["patient_id"] for e in entries])
+        shared.pop("patient_id")
+        db.session.execute(_FOR_EACH_PATIENT, {**shared, "patient_ids": unique})
     else:
         db.session.execute(
-            insert(AuditEvent), [{"id": new_id(), "outcome": "success", **e} for e in entries]
+            _TABLE.insert(), [{"id": new_id(), "outcome": "success", **e} for e in entries]
         )
 
 
-def _insert_for_each_patient(entry: dict[str, Any], patient_ids: list[uuid.UUID]) -> None:
+_TABLE = cast(Table, AuditEvent.__table__)
+_SHARED = ("actor_id", "action", "resource_type", "resource_id", "request_id", "reason")
+
+
+def _insert_for_each_patient() -> Executable:
     """PostgreSQL: the rows of one audited read in one statement over an array of patient
-    ids; an executemany would run one INSERT per patient on the server."""
-    shared = {k: v for k, v in entry.items() if k != "patient_id"} | {"outcome": "success"}
-    table = AuditEvent.__table__
+    ids (an executemany would run one INSERT per patient on the server). A Core statement
+    on the table, built once (only its parameters change from read to read), so the
+    session sends it as it is, without the ORM's bulk-insert bookkeeping."""
     each = (
-        func.unnest(bindparam("patient_ids", patient_ids, type_=ARRAY(Uuid)))
+        func.unnest(bindparam("patient_ids", type_=ARRAY(Uuid)))
         .table_valued("patient_id")
         .render_derived()
     )
-    values = [literal(v, type_=table.c[k].type) for k, v in shared.items()]
-    db.session.execute(
-        insert(AuditEvent).from_select(
-            ["id", *shared, "patient_id"],
-            select(func.gen_random_uuid(), *values, each.c.patient_id),
-        )
+    columns = (*_SHARED, "occurred_at")
+    return insert(_TABLE).from_select(
+        ["id", *columns, "outcome", "patient_id"],
+        select(
+            func.gen_random_uuid(),
+            *(bindparam(c, type_=_TABLE.c[c].type) for c in columns),
+            literal("success", type_=_TABLE.c.outcome.type),
+            each.c.patient_id,
+        ),
     )
+
+
+_FOR_EACH_PATIENT = _insert_for_each_patient()
 
 
 def start_over() -> None:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from kapt_api.auth.models import Role, User
 from kapt_api.clinics.models import StaffMember
@@ -29,14 +29,16 @@ class StaffPost:
     active: bool
 
 
+# Built once: only the user changes.
+_STAFF_POST = select(StaffMember.id, StaffMember.clinic_id, StaffMember.active).where(
+    StaffMember.user_id == bindparam("user_id")
+)
+
+
 def staff_post(user: User) -> StaffPost | None:
     """The caller's own staff record, if they have one, in one small query: every
     request asks it, and a whole StaffMember would bring its working hours along."""
-    row = db.session.execute(
-        select(StaffMember.id, StaffMember.clinic_id, StaffMember.active).where(
-            StaffMember.user_id == user.id
-        )
-    ).first()
+    row = db.session.execute(_STAFF_POST, {"user_id": user.id}).first()
     return StaffPost(row.id, row.clinic_id, row.active) if row is not None else None
 
 

@@ -81,7 +81,12 @@ class MonitoringSession(IdMixin, Base):
 
     @property
     def hold_open(self) -> bool:
-        return self.held and self.hold_override_at is None
+        return hold_stands(self.held, self.hold_override_at)
+
+
+def hold_stands(held: bool, overridden_at: datetime | None) -> bool:
+    """A session's hold is open until someone overrides it (also read from bare rows)."""
+    return held and overridden_at is None
 
 
 class Reading(IdMixin, Base):

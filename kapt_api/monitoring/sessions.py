@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.db import db
 from kapt_api.errors import NotFound
 from kapt_api.monitoring import policy, rules
-from kapt_api.monitoring.models import MonitoringSession, Reading
+from kapt_api.monitoring.models import MonitoringSession, Reading, hold_stands
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import (
     ESCORT_PRESENT,
@@ -197,27 +197,34 @@ def checklist(*, session: MonitoringSession, now: datetime) -> Checklist:
 def checklist_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: each checked-in dose's checklist held, in progress or
     completed (a dose not checked in is left to scheduling's default)."""
-    return {s.appointment_id: _state_of(s) for s in _sessions_of(appointment_ids)}
+    return {s.appointment_id: _state_of(s) for s in _day_states_of(appointment_ids)}
 
 
 def escort_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: the escort confirmed when the patient was discharged."""
     return {
         s.appointment_id: "confirmed"
-        for s in _sessions_of(appointment_ids)
+        for s in _day_states_of(appointment_ids)
         if ESCORT_PRESENT in (s.discharge_confirmed or [])
     }
 
 
-def _sessions_of(appointment_ids: Sequence[uuid.UUID]) -> list[MonitoringSession]:
-    return list(
-        db.session.scalars(
-            select(MonitoringSession).where(MonitoringSession.appointment_id.in_(appointment_ids))
-        )
-    )
+# What a day schedule reads of its doses' sessions, asked twice by every day computed
+# (checklist and escort): the few columns, not whole sessions, in a statement built once.
+_DAY_STATES = select(
+    MonitoringSession.appointment_id,
+    MonitoringSession.held,
+    MonitoringSession.hold_override_at,
+    MonitoringSession.discharged_at,
+    MonitoringSession.discharge_confirmed,
+).where(MonitoringSession.appointment_id.in_(bindparam("appointment_ids", expanding=True)))
 
 
-def _state_of(session: MonitoringSession) -> str:
-    if session.hold_open:
+def _day_states_of(appointment_ids: Sequence[uuid.UUID]) -> list[Any]:
+    return list(db.session.execute(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
+
+
+def _state_of(session: Any) -> str:
+    if hold_stands(session.held, session.hold_override_at):
         return "hold"
     return "completed" if session.discharged_at is not None else "in_progress"

@@ -1,12 +1,13 @@
 """Readiness flags of a dose: protocol rules its course's current schedule no longer
 meets for it, because a session it depended on was cancelled or missed.
 
-They are rules.py's own findings on the current schedule (`schedule_findings`,
-counted sessions only: booked, checked in, in progress, completed), kept for the doses
-not yet given (booked or checked in): `preparation_incomplete` on the course's first
-dose, `integration_missing` on the dose after the one left without its integration
-session. A cancel or a no-show may leave them (the patient is not coming whatever the
-API answers); check-in of a flagged dose asks for an override.
+They are rules.py's own findings on the current schedule (`readiness_findings`, those
+of `schedule_findings` for these two rules; counted sessions only: booked, checked in,
+in progress, completed), kept for the doses not yet given (booked or checked in):
+`preparation_incomplete` on the course's first dose, `integration_missing` on the dose
+after the one left without its integration session. A cancel or a no-show may leave
+them (the patient is not coming whatever the API answers); check-in of a flagged dose
+asks for an override.
 
 Pure functions over values.py values: no database, no Flask.
 """
@@ -21,7 +22,7 @@ from dataclasses import replace
 from kapt_api.clinics.rules import local_text as when
 from kapt_api.errors import Violation
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
-from kapt_api.scheduling.courses.rules import schedule_findings
+from kapt_api.scheduling.courses.rules import readiness_findings
 from kapt_api.scheduling.courses.values import (
     AppointmentStatus,
     CourseSession,
@@ -51,7 +52,7 @@ def flag_findings(
     the answer is ready. Pure: the course's sessions in, no database."""
     listed = {s.id: s for s in sessions}
     flagged: dict[uuid.UUID, list[Finding]] = defaultdict(list)
-    for finding in schedule_findings(definition, listed.values(), zone):
+    for finding in readiness_findings(definition, listed.values(), zone):
         if finding.rule not in FLAGS:
             continue
         dose = listed[_dependent(finding, listed)]

@@ -65,6 +65,23 @@ def schedule_findings(
     ]
 
 
+def readiness_findings(
+    definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
+) -> list[Finding]:
+    """schedule_findings' findings of the rules a dose's readiness flags come from
+    (readiness_flags.py): the first dose's preparations, each dose's integration. A day
+    schedule asks it for every course with a dose that day, so the other rules are not
+    judged."""
+    listed = list(sessions)
+    doses = scheduled(listed, SessionKind.DOSING)
+    preparations = scheduled(listed, SessionKind.PREPARATION)
+    integrations = scheduled(listed, SessionKind.INTEGRATION)
+    return [
+        *_preparations(definition, doses, preparations, zone),
+        *_integrations_present(definition, doses, integrations, zone),
+    ]
+
+
 def changed_findings(
     definition: ProtocolDefinition,
     before: Sequence[CourseSession],
@@ -235,21 +252,21 @@ def _integrations_present(
     if not sequencing.integration_required:
         return []
     findings = []
+    done_first = sequencing.next_dose_requires_integration_done
     for dose, following in pairwise(doses):
         found = [i for i in integrations if _in_window(definition, i, dose)]
+        if done_first:
+            found = [i for i in found if i.ends_at <= following.starts_at]
+        if found:
+            continue
+        # Worded only when broken: a day schedule asks this of every course it shows.
         given, then = when(dose.starts_at, zone), when(following.starts_at, zone)
         message = (
-            f"The dose on {given} has no integration session booked; book it before the "
+            f"The dose on {given} needs its integration session finished before the next "
             f"dose on {then}."
+            if done_first
+            else f"The dose on {given} has no integration session booked; book it before "
+            f"the dose on {then}."
         )
-        if sequencing.next_dose_requires_integration_done:
-            found = [i for i in found if i.ends_at <= following.starts_at]
-            message = (
-                f"The dose on {given} needs its integration session finished before the next "
-                f"dose on {then}."
-            )
-        if not found:
-            findings.append(
-                Finding("integration_missing", frozenset({dose.id, following.id}), message)
-            )
+        findings.append(Finding("integration_missing", frozenset({dose.id, following.id}), message))
     return findings

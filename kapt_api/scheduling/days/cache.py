@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.db import db
 from kapt_api.scheduling.booking.models import ScheduleVersion
@@ -42,12 +42,12 @@ class ComputedDay:
     _encoded: bytes | None = field(default=None, repr=False)
     _etag: str | None = field(default=None, repr=False)
 
-    def encoded(self, dumps: Callable[[Any], str]) -> bytes:
+    def encoded(self, dumps: Callable[[Any], bytes]) -> bytes:
         if self._encoded is None:
-            self._encoded = dumps(self.answer).encode()
+            self._encoded = dumps(self.answer)
         return self._encoded
 
-    def etag(self, dumps: Callable[[Any], str]) -> str:
+    def etag(self, dumps: Callable[[Any], bytes]) -> str:
         """A strong validator of the encoded answer: a front desk polling its day gets
         304 Not Modified until the day changes."""
         if self._etag is None:
@@ -95,11 +95,14 @@ def configure(size: int) -> None:
     _cache.clear()
 
 
+_VERSION = select(ScheduleVersion.version).where(
+    ScheduleVersion.clinic_id == bindparam("clinic_id")
+)
+
+
 def version_of(clinic_id: uuid.UUID) -> int:
     """The clinic's schedule version token: 0 until anything it shows has changed."""
-    found = db.session.scalar(
-        select(ScheduleVersion.version).where(ScheduleVersion.clinic_id == clinic_id)
-    )
+    found = db.session.scalar(_VERSION, {"clinic_id": clinic_id})
     return int(found or 0)
 
 

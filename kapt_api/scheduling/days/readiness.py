@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.db import db
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, definition_of
@@ -123,20 +123,23 @@ def _definitions(version_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProtocolDe
     return {i: _DEFINITIONS[i] if i in _DEFINITIONS else drafts[i] for i in wanted}
 
 
+# Every session of some courses: a dose's flags are judged on its whole course. Built
+# once; only the course ids change.
+_SESSIONS_OF_COURSES = select(
+    Appointment.course_id,
+    Appointment.id,
+    Appointment.kind,
+    Appointment.starts_at,
+    Appointment.ends_at,
+    Appointment.status,
+).where(Appointment.course_id.in_(bindparam("course_ids", expanding=True)))
+
+
 def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseSession]]:
     found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
     if not course_ids:
         return found
-    rows = db.session.execute(
-        select(
-            Appointment.course_id,
-            Appointment.id,
-            Appointment.kind,
-            Appointment.starts_at,
-            Appointment.ends_at,
-            Appointment.status,
-        ).where(Appointment.course_id.in_(course_ids))
-    )
+    rows = db.session.execute(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
     for course_id, *values in rows:
         found[course_id].append(
             CourseSession(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from kapt_api.auth.models import User, UserRole
 from kapt_api.clinics.models import Room, StaffMember
@@ -59,11 +59,11 @@ class DayRows:
     booked: dict[uuid.UUID, list[uuid.UUID]]
 
 
-# Kept whole: one query for the day's appointments and their staff, whatever their number.
-def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
-    """The appointments overlapping the day at its clinic (of one staff member), with
-    their patients' names, their courses' protocol versions and their staff, in one
-    query: the clinic-and-start index bounds the read to the day."""
+def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
+    """The appointments overlapping a day at a clinic (of one staff member), with their
+    patients' names, their courses' protocol versions and their staff: the
+    clinic-and-start index bounds the read to the day. Built once per shape (module
+    constants below): only the parameters change from day to day."""
     stmt = (
         select(
             Appointment.id,
@@ -83,41 +83,80 @@ def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
         .join(Course, Course.id == Appointment.course_id)
         .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
         .where(
-            Appointment.clinic_id == day.clinic_id,
-            Appointment.starts_at >= day.starts_at - LONGEST_SESSION,
-            Appointment.starts_at < day.ends_at,
-            Appointment.ends_at > day.starts_at,
+            Appointment.clinic_id == bindparam("clinic_id"),
+            Appointment.starts_at >= bindparam("earliest"),
+            Appointment.starts_at < bindparam("ends_at"),
+            Appointment.ends_at > bindparam("starts_at"),
         )
         .order_by(Appointment.starts_at, Appointment.id, AppointmentStaff.position)
     )
-    if staff_id is not None:
+    if of_staff:
         booked = select(AppointmentStaff.appointment_id).where(
-            AppointmentStaff.staff_id == staff_id
+            AppointmentStaff.staff_id == bindparam("staff_id")
         )
         stmt = stmt.where(Appointment.id.in_(booked))
+    return stmt
+
+
+_CLINIC_DAY = _appointments_of_the_day(of_staff=False)
+_STAFF_DAY = _appointments_of_the_day(of_staff=True)
+
+
+def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
+    """The appointments overlapping the day at its clinic (of one staff member), with
+    their patients' names, their courses' protocol versions and their staff, in one
+    query, whatever their number."""
+    parameters = {
+        "clinic_id": day.clinic_id,
+        "earliest": day.starts_at - LONGEST_SESSION,
+        "starts_at": day.starts_at,
+        "ends_at": day.ends_at,
+    }
+    stmt = _CLINIC_DAY
+    if staff_id is not None:
+        stmt, parameters["staff_id"] = _STAFF_DAY, staff_id
     rows: dict[uuid.UUID, Any] = {}
     staff: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for row in db.session.execute(stmt):
+    for row in db.session.execute(stmt, parameters):
         rows.setdefault(row.id, row)
         if row.staff_id is not None:
             staff[row.id].append(row.staff_id)
     return DayRows(list(rows.values()), staff)
 
 
-def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
-    """These staff members (and, given a clinic, its active staff): name, roles, active."""
-    rows = db.session.execute(
+def _people(*, of_clinic: bool) -> Select[Any]:
+    also = StaffMember.id.in_(bindparam("also", expanding=True))
+    wanted = (
+        or_((StaffMember.clinic_id == bindparam("clinic_id")) & StaffMember.active, also)
+        if of_clinic
+        else also
+    )
+    return (
         select(StaffMember.id, User.full_name, StaffMember.active, UserRole.role)
         .join(User, User.id == StaffMember.user_id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(
-            or_(
-                (StaffMember.clinic_id == clinic_id) & StaffMember.active,
-                StaffMember.id.in_(also),
-            )
-            if clinic_id is not None
-            else StaffMember.id.in_(also)
-        )
+        .where(wanted)
+    )
+
+
+def _rooms(*, of_clinic: bool) -> Select[Any]:
+    also = Room.id.in_(bindparam("also", expanding=True))
+    wanted = (
+        or_((Room.clinic_id == bindparam("clinic_id")) & Room.active, also) if of_clinic else also
+    )
+    return select(Room.id, Room.name, Room.kind).where(wanted)
+
+
+# Built once (a clinic's whole day, or only what a person's day names): read on every
+# computed day, only the parameters change.
+_PEOPLE = {True: _people(of_clinic=True), False: _people(of_clinic=False)}
+_ROOMS = {True: _rooms(of_clinic=True), False: _rooms(of_clinic=False)}
+
+
+def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
+    """These staff members (and, given a clinic, its active staff): name, roles, active."""
+    rows = db.session.execute(
+        _PEOPLE[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)}
     )
     people: dict[uuid.UUID, Answer] = {}
     for staff_id, name, active, role in rows:
@@ -133,8 +172,7 @@ def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID,
 
 def rooms(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
     """These rooms (and, given a clinic, its rooms in use)."""
-    wanted: ColumnElement[bool] = Room.id.in_(also)
-    if clinic_id is not None:
-        wanted = or_((Room.clinic_id == clinic_id) & Room.active, wanted)
-    rows = db.session.execute(select(Room.id, Room.name, Room.kind).where(wanted))
+    rows = db.session.execute(
+        _ROOMS[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)}
+    )
     return {i: {"id": str(i), "name": name, "kind": kind} for i, name, kind in rows}

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES, Role
@@ -73,15 +73,14 @@ class Shown:
     readiness: dict[uuid.UUID, Answer]
 
     def items(self, rows: Sequence[Any], zone: ZoneInfo) -> list[Answer]:
+        # One brief per person, shared by each appointment naming them (never changed).
+        briefs = {i: {"id": p["id"], "name": p["name"]} for i, p in self.people.items()}
         return [
             _item(
                 row,
                 zone,
                 self.rooms[row.room_id],
-                [
-                    {"id": self.people[s]["id"], "name": self.people[s]["name"]}
-                    for s in self.booked[row.id]
-                ],
+                [briefs[s] for s in self.booked[row.id]],
                 self.readiness[row.id],
             )
             for row in rows
@@ -117,13 +116,17 @@ def _by_name(entries: Iterable[Answer]) -> list[Answer]:
     return sorted(entries, key=lambda e: (e["name"].casefold(), e["id"]))
 
 
+# Read before anything else on every clinic day: built once, only the clinic changes.
+_ZONE_AND_VERSION = (
+    select(Clinic.time_zone, ScheduleVersion.version)
+    .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
+    .where(Clinic.id == bindparam("clinic_id"))
+)
+
+
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    found = db.session.execute(
-        select(Clinic.time_zone, ScheduleVersion.version)
-        .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
-        .where(Clinic.id == clinic_id)
-    ).first()
+    found = db.session.execute(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
     if found is None or not by.works_in(clinic_id):
         raise NotFound("No clinic with this id.")
     policy.ensure(

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kapt_api.scheduling.booking import rules
-from kapt_api.scheduling.courses.rules import schedule_findings
+from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
+from kapt_api.scheduling.courses.rules import readiness_findings, schedule_findings
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
 from tests.scheduling.builders import (
     DOSING,
@@ -286,6 +287,26 @@ def test_findings_do_not_depend_on_the_order_sessions_come_in(
     assert set(schedule_findings(IM_KAP, sessions, ZONE)) == set(
         schedule_findings(IM_KAP, shuffled, ZONE)
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dose_hours=offsets,
+    preparation_hours=offsets,
+    integration_hours=offsets,
+    definition=st.sampled_from([IM_KAP, ESKETAMINE]),
+)
+def test_readiness_findings_are_the_schedules_findings_of_the_readiness_rules(
+    dose_hours, preparation_hours, integration_hours, definition
+):
+    sessions = [
+        *(session(DOSING, MONDAY + h * H) for h in dose_hours),
+        *(session(PREPARATION, MONDAY + h * H) for h in preparation_hours),
+        *(session(INTEGRATION, MONDAY + h * H) for h in integration_hours),
+    ]
+    assert set(readiness_findings(definition, sessions, ZONE)) == {
+        f for f in schedule_findings(definition, sessions, ZONE) if f.rule in READINESS_RULES
+    }
 
 
 @settings(max_examples=60, deadline=None)

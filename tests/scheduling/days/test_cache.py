@@ -65,9 +65,9 @@ def test_a_computed_days_encoding_is_made_once():
     calls = []
     day = _day("monday")
 
-    def dumps(answer: Any) -> str:
+    def dumps(answer: Any) -> bytes:
         calls.append(answer)
-        return '{"name":"monday"}'
+        return b'{"name":"monday"}'
 
     assert day.encoded(dumps) == day.encoded(dumps) == b'{"name":"monday"}'
     assert len(calls) == 1
