@@ -17,17 +17,19 @@ through the window.
 Before the load, a dose is brought to in_progress through the API as the clinic does
 it (dose_in_progress: two preparations booked, held and completed, the dose booked,
 checked in, which opens its monitoring checklist, and started by the course's nurse),
-for the last of the seed's fresh courses at clinic 0.
+on the two weekdays after the seeded days, for the seed's dose patient at clinic 0
+(seed.dose_course: a course no other benchmark books on or clears).
 
 Four client threads send, in a fixed pattern of 19 requests: 6 clinic day schedules
 (clinic 0, whose days every booking and cancel changes, and clinic 1, whose kept days
 stay valid), 4 staff day schedules (clinic 1's 15 staff), 4 pages of
 GET /api/v1/appointments?page_size=50, 2 readings (POST .../monitoring/readings of the
 dose, as its nurse) and one booking: a slot search (GET /api/v1/courses/{id}/slots) for
-one of the other fresh courses at clinic 0, POST /api/v1/appointments of its first
+one of the seed's fresh courses at clinic 0, POST /api/v1/appointments of its first
 slot, and a cancel of what was booked, so the slots stay free. The days are the 10
 weekdays from the seed's "now". Everything the run booked (the dose, its checklist and
-readings included) is deleted at the end, and at the start if a run was interrupted.
+readings included) is deleted at the end; the dose's also at the start, in case a run
+was interrupted.
 
 The resident size of each worker (VmRSS in /proc, the workers found as the children of
 the gunicorn master) is read every 1,000 requests (60 with --quick); at the end, for
@@ -394,10 +396,12 @@ def weekdays(first: date, count: int) -> list[date]:
     return [day for day in days if day.weekday() < 5][:count]
 
 
-def remove_bookings(url: str) -> None:
-    """Delete every booking of the seed's fresh courses, as bench_scale does after itself."""
-    shape = seed.Shape.of(APPOINTMENTS)
-    bench_scale.cleanup(bench_scale.Target(APPOINTMENTS, seed.bench_app(url), shape))
+def remove_bookings(url: str, courses: list[uuid.UUID]) -> None:
+    """Delete every booking of `courses` and what other packages wrote about them (the
+    dose's checklist and readings included), with bench_scale's clean-up."""
+    target = bench_scale.Target(APPOINTMENTS, seed.bench_app(url), seed.Shape.of(APPOINTMENTS))
+    target.courses = courses
+    bench_scale.cleanup(target)
 
 
 # --- the verdict ---------------------------------------------------------------------------------
@@ -458,8 +462,9 @@ def main() -> None:
     load = QUICK if options.quick else FULL
     started = time.monotonic()
     url = bench_http.database(APPOINTMENTS, options.server)
-    *courses, dose_course = bench_courses(url)
-    remove_bookings(url)  # what an interrupted run may have left
+    courses = bench_courses(url)
+    dose_course = seed.dose_course(url)
+    remove_bookings(url, [dose_course])  # what an interrupted run may have left
     settings = {} if options.recycle else {"GUNICORN_CMD_ARGS": "--max-requests 0"}
     print(
         f"{load.requests:,} requests, {THREADS} client threads, gunicorn --workers 4",
@@ -486,7 +491,7 @@ def main() -> None:
                 )
                 tally, seconds = run_load(target, load, Curve(gunicorn_master()))
     finally:
-        remove_bookings(url)
+        remove_bookings(url, [*courses, dose_course])
     passed = report(tally, seconds, options.recycle)
     print(f"whole run: {time.monotonic() - started:.1f} s")
     raise SystemExit(0 if passed else 1)
