@@ -344,7 +344,9 @@ def first_slot(port: int, token: str, course: uuid.UUID, kind: str, day: date) -
     return dict(found[0])
 
 
-def step(port: int, token: str, method: str, path: str, body: object = None) -> dict[str, Any]:
+def setup_step(
+    port: int, token: str, method: str, path: str, body: object = None
+) -> dict[str, Any]:
     """One request of the dose's set-up, which must succeed."""
     data = json.dumps(body).encode() if body is not None else None
     status, answer = bench_http.request(port, method, path, data, token)
@@ -357,7 +359,7 @@ def book(port: int, desk: str, course: uuid.UUID, kind: str, day: date) -> str:
     slot = first_slot(port, desk, course, kind, day)
     body = {"course_id": str(course), "kind": kind, "starts_at": slot["starts_at"]}
     body |= {"room_id": slot["room_id"], "staff_ids": slot["staff_ids"]}
-    return str(step(port, desk, "POST", "/api/v1/appointments", body)["id"])
+    return str(setup_step(port, desk, "POST", "/api/v1/appointments", body)["id"])
 
 
 def dose_in_progress(port: int, desk: str, course: uuid.UUID) -> tuple[uuid.UUID, str]:
@@ -374,12 +376,12 @@ def dose_in_progress(port: int, desk: str, course: uuid.UUID) -> tuple[uuid.UUID
     appointment = "/api/v1/appointments/{}/{}"
     for _ in range(2):
         preparation = book(port, desk, course, "preparation", DOSE_MONDAY)
-        step(port, desk, "POST", appointment.format(preparation, "check-in"))
-        step(port, therapist, "POST", appointment.format(preparation, "start"))
-        step(port, therapist, "POST", appointment.format(preparation, "complete"))
+        setup_step(port, desk, "POST", appointment.format(preparation, "check-in"))
+        setup_step(port, therapist, "POST", appointment.format(preparation, "start"))
+        setup_step(port, therapist, "POST", appointment.format(preparation, "complete"))
     dose = book(port, desk, course, "dosing", DOSE_MONDAY + timedelta(days=1))
-    step(port, desk, "POST", appointment.format(dose, "check-in"))
-    step(port, nurse, "POST", appointment.format(dose, "start"))
+    setup_step(port, desk, "POST", appointment.format(dose, "check-in"))
+    setup_step(port, nurse, "POST", appointment.format(dose, "start"))
     return uuid.UUID(dose), nurse
 
 
