@@ -1,6 +1,7 @@
 """Do gunicorn's workers stay small and flat under a long mixed load? 10,000 requests
-(day schedules, bookings, lists) through gunicorn with 4 workers; every worker must
-stay at or under 120 MB resident, and none may grow more than 5 MB over the last half.
+(day schedules, bookings, readings, lists) through gunicorn with 4 workers; every worker
+must stay at or under 120 MB resident, and none may grow more than 5 MB over the last
+half.
 
     .venv/bin/python -m bench.bench_memory            # 10,000 requests, a curve point every 1,000
     .venv/bin/python -m bench.bench_memory --quick    # 600 requests, every 60; under a minute
@@ -13,20 +14,28 @@ the last 5,000 of 10,000 and so hide the very growth this measures; `--recycle` 
 the production setting, and the growth is then taken over the workers that lived
 through the window.
 
-Four client threads send, in a fixed pattern of 17 requests: 6 clinic day schedules
+Before the load, a dose is brought to in_progress through the API as the clinic does
+it (dose_in_progress: two preparations booked, held and completed, the dose booked,
+checked in, which opens its monitoring checklist, and started by the course's nurse),
+on the two weekdays after the seeded days, for the seed's dose patient at clinic 0
+(seed.dose_course: a course no other benchmark books on or clears).
+
+Four client threads send, in a fixed pattern of 19 requests: 6 clinic day schedules
 (clinic 0, whose days every booking and cancel changes, and clinic 1, whose kept days
 stay valid), 4 staff day schedules (clinic 1's 15 staff), 4 pages of
-GET /api/v1/appointments?page_size=50, and one booking: a slot search
-(GET /api/v1/courses/{id}/slots) for one of the seed's fresh courses at clinic 0,
-POST /api/v1/appointments of its first slot, and a cancel of what was booked, so the
-slots stay free. The days are the 10 weekdays from the seed's "now". Readings are
-recorded only if the database has a dosing session in progress, which bench/seed.py
-never writes. The bookings of the run are deleted at the end.
+GET /api/v1/appointments?page_size=50, 2 readings (POST .../monitoring/readings of the
+dose, as its nurse) and one booking: a slot search (GET /api/v1/courses/{id}/slots) for
+one of the seed's fresh courses at clinic 0, POST /api/v1/appointments of its first
+slot, and a cancel of what was booked, so the slots stay free. The days are the 10
+weekdays from the seed's "now". Everything the run booked (the dose, its checklist and
+readings included) is deleted at the end; the dose's also at the start, in case a run
+was interrupted.
 
 The resident size of each worker (VmRSS in /proc, the workers found as the children of
 the gunicorn master) is read every 1,000 requests (60 with --quick); at the end, for
 information, the part of it no other process shares (Private_Clean + Private_Dirty of
-/proc/<pid>/smaps_rollup). Exits non-zero when a goal is missed.
+/proc/<pid>/smaps_rollup). Prints one line per figure, `name: value (goal: ...)`, with
+MISSED on a miss, and exits non-zero when a goal is missed.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
@@ -64,6 +74,9 @@ OTHER_DESK = "staff14@clinic1.bench"
 # 0 day computed again replaces its older version), so what a worker keeps stops growing
 # once each has been read.
 DAYS = 10
+# The dose the readings go to is set up on the Monday after the seeded days (NOW is a
+# Monday), whose rooms and people are free: its preparations that day, itself the next.
+DOSE_MONDAY = seed.NOW.date() + timedelta(weeks=seed.WEEKS_AHEAD)
 
 
 @dataclass(frozen=True)
@@ -159,8 +172,8 @@ class Target:
     days: list[date]  # the weekdays the day schedules are read for
     booking_days: list[date]  # weekdays after "now", where the slot searches look
     courses: list[uuid.UUID]
-    dosing: uuid.UUID | None  # a dosing session in progress, for readings
-    nurse_token: str | None
+    dosing: uuid.UUID  # a dosing session in progress, for readings
+    nurse_token: str  # its course's nurse
 
 
 @dataclass
@@ -265,7 +278,7 @@ def record_reading(target: Target, tally: Tally) -> None:
 
 
 def client(target: Target, tally: Tally, index: int, deadline: float) -> None:
-    """Turns of PATTERN, a booking and (if possible) a reading, until the run is sent."""
+    """Turns of PATTERN, a booking every other turn and a reading, until the run is sent."""
     turn = step = 0
     while time.monotonic() < deadline:
         for kind in PATTERN:
@@ -279,7 +292,7 @@ def client(target: Target, tally: Tally, index: int, deadline: float) -> None:
             step += 1
         if turn % 2 == 0 and tally.take(len(BOOKING)):
             book_and_cancel(target, tally, index, turn)
-        if target.dosing is not None and tally.take(1):
+        if tally.take(1):
             record_reading(target, tally)
         turn += 1
 
@@ -314,22 +327,62 @@ def bench_courses(url: str) -> list[uuid.UUID]:
     return list(found)
 
 
-def dosing_in_progress(url: str) -> tuple[uuid.UUID, str] | None:
-    """A dosing session in progress with a checklist, and its course nurse's email."""
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.text(
-                """SELECT a.id, u.email FROM appointments a
-                   JOIN monitoring_sessions m ON m.appointment_id = a.id
-                   JOIN courses c ON c.id = a.course_id
-                   JOIN staff_members s ON s.id = c.nurse_id
-                   JOIN users u ON u.id = s.user_id
-                   WHERE a.kind = 'dosing' AND a.status = 'in_progress' LIMIT 1"""
-            )
-        ).first()
-    engine.dispose()
-    return (row[0], row[1]) if row else None
+def staff_email(clinic: int, staff: int) -> str:
+    return f"staff{staff}@clinic{clinic}.bench"  # as bench/seed.py writes the users
+
+
+def first_slot(port: int, token: str, course: uuid.UUID, kind: str, day: date) -> dict[str, Any]:
+    """The first start the slot search offers `course` for `kind` on `day` (UTC)."""
+    window = f"from={quote(f'{day}T00:00:00+00:00')}&to={quote(f'{day}T23:59:00+00:00')}"
+    path = f"/api/v1/courses/{course}/slots?kind={kind}&{window}&limit=1"
+    status, answer = bench_http.request(port, "GET", path, token=token)
+    found = json.loads(answer) if status == 200 else []
+    if not found:
+        raise SystemExit(
+            f"no {kind} slot for the dose's course on {day}: {status} {answer[:300]!r}"
+        )
+    return dict(found[0])
+
+
+def setup_step(
+    port: int, token: str, method: str, path: str, body: object = None
+) -> dict[str, Any]:
+    """One request of the dose's set-up, which must succeed."""
+    data = json.dumps(body).encode() if body is not None else None
+    status, answer = bench_http.request(port, method, path, data, token)
+    if status not in (200, 201):
+        raise SystemExit(f"{method} {path} answered {status}: {answer[:300]!r}")
+    return dict(json.loads(answer))
+
+
+def book(port: int, desk: str, course: uuid.UUID, kind: str, day: date) -> str:
+    slot = first_slot(port, desk, course, kind, day)
+    body = {"course_id": str(course), "kind": kind, "starts_at": slot["starts_at"]}
+    body |= {"room_id": slot["room_id"], "staff_ids": slot["staff_ids"]}
+    return str(setup_step(port, desk, "POST", "/api/v1/appointments", body)["id"])
+
+
+def dose_in_progress(port: int, desk: str, course: uuid.UUID) -> tuple[uuid.UUID, str]:
+    """Bring a dose of `course` to in_progress through the API, as the clinic does: the
+    front desk books the two preparations IM KAP asks for, the therapist holds them, the
+    desk books the dose and checks the patient in (which opens the monitoring
+    checklist), the nurse starts it. Returns the dose and the nurse's token.
+
+    The server's clock is the real one, so every step is taken before the appointment's
+    own time (no status step asks for it); the days are those after the seeded ones,
+    where the course's therapist, nurse and rooms are free."""
+    therapist = login_as(port, staff_email(0, 0))  # the seed's care team at clinic 0
+    nurse = login_as(port, staff_email(0, 9))
+    appointment = "/api/v1/appointments/{}/{}"
+    for _ in range(2):
+        preparation = book(port, desk, course, "preparation", DOSE_MONDAY)
+        setup_step(port, desk, "POST", appointment.format(preparation, "check-in"))
+        setup_step(port, therapist, "POST", appointment.format(preparation, "start"))
+        setup_step(port, therapist, "POST", appointment.format(preparation, "complete"))
+    dose = book(port, desk, course, "dosing", DOSE_MONDAY + timedelta(days=1))
+    setup_step(port, desk, "POST", appointment.format(dose, "check-in"))
+    setup_step(port, nurse, "POST", appointment.format(dose, "start"))
+    return uuid.UUID(dose), nurse
 
 
 def login_as(port: int, email: str) -> str:
@@ -345,16 +398,18 @@ def weekdays(first: date, count: int) -> list[date]:
     return [day for day in days if day.weekday() < 5][:count]
 
 
-def remove_bookings(url: str) -> None:
-    """Delete every booking of the seed's fresh courses, as bench_scale does after itself."""
-    shape = seed.Shape.of(APPOINTMENTS)
-    bench_scale.cleanup(bench_scale.Target(APPOINTMENTS, seed.bench_app(url), shape))
+def remove_bookings(url: str, courses: list[uuid.UUID]) -> None:
+    """Delete every booking of `courses` and what other packages wrote about them (the
+    dose's checklist and readings included), with bench_scale's clean-up."""
+    target = bench_scale.Target(APPOINTMENTS, seed.bench_app(url), seed.Shape.of(APPOINTMENTS))
+    target.courses = courses
+    bench_scale.cleanup(target)
 
 
 # --- the verdict ---------------------------------------------------------------------------------
 
 
-def report(tally: Tally, seconds: float, readings: str, recycle: bool) -> bool:
+def report(tally: Tally, seconds: float, recycle: bool) -> bool:
     load, points = tally.load, tally.curve.points
     half, last = load.requests // 2, max(points)
     rss_max = max(mb for rss in points.values() for mb in rss.values())
@@ -362,15 +417,19 @@ def report(tally: Tally, seconds: float, readings: str, recycle: bool) -> bool:
     errors_5xx = sum(n for c in tally.statuses.values() for s, n in c.items() if s >= 500)
     failed = sum(tally.failures.values())
     refused = sum(n for s, n in tally.statuses.get("booking", Counter()).items() if s != 201)
+    readings = tally.statuses.get("reading", Counter())
     window = f"requests {half:,} to {last:,}"
     checks = [
         ("requests_sent", tally.done, f"== {load.requests:,} within {load.seconds:.0f} s",
          tally.done == load.requests),
-        ("worker_rss_max_mb", f"{rss_max:.1f}", f"<= {RSS_MAX_MB:.0f}", rss_max <= RSS_MAX_MB),
-        ("worker_rss_growth_last_5000_mb",
-         "n/a (no worker alive at both ends of the window)" if growth is None else f"{growth:.1f}",
-         f"flat, <= {GROWTH_MAX_MB:.0f}; {window}",
+        ("worker_rss_max", f"{rss_max:.1f} MB", f"<= {RSS_MAX_MB:.0f}", rss_max <= RSS_MAX_MB),
+        ("worker_rss_growth_last_5000",
+         "n/a (no worker alive at both ends of the window)" if growth is None
+         else f"{growth:.1f} MB",
+         f"<= {GROWTH_MAX_MB:.0f}; {window}",
          growth is not None and growth <= GROWTH_MAX_MB),
+        ("readings_recorded", readings[201], f"> 0, every reading sent ({readings.total()})",
+         0 < readings[201] == readings.total()),
         ("errors_5xx", errors_5xx, "0", errors_5xx == 0),
         ("errors_connection", failed, "0", failed == 0),
     ]  # fmt: skip
@@ -380,7 +439,7 @@ def report(tally: Tally, seconds: float, readings: str, recycle: bool) -> bool:
     for kind in KINDS:
         statuses = tally.statuses.get(kind, Counter())
         shown = ", ".join(f"{s} x{n}" for s, n in sorted(statuses.items()))
-        shown = shown or (readings if kind == "reading" else "none sent")
+        shown = shown or "none sent"
         count = sum(statuses.values())
         mean = f"; {1000 * tally.seconds[kind] / count:.0f} ms mean" if count else ""
         print(f"requests_{kind}: {count} ({shown}{mean})")
@@ -406,32 +465,36 @@ def main() -> None:
     started = time.monotonic()
     url = bench_http.database(APPOINTMENTS, options.server)
     courses = bench_courses(url)
-    dosing = dosing_in_progress(url)
-    readings = "sent" if dosing else "skipped: the database has no dosing session in progress"
+    dose_course = seed.dose_course(url)
+    remove_bookings(url, [dose_course])  # what an interrupted run may have left
     settings = {} if options.recycle else {"GUNICORN_CMD_ARGS": "--max-requests 0"}
     print(
-        f"{load.requests:,} requests, {THREADS} client threads, gunicorn --workers 4; readings "
-        f"{readings}",
+        f"{load.requests:,} requests, {THREADS} client threads, gunicorn --workers 4",
         flush=True,
     )
-    with tempfile.TemporaryDirectory() as folder:
-        body = Path(folder) / "unused.json"  # http_app's memory route is not requested here
-        with bench_http.gunicorn(url, body, 4, settings) as base:
-            print(f"gunicorn up after {time.monotonic() - started:.1f} s", flush=True)
-            port = int(urlsplit(base).port or 0)
-            target = Target(
-                port=port,
-                token=bench_http.login(port),
-                other_token=login_as(port, OTHER_DESK),
-                days=weekdays(seed.NOW.date(), DAYS),
-                booking_days=weekdays(seed.NOW.date() + timedelta(days=7), 20),
-                courses=courses,
-                dosing=dosing[0] if dosing else None,
-                nurse_token=login_as(port, dosing[1]) if dosing else None,
-            )
-            tally, seconds = run_load(target, load, Curve(gunicorn_master()))
-    remove_bookings(url)
-    passed = report(tally, seconds, readings, options.recycle)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            body = Path(folder) / "unused.json"  # http_app's memory route is not requested
+            with bench_http.gunicorn(url, body, 4, settings) as base:
+                print(f"gunicorn up after {time.monotonic() - started:.1f} s", flush=True)
+                port = int(urlsplit(base).port or 0)
+                desk = bench_http.login(port)
+                dose, nurse = dose_in_progress(port, desk, dose_course)
+                print(f"dose {dose} in progress after {time.monotonic() - started:.1f} s")
+                target = Target(
+                    port=port,
+                    token=desk,
+                    other_token=login_as(port, OTHER_DESK),
+                    days=weekdays(seed.NOW.date(), DAYS),
+                    booking_days=weekdays(seed.NOW.date() + timedelta(days=7), 20),
+                    courses=courses,
+                    dosing=dose,
+                    nurse_token=nurse,
+                )
+                tally, seconds = run_load(target, load, Curve(gunicorn_master()))
+    finally:
+        remove_bookings(url, [*courses, dose_course])
+    passed = report(tally, seconds, options.recycle)
     print(f"whole run: {time.monotonic() - started:.1f} s")
     raise SystemExit(0 if passed else 1)
 

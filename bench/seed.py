@@ -43,6 +43,7 @@ from kapt_api.db import db
 from kapt_api.patients.policy import caller
 from kapt_api.protocols import service as protocols
 from kapt_api.scheduling.courses import service
+from kapt_api.scheduling.courses.models import Course
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # The benchmarks' "now": a Monday at noon UTC. Seeded days end six weeks after it.
@@ -55,6 +56,7 @@ DOSING_PER_ROOM = 3  # at 08:00, 11:00 and 14:00
 PATIENTS_PER_CLINIC = 400
 DAYS_PER_COURSE = 40  # weekdays: a course lasts about eight weeks
 BENCH_PATIENTS = 300  # fresh patients with a course each, at clinic 0, for booking
+DOSE_PATIENT = "dose-patient"  # one more, whose course bench_memory doses (dose_course)
 ZONES = ("America/New_York", "Europe/London", "Australia/Sydney")
 # A throwaway database's throwaway password.
 PASSWORD = "bench password 1"
@@ -356,24 +358,25 @@ def _reference(connection: sa.Connection, shape: Shape, version_id: uuid.UUID) -
         connection.execute(sa.text(statement), {name: params[name] for name in names})
 
 
-def _bench_courses(admin: User, im_kap: uuid.UUID) -> None:
-    """Fresh patients at clinic 0, each enrolled on IM KAP: one per booking measured."""
+def _enrolled_patients(prefix: str, count: int, admin: User, im_kap: uuid.UUID) -> None:
+    """Patients `prefix`0.. at clinic 0, each enrolled on IM KAP with clinic 0's care team
+    (prescriber 12, therapist 0, nurse 9)."""
     db.session.execute(
         sa.text(
             """INSERT INTO patients (id, clinic_id, given_name, family_name, date_of_birth,
                                      time_zone, preferred_reminder_channel, sms_opt_in, active,
                                      rems_enrolled, created_at, updated_at)
-               SELECT md5('bench-patient' || b)::uuid, :clinic, 'Bench', 'Patient ' || b,
+               SELECT md5(:prefix || b)::uuid, :clinic, 'Bench', 'Patient ' || b,
                       date '1990-01-01', 'America/New_York', 'email', false, true, false,
                       now(), now()
                FROM generate_series(0, :count - 1) AS b"""
         ),
-        {"clinic": clinic_id(0), "count": BENCH_PATIENTS},
+        {"prefix": prefix, "clinic": clinic_id(0), "count": count},
     )
     by = caller(admin)
-    for b in range(BENCH_PATIENTS):
+    for b in range(count):
         service.enroll(
-            patient_id=md5_id(f"bench-patient{b}"),
+            patient_id=md5_id(f"{prefix}{b}"),
             protocol_version_id=im_kap,
             care_team={
                 "prescriber_id": staff_id(0, 12),
@@ -384,6 +387,37 @@ def _bench_courses(admin: User, im_kap: uuid.UUID) -> None:
             now=NOW,
         )
     db.session.commit()
+
+
+def _bench_courses(admin: User, im_kap: uuid.UUID) -> None:
+    """Fresh patients at clinic 0, each enrolled on IM KAP: one per booking measured; and
+    the dose patient (dose_course)."""
+    _enrolled_patients("bench-patient", BENCH_PATIENTS, admin, im_kap)
+    _enrolled_patients(DOSE_PATIENT, 1, admin, im_kap)
+
+
+def dose_course(url: str) -> uuid.UUID:
+    """The dose patient's IM KAP course, which bench_memory takes to a dose in progress
+    for its readings: a patient of its own, so the other benchmarks, which book on the
+    bench courses and delete their bookings, never touch it. Added here to a database
+    seeded before it existed."""
+    patient = md5_id(f"{DOSE_PATIENT}0")
+    app = bench_app(url)
+    with app.app_context():
+        found = db.session.scalar(sa.select(Course.id).where(Course.patient_id == patient))
+        if found is None:
+            admin = db.session.scalars(sa.select(User).where(User.email == ADMIN_EMAIL)).one()
+            im_kap = db.session.scalars(
+                sa.select(Course.protocol_version_id).where(
+                    Course.patient_id == md5_id("bench-patient0")
+                )
+            ).one()
+            _enrolled_patients(DOSE_PATIENT, 1, admin, im_kap)
+            found = db.session.scalars(
+                sa.select(Course.id).where(Course.patient_id == patient)
+            ).one()
+        db.session.remove()
+    return found
 
 
 def _protocols(admin: User) -> uuid.UUID:

@@ -169,6 +169,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # werkzeug's own access line prints the full URL, query string included.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Alembic lists each plugin it registers when imported, which is now after this
+    # (extensions.Migrations): a line each, on every `flask db`, that says nothing.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def request_id_from(incoming: str | None) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
-
 from kapt_api.auth import audit
 from kapt_api.monitoring import service
 from kapt_api.monitoring.models import MonitoringSession, Reading
@@ -42,6 +40,10 @@ NAMESPACE = uuid.UUID("6f1c1b8e-4a52-4b8e-9a55-1f0f3c2a7d10")
 
 def bundle(*, session: MonitoringSession, by: Caller) -> str:
     """The session's vital signs as FHIR JSON (a `collection` Bundle)."""
+    # Imported here, not at the top: fhir.resources' pydantic models cost about 12 MB in
+    # every API worker (docs/benchmarks.md, worker memory), and only this export uses them.
+    from fhir.resources.R4B.bundle import Bundle
+
     entries = []
     for reading in service.current_readings(session):
         for observation in observations(reading, patient_id=session.patient_id):
