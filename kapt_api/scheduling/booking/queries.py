@@ -18,7 +18,6 @@ from sqlalchemy import Select, bindparam, select
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
 from kapt_api.clinics.models import (
-    Clinic,
     OpeningHours,
     Room,
     RoomKind,
@@ -53,9 +52,9 @@ RESOURCE = "appointment"
 LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 
 
-def place(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> Place:
-    """The room, refused unless it is in use at the patient's clinic, and when that
-    clinic is open (one statement: a row per opening interval)."""
+def place(room_id: uuid.UUID, *, clinic_id: uuid.UUID, zone: str) -> Place:
+    """The room, refused unless it is in use at the patient's clinic (whose time zone
+    is `zone`), and when that clinic is open (one statement: a row per interval)."""
     rows = db.session.execute(_PLACE, {"room_id": room_id}).all()
     room = rows[0] if rows else None
     if room is None or room.clinic_id != clinic_id:
@@ -64,17 +63,16 @@ def place(room_id: uuid.UUID, *, clinic_id: uuid.UUID) -> Place:
         raise InvalidInput({"room_id": [f"Room {room.name} is not in use."]})
     return Place(
         RoomFacts(room.id, room.name, RoomKind(room.kind)),
-        room.time_zone,
+        zone,
         tuple(WeeklyInterval(r.weekday, r.opens, r.closes) for r in rows if r.weekday is not None),
     )
 
 
 _PLACE = (
     select(
-        Room.id, Room.clinic_id, Room.name, Room.kind, Room.active, Clinic.time_zone,
+        Room.id, Room.clinic_id, Room.name, Room.kind, Room.active,
         OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes,
     )
-    .join(Clinic, Clinic.id == Room.clinic_id)
     .outerjoin(OpeningHours, OpeningHours.clinic_id == Room.clinic_id)
     .where(Room.id == bindparam("room_id"))
     .order_by(OpeningHours.weekday, OpeningHours.opens)

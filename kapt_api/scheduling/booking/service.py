@@ -77,7 +77,7 @@ def _decision(
 ) -> rules.Decision:
     """Every rule the request breaks, split by the override; refused if any remain."""
     around = (request.starts_at, held_until(session_type, request.starts_at))
-    place = queries.place(request.room_id, clinic_id=course.clinic_id)
+    place = queries.place(request.room_id, clinic_id=course.clinic_id, zone=course.clinic.time_zone)
     staff = queries.staff_facts(request.staff_ids, clinic_id=course.clinic_id, around=around)
     calendar = queries.calendar(
         place=place, staff=staff, keys=request.resource_keys(), around=around
