@@ -95,7 +95,7 @@ def _spec_options() -> dict[str, Any]:
 
 def _init_database(app: Flask) -> None:
     from kapt_api import models  # noqa: F401 - every model registered before migrations look
-    from kapt_api.db import configure_sqlite
+    from kapt_api.db import configure_postgresql, configure_sqlite
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -104,6 +104,8 @@ def _init_database(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine)
 
 
 def _register_blueprints(app: Flask) -> None:
