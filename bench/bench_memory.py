@@ -49,7 +49,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -270,7 +270,9 @@ def book_and_cancel(target: Target, tally: Tally, index: int, turn: int) -> None
 
 def record_reading(target: Target, tally: Tally) -> None:
     reading = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # To the microsecond: a time rounded down to the second could fall before the
+        # check-in a moment ago, which the API rightly refuses.
+        "measured_at": datetime.now(UTC).isoformat(),
         "values": [{"measurement": "heart_rate", "value": 72, "unit": "/min"}],
     }
     path = f"/api/v1/appointments/{target.dosing}/monitoring/readings"
