@@ -17,11 +17,11 @@ What is kept is the answer and the patients it shows; each read is still audited
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -32,19 +32,38 @@ from kapt_api.scheduling.booking.models import ScheduleVersion
 DEFAULT_SIZE = 256  # KAPT_SCHEDULE_CACHE_DAYS; a busy clinic's day is about 80 kB
 
 
-@dataclass
 class ComputedDay:
-    """A day's answer and the patients whose names it shows; its encoding, once made,
-    is kept with it (a busy day is tens of kilobytes of JSON)."""
+    """A day's answer and the patients whose names it shows. Once encoded (a busy day is
+    tens of kilobytes of JSON), the encoding is what is kept: the answer's Python objects
+    (about twice its bytes) are let go, and read back from the bytes if asked for again,
+    so a process's kept days cost their bytes, not both."""
 
-    answer: dict[str, Any]
-    patient_ids: tuple[uuid.UUID, ...]
-    _encoded: bytes | None = field(default=None, repr=False)
-    _etag: str | None = field(default=None, repr=False)
+    def __init__(self, answer: dict[str, Any], patient_ids: tuple[uuid.UUID, ...]) -> None:
+        self._answer: dict[str, Any] | None = answer
+        self.patient_ids = patient_ids
+        self._encoded: bytes | None = None
+        self._etag: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ComputedDay):
+            return NotImplemented
+        return (self.answer, self.patient_ids) == (other.answer, other.patient_ids)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, and not frozen
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The answer (JSON values only, so reading it back from its bytes is exact)."""
+        answer = self._answer
+        if answer is None:
+            assert self._encoded is not None
+            answer = json.loads(self._encoded)
+        return answer
 
     def encoded(self, dumps: Callable[[Any], bytes]) -> bytes:
         if self._encoded is None:
             self._encoded = dumps(self.answer)
+            self._answer = None
         return self._encoded
 
     def etag(self, dumps: Callable[[Any], bytes]) -> str:

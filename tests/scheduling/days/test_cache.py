@@ -6,6 +6,7 @@ kept or computed, is audited."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -45,6 +46,18 @@ def test_a_kept_day_is_served_only_at_the_version_it_was_computed_at():
     assert days.get("monday", 7) == _day("at 7")
     assert days.get("monday", 8) is None
     assert days.get("tuesday", 7) is None
+
+
+def test_an_encoded_day_keeps_its_bytes_and_gives_the_same_answer_back():
+    answer = {"date": "2026-12-07", "by_room": [{"room": {"id": "r", "name": "Cedar"},
+              "appointments": [{"hours": 2.5, "late": False, "note": None}]}]}  # fmt: skip
+    day = ComputedDay(answer, (uuid.uuid4(),))
+    encoded = day.encoded(lambda a: json.dumps(a, separators=(",", ":")).encode())
+    # What a process keeps is the bytes; the Python answer is read back from them.
+    assert day._answer is None and day._encoded is encoded
+    assert day.answer == answer and json.loads(encoded) == answer
+    assert day.encoded(lambda _: b"never called") is encoded
+    assert day.etag(lambda _: b"never called") == day.etag(lambda _: b"")
 
 
 def test_the_least_recently_read_day_goes_first_and_size_zero_keeps_nothing():
