@@ -35,7 +35,7 @@ DEFAULT_SIZE = 256  # KAPT_SCHEDULE_CACHE_DAYS; a busy clinic's day is about 80 
 class ComputedDay:
     """A day's answer and the patients whose names it shows. Once encoded (a busy day is
     tens of kilobytes of JSON), the encoding is what is kept: the answer's Python objects
-    (about twice its bytes) are let go, and read back from the bytes if asked for again,
+    (more than its bytes) are let go, and read back from the bytes if asked for again,
     so a process's kept days cost their bytes, not both."""
 
     def __init__(self, answer: dict[str, Any], patient_ids: tuple[uuid.UUID, ...]) -> None:
