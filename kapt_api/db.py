@@ -130,6 +130,12 @@ def configure_sqlite(engine: Engine) -> None:
         connection.info[_CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes
 
 
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL (row locks, ON CONFLICT on
+    exclusion constraints); SQLite locks the whole database instead."""
+    return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
 def begin_write(session: Any) -> None:
     """Begin the session's transaction holding the database's write lock from its first
     statement, so nothing a booking reads can change before it writes.

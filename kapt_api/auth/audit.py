@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
 from kapt_api.auth.models import AuditEvent
-from kapt_api.db import begin_write_when_clean, db, new_id
+from kapt_api.db import begin_write_when_clean, db, new_id, on_postgresql
 
 
 def _entry(
@@ -83,7 +83,7 @@ def record_per_patient(
     if has_request_context():
         g.setdefault("audit_entries", []).extend(entries)
     begin_write_when_clean(db.session)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         shared.pop("patient_id")
         db.session.execute(_FOR_EACH_PATIENT, {**shared, "patient_ids": unique})
     else:

@@ -51,11 +51,6 @@ def hold(appointment: Appointment, keys: Iterable[str], *, replace: bool = True)
     db.session.execute(insert(ResourceHold), rows)  # one statement, no objects to track
 
 
-def holds_new_quietly() -> bool:
-    """Whether write_new can be used: PostgreSQL (SQLite's triggers raise)."""
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def write_in_savepoint(appointment: Appointment, keys: Sequence[str]) -> str | None:
     """Write the appointment (new or moved) and hold these resources in a savepoint,
     rolled back when the database refuses a hold: the conflict rule of that refusal

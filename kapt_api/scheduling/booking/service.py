@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from kapt_api.db import db
+from kapt_api.db import db, on_postgresql
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind, SessionType
@@ -108,7 +108,7 @@ def _save(
     committed a moment ago) undoes this write, and the request is checked again against
     what is now there, so the refusal names every rule. A new appointment on PostgreSQL
     needs no savepoint (holds.write_new; one cost a tenth of a booking)."""
-    if appointment not in db.session and holds.holds_new_quietly():
+    if appointment not in db.session and on_postgresql():  # SQLite's triggers raise
         rule = holds.write_new(appointment, request.resource_keys())
     else:
         rule = holds.write_in_savepoint(appointment, request.resource_keys())

@@ -15,11 +15,10 @@ from sqlalchemy.orm import joinedload
 
 from kapt_api.auth.models import Role, User, UserRole
 from kapt_api.clinics.models import Clinic, StaffMember
-from kapt_api.db import db
+from kapt_api.db import db, on_postgresql
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking.models import (
-    VERSION_TOKENS,
     Appointment,
 )
 from kapt_api.scheduling.courses import signals
@@ -41,7 +40,7 @@ def locked_course(course_id: uuid.UUID) -> Course | None:
 
     The course comes with its protocol version, its patient and its clinic in one
     statement (one row): what every change and the reminders it plans read next."""
-    if _locks_rows() and _lock_schedule_of(course_id) is None:
+    if on_postgresql() and _lock_schedule_of(course_id) is None:
         return None
     return db.session.scalar(_LOCKED_COURSE, {"course_id": course_id})
 
@@ -187,7 +186,8 @@ def team_roles(staff_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, frozense
 # first change, with a new token). An existing one is updated to itself: that locks it
 # and leaves its token as it is, so a change refused after this is rolled back, and one
 # that is not writes a new token. Written as SQL: SQLAlchemy does not cache the compiled
-# form of an ON CONFLICT insert, and compiling it cost more than the statement.
+# form of an ON CONFLICT insert, and compiling it cost more than the statement. The
+# sequence is booking/models.VERSION_TOKENS.
 _TAKE_CLINIC = text(
     "INSERT INTO schedule_versions (clinic_id, version) "
     "VALUES (:clinic_id, nextval('schedule_version_tokens')) "
@@ -204,11 +204,6 @@ _TAKE_COURSE_CLINIC = (
     .bindparams(bindparam("course_id", type_=Uuid))
     .columns(clinic_id=Uuid)
 )
-assert VERSION_TOKENS == "schedule_version_tokens"  # the sequence named above
-
-
-def _locks_rows() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
@@ -220,7 +215,7 @@ def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
     in one order, two changes that touch the same clinics (a batch across two clinics,
     the same two booked the other way round) queue on the first row they share instead
     of each holding one row and waiting for the other's: that was a deadlock."""
-    if not _locks_rows():
+    if not on_postgresql():
         return
     for clinic_id in sorted(set(clinic_ids)):
         db.session.execute(_TAKE_CLINIC, {"clinic_id": clinic_id})
