@@ -40,7 +40,9 @@ from kapt_api.db import db
 ROUNDS, QUICK_ROUNDS, WARM_UP = 40, 15, 2
 GOAL_QUERIES, GOAL_VS_RAW, GOAL_SIZE = 8, 2.0, 1.5
 SHOWN_CHARS = 100
-NEW_ROW_ID = re.compile(r"^id(__\d+)?$")
+# The ids of the rows an INSERT makes: `id` (`id__1`, ... when SQLAlchemy sends many
+# rows in one statement) and `ids` (the holds, an array unnested by the statement).
+NEW_ROW_ID = re.compile(r"^ids?(__\d+)?$")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Statement:
     parameters: Any
     many: bool
     issuer: str = ""
+    rowcount: int = -1  # rows the booking's statement wrote or returned
 
     @property
     def reads(self) -> bool:
@@ -89,14 +92,19 @@ class Capture:
             found.issuer = _issuer()
         self.statements.append(found)
 
+    def counted(self, _conn: Any, cursor: Any, *_: Any) -> None:
+        self.statements[-1].rowcount = cursor.rowcount
+
     @contextmanager
     def listening(self) -> Iterator[Capture]:
         self.statements = []
         sa.event.listen(db.engine, "before_cursor_execute", self)
+        sa.event.listen(db.engine, "after_cursor_execute", self.counted)
         try:
             yield self
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", self)
+            sa.event.remove(db.engine, "after_cursor_execute", self.counted)
 
 
 def _issuer() -> str:
@@ -117,7 +125,9 @@ def _issuer() -> str:
 
 def _adjusted(value: Any, shift: timedelta, ids: dict[uuid.UUID, uuid.UUID]) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value + shift
+        # In UTC: an aware time of a zone plus a timedelta moves its wall clock, an hour
+        # off across a change of the clocks.
+        return value.astimezone(UTC) + shift
     if isinstance(value, uuid.UUID):
         return ids.get(value, value)
     if isinstance(value, list | tuple):
@@ -133,8 +143,10 @@ def _parameters(statement: Statement, shift: timedelta, ids: dict[uuid.UUID, uui
         if isinstance(row, dict):
             if is_insert:  # ids the booking made for its new rows: fresh ones for the copy
                 for key, value in row.items():
-                    if NEW_ROW_ID.match(key) and isinstance(value, uuid.UUID):
-                        ids.setdefault(value, uuid.uuid4())
+                    if NEW_ROW_ID.match(key):
+                        for new in value if isinstance(value, list | tuple) else [value]:
+                            if isinstance(new, uuid.UUID):
+                                ids.setdefault(new, uuid.uuid4())
             row = {key: _adjusted(value, shift, ids) for key, value in row.items()}
         else:
             row = _adjusted(row, shift, ids)
@@ -157,6 +169,13 @@ def replay(
                 cursor.execute(statement.sql, parameters or None)
             # The rows are read as a client would read them (decoded), not left unread.
             rows = cursor.fetchall() if cursor.description is not None else []
+            # The same work, or the comparison means nothing: an INSERT ... ON CONFLICT DO
+            # NOTHING that collides (a row id copied unchanged) writes nothing, silently.
+            if not statement.reads and cursor.rowcount != statement.rowcount:
+                raise AssertionError(
+                    f"the replay wrote {cursor.rowcount} rows where the booking wrote "
+                    f"{statement.rowcount}: {' '.join(statement.sql.split())[:80]}"
+                )
             if appointment_id not in ids and statement.sql.lstrip().startswith(
                 "INSERT INTO appointments "
             ):

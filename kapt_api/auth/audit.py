@@ -59,7 +59,10 @@ def record(
     if has_request_context():
         g.setdefault("audit_entries", []).append(entry)
     begin_write_when_clean(db.session)
-    db.session.add(AuditEvent(outcome="success", **entry))
+    # Sent now as one row of a statement built once: nothing reads an audit row back in
+    # the request that wrote it, so it needs no object and no flush (a tenth of a
+    # booking's Python went to flushing this one row).
+    db.session.execute(_INSERT_ONE, {"id": new_id(), "outcome": "success", **entry})
 
 
 def record_per_patient(
@@ -88,11 +91,12 @@ def record_per_patient(
         db.session.execute(_FOR_EACH_PATIENT, {**shared, "patient_ids": unique})
     else:
         db.session.execute(
-            _TABLE.insert(), [{"id": new_id(), "outcome": "success", **e} for e in entries]
+            _INSERT_ONE, [{"id": new_id(), "outcome": "success", **e} for e in entries]
         )
 
 
 _TABLE = cast(Table, AuditEvent.__table__)
+_INSERT_ONE = _TABLE.insert()
 _SHARED = ("actor_id", "action", "resource_type", "resource_id", "request_id", "reason")
 
 

@@ -19,7 +19,7 @@ import blinker
 from sqlalchemy import bindparam, select
 
 from kapt_api.clinics.models import Clinic
-from kapt_api.db import db
+from kapt_api.db import db, insert_as_loaded
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
 from kapt_api.scheduling.booking import signals
@@ -72,8 +72,7 @@ def announce(
                 next_attempt_at=now,
             )
         )
-    db.session.add_all(rows)
-    db.session.flush()
+    insert_as_loaded(rows)
     return rows
 
 

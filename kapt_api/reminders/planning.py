@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kapt_api.db import db
+from kapt_api.db import db, insert_as_loaded
 from kapt_api.reminders import merging
 from kapt_api.reminders.drafts import Draft, apply, drafts_for
 from kapt_api.reminders.models import Purpose, Reminder, Status
@@ -37,8 +37,7 @@ def _new_row(draft: Draft, appointment: Appointment) -> Reminder:
 def plan(appointment: Appointment, *, now: datetime) -> list[Reminder]:
     """Write the reminders of a newly booked appointment."""
     rows = [_new_row(draft, appointment) for draft in drafts_for(appointment, now=now)]
-    db.session.add_all(rows)
-    db.session.flush()
+    insert_as_loaded(rows)  # written now: merging reads the patient's other texts
     merging.merge_capped(rows, appointment, now=now)
     return rows
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import DateTime, String, Uuid, bindparam, delete, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from kapt_api.db import db, new_id
+from kapt_api.db import db, insert_as_loaded, new_id
 from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 
@@ -76,8 +76,11 @@ def write_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
     and holds rows go with it, ON DELETE CASCADE), so the transaction goes on as if it
     had never been written: a batch checks its next item, a caller may try another
     room."""
-    db.session.add(appointment)
-    db.session.flush()
+    for member in appointment.staff:
+        member.appointment_id = appointment.id
+    for change in appointment.history:
+        change.appointment_id = appointment.id
+    insert_as_loaded([appointment, *appointment.staff, *appointment.history])
     held = set(
         db.session.scalars(
             _HOLD_NEW,

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from kapt_api.db import db, on_postgresql
+from kapt_api.db import db, new_id, on_postgresql
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind, SessionType
@@ -183,6 +183,7 @@ def book(
     codes = override["rules"] if override else ()
     decision = _decision(request, course, session_type, override=codes, now=now)
     appointment = Appointment(
+        id=new_id(),
         course_id=course.id,
         patient_id=course.patient_id,
         clinic_id=course.clinic_id,
