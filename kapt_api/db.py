@@ -152,6 +152,9 @@ def insert_as_loaded(objects: Sequence[Any]) -> None:
     JSON column would store JSON null if sent None), an integer key the database
     numbers read back. Foreign keys a relationship would fill at flush must be set by
     the caller; every object must be new (transient), its related objects listed too."""
+    # What is pending goes first, as in one flush: these rows may refer to it, and a
+    # caller that flushed before expects everything written (nothing to do when clean).
+    db.session.flush()
     if not objects:
         return
     rows: dict[tuple[Table, frozenset[str]], list[tuple[Any, dict[str, Any]]]] = {}
