@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, type_coerce
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
@@ -26,7 +26,7 @@ from kapt_api.clinics.models import (
     WorkingHours,
 )
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
-from kapt_api.db import db
+from kapt_api.db import UTCInstant, db
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.openapi import QueryPage
 from kapt_api.patients.models import CareTeamMember
@@ -153,11 +153,11 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
 
 
 # Built once (each booking and slot search runs it), its parameters bound at execution;
-# columns, not ORM objects: a slot search reads thousands of holds.
+# columns, not ORM objects, and instants (UTCInstant): a slot search reads thousands.
 _HOLDS = select(
     ResourceHold.resource_key,
-    ResourceHold.starts_at,
-    ResourceHold.ends_at,
+    type_coerce(ResourceHold.starts_at, UTCInstant()),
+    type_coerce(ResourceHold.ends_at, UTCInstant()),
     ResourceHold.appointment_id,
 ).where(
     ResourceHold.resource_key.in_(bindparam("keys", expanding=True)),
