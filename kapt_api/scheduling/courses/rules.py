@@ -17,7 +17,7 @@ change brings about.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -94,7 +94,20 @@ def changed_findings(
     and findings about others that the change brings about. A finding that was there
     already and does not involve the changed session (a rule overridden earlier) is not
     this change's doing."""
-    existing = set(schedule_findings(definition, before, zone))
+    existing = frozenset(schedule_findings(definition, before, zone))
+    return brought_findings(definition, existing, after, changed=changed, zone=zone)
+
+
+def brought_findings(
+    definition: ProtocolDefinition,
+    existing: Collection[Finding],
+    after: Sequence[CourseSession],
+    *,
+    changed: uuid.UUID,
+    zone: str,
+) -> list[Violation]:
+    """changed_findings with the findings of the schedule before the change given
+    (`existing`): a slot search judges many changes to one schedule."""
     return [
         finding.violation()
         for finding in schedule_findings(definition, after, zone)
