@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import RoomKind
@@ -41,9 +42,11 @@ class Place:
     opening_hours: tuple[WeeklyInterval, ...]
 
 
-@dataclass(frozen=True)
-class Hold:
-    """A resource held by an appointment, buffer included."""
+class Hold(NamedTuple):
+    """A resource held by an appointment, buffer included.
+
+    A named tuple: a slot search reads thousands, and one is made in a third of the time
+    a frozen dataclass takes (and is one object, not two, for the garbage collector)."""
 
     resource_key: str
     starts_at: datetime
