@@ -102,15 +102,21 @@ def _free_people(
     not held), the care team first, nurses and therapists asked before prescribers."""
     session = (starts_at, session_end(session_type, starts_at))
     # Held is the likeliest reason someone is not free, and the cheapest to check.
-    free = [
+    free = (
         (member.id, member.roles)
         for member, key in suited.staff
         if available.busy_until(key, starts_at, until) is None
         and _covered(available.working_of(member), *session)
         and not (member.time_off and _away(member, *session))
-    ]
+    )
     requirements = session_type.required_roles
-    filled = match_roles(requirements, free)
+    if len(requirements) == 1:
+        # match_roles fills one requirement with the first person who can, and everyone
+        # suited can (Suited): the first free one is its answer, nobody after need be
+        # asked (a preparation or integration session; test_slots holds them equal).
+        first = next(free, None)
+        return None if first is None else (first[0],)
+    filled = match_roles(requirements, list(free))
     if len(filled) < len(requirements):
         return None
     return tuple(filled[i] for i in range(len(requirements)))

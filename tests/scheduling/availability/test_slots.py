@@ -12,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kapt_api import clock
 from kapt_api.auth.models import Role
@@ -23,7 +25,8 @@ from kapt_api.scheduling.availability import service as availability_service
 from kapt_api.scheduling.availability import slots
 from kapt_api.scheduling.availability.slots import Availability
 from kapt_api.scheduling.booking import rules, service
-from kapt_api.scheduling.booking.values import BookingRequest, Calendar
+from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until
+from kapt_api.scheduling.courses.staffing import match_roles
 from tests.scheduling import builders as b
 from tests.scheduling.conftest import API, ESKETAMINE_KEY, PROBLEM, at
 from tests.scheduling.test_calendar_helpers import book_preparations
@@ -142,6 +145,58 @@ def test_the_care_team_is_asked_before_other_staff():
         space, DOSING, window=(MONDAY_MORNING, MONDAY_MORNING + DAY), now=b.NOW, limit=1
     )
     assert slot.staff_ids == (b.NURSE.id, b.THERAPIST.id)
+
+
+def _people_by_matching_every_free_person(space, session_type, suited, starts_at, until):
+    """Who _free_people picks, as it picked before its one-role shortcut: every free
+    person listed, then match_roles over all of them."""
+    ends_at = starts_at + timedelta(minutes=session_type.duration_minutes)
+    free = [
+        (member.id, member.roles)
+        for member, key in suited.staff
+        if space.busy_until(key, starts_at, until) is None
+        and slots._covered(space.working_of(member), starts_at, ends_at)
+        and not slots._away(member, starts_at, ends_at)
+    ]
+    requirements = session_type.required_roles
+    filled = match_roles(requirements, free)
+    if len(filled) < len(requirements):
+        return None
+    return tuple(filled[i] for i in range(len(requirements)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    people=st.lists(
+        st.tuples(
+            st.sets(st.sampled_from([Role.NURSE, Role.THERAPIST, Role.PRESCRIBER]), min_size=1),
+            st.sets(st.integers(min_value=7, max_value=17), max_size=3),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_people_chosen_are_those_matching_every_free_person_gives(people):
+    staff, busy = [], []
+    for index, (roles, held_hours, away, on_team) in enumerate(people):
+        off = ((b.local(2026, 12, 7, 12), b.local(2026, 12, 7, 14)),) if away else ()
+        member = b.person(f"P{index}{'T' if on_team else ''}", *roles, away=off)
+        staff.append(member)
+        busy += [b.hold("staff", member.id, b.local(2026, 12, 7, h), b.local(2026, 12, 7, h + 1))
+                 for h in held_hours]  # fmt: skip
+    team = [m for m in staff if m.name.endswith("T")]
+    space = available(staff=tuple(staff), team=tuple(team), holds=tuple(busy))
+    for kind in (DOSING, PREPARATION, SessionKind.INTEGRATION):
+        session_type = space.course.definition.session_type(kind)
+        suited = space.suited(session_type)
+        for starts_at in grid(MONDAY_MORNING + timedelta(hours=7), 1, timedelta(minutes=30)):
+            until = held_until(session_type, starts_at)
+            chosen = slots._free_people(space, session_type, suited, starts_at, until)
+            assert chosen == _people_by_matching_every_free_person(
+                space, session_type, suited, starts_at, until
+            )
 
 
 def test_no_room_of_the_right_kind_or_a_missing_role_means_no_slot():
