@@ -184,13 +184,18 @@ def utc_ranges_between(
     day = starts_at.astimezone(tz).date()
     last = ends_at.astimezone(tz).date()
     ranges: list[UtcRange] = []
+    pattern = tuple(intervals)
     while day <= last:
-        for start, end in local_intervals_to_utc(day, intervals, tz):
+        for start, end in _day_in_utc(day, pattern, tz):
             start, end = max(start, starts_at), min(end, ends_at)
             if start < end:
                 ranges.append((start, end))
-        day += timedelta(days=1)
-    return merge_ranges(ranges)
+        day += _ONE_DAY
+    # One range (a session inside one day's hours, the commonest ask) is merged already.
+    return ranges if len(ranges) < 2 else merge_ranges(ranges)
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def merge_ranges(ranges: Iterable[UtcRange]) -> list[UtcRange]:

@@ -40,9 +40,10 @@ def _hours(delta: timedelta) -> str:
 
 def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[CourseSession]:
     """The sessions of this kind that happened or will happen, in time order."""
+    # Ties by id: a UUID orders as its text does (the same 32 hex digits), without making it.
     return sorted(
         (s for s in sessions if s.scheduled and s.kind is kind),
-        key=lambda s: (s.starts_at, str(s.id)),
+        key=lambda s: (s.starts_at, s.id),
     )
 
 
@@ -134,6 +135,8 @@ def _dose_count(definition: ProtocolDefinition, doses: Sequence[CourseSession]) 
 def _spacing(
     definition: ProtocolDefinition, doses: Sequence[CourseSession], zone: str
 ) -> list[Finding]:
+    if len(doses) < 2:
+        return []
     minimum = timedelta(hours=definition.sequencing.min_hours_between_doses)
     return [
         Finding(
