@@ -73,8 +73,11 @@ class Availability:
     holds: dict[str, list[Hold]] = field(default_factory=dict)
     # Working hours as UTC ranges around the horizon, by staff id, made on first use.
     working: dict[uuid.UUID, list[UtcRange]] = field(default_factory=dict)
-    # Each resource's holds merged into sorted busy spans, made on first use (`free`).
-    busy: dict[str, list[UtcRange]] = field(default_factory=dict, compare=False, repr=False)
+    # Each resource's holds merged into sorted busy spans, made on first use (busy_until):
+    # their starts and their ends, so a binary search compares instants, not tuples.
+    busy: dict[str, tuple[list[datetime], list[datetime]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for held in self.holds.values():
@@ -123,14 +126,14 @@ class Availability:
         spans = self.busy.get(key)
         if spans is None:
             held = self.holds.get(key, ())
-            spans = self.busy[key] = clinic_rules.merge_ranges(
-                (h.starts_at, h.ends_at) for h in held
-            )
+            merged = clinic_rules.merge_ranges((h.starts_at, h.ends_at) for h in held)
+            spans = self.busy[key] = ([s for s, _ in merged], [e for _, e in merged])
+        starts, ends = spans
         # The last span starting before `until` ends latest of those (they are disjoint).
-        index = bisect.bisect_left(spans, (until,)) - 1
-        if index < 0 or spans[index][1] <= starts_at:
+        index = bisect.bisect_left(starts, until) - 1
+        if index < 0 or ends[index] <= starts_at:
             return None
-        return spans[index][1]
+        return ends[index]
 
     def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
         """The holds of a resource overlapping [starts_at, ends_at)."""
