@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from kapt_api import clock
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import OpeningHours, WorkingHours
+from kapt_api.clinics.rules import merge_ranges
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, RuleRefused
 from kapt_api.protocols.definition import Phase, SessionKind
 from kapt_api.scheduling.availability import service as availability_service
 from kapt_api.scheduling.availability import slots
+from kapt_api.scheduling.availability.calendar import busy_spans
 from kapt_api.scheduling.availability.slots import Availability
 from kapt_api.scheduling.booking import rules, service
 from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until
@@ -34,6 +36,7 @@ from tests.scheduling.test_calendar_helpers import book_preparations
 DOSING, PREPARATION = SessionKind.DOSING, SessionKind.PREPARATION
 MONDAY_MORNING = b.local(2026, 12, 7, 0)
 DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
 
 
 def available(
@@ -197,6 +200,22 @@ def test_the_people_chosen_are_those_matching_every_free_person_gives(people):
             assert chosen == _people_by_matching_every_free_person(
                 space, session_type, suited, starts_at, until
             )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=30)),
+        max_size=12,
+    )
+)
+def test_busy_spans_are_the_holds_merged_as_merge_ranges_merges_them(spans):
+    at = [(MONDAY_MORNING + m * MINUTE, MONDAY_MORNING + (m + n) * MINUTE) for m, n in spans]
+    held = sorted(
+        (b.hold("room", b.DOSING_ROOM.id, *span) for span in at), key=lambda h: h.starts_at
+    )
+    merged = merge_ranges((h.starts_at, h.ends_at) for h in held)
+    assert busy_spans(held) == ([s for s, _ in merged], [e for _, e in merged])
 
 
 def test_no_room_of_the_right_kind_or_a_missing_role_means_no_slot():
