@@ -42,7 +42,7 @@ def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[Cour
     """The sessions of this kind that happened or will happen, in time order."""
     # Ties by id: a UUID orders as its text does (the same 32 hex digits), without making it.
     return sorted(
-        (s for s in sessions if s.scheduled and s.kind is kind),
+        (s for s in sessions if s.kind is kind and s.scheduled),
         key=lambda s: (s.starts_at, s.id),
     )
 
