@@ -136,6 +136,8 @@ class Availability:
 
     def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
         """The holds of a resource overlapping [starts_at, ends_at)."""
+        if self.busy_until(key, starts_at, ends_at) is None:
+            return []  # no busy span meets the range, so no hold does (the cheaper ask)
         held = self.holds.get(key, [])
         low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=_starts_at)
         high = bisect.bisect_left(held, ends_at, key=_starts_at)
