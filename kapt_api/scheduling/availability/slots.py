@@ -3,9 +3,10 @@ a room of the right kind and staff filling every required role, the patient free
 inside opening and working hours.
 
 For each start on the step grid the search picks a free room and free people (the
-course's care team first), then asks the booking rules themselves
-(booking/rules.booking_violations) whether that booking would pass: a slot offered is
-a booking the rules accept. Pure over the availability read once (service.py).
+course's care team first), then asks the booking rules themselves whether that booking
+would pass (booking_violations as two parts: the course's, rules.course_rules, worked out
+once a search; the request's, rules.request_violations, for each start): a slot offered
+is a booking the rules accept. Pure over the availability read once (service.py).
 
 A candidate is cheap to turn down: whether a room, a person or the patient is free is
 one binary search over their busy spans (calendar.py), a start that finds the patient
