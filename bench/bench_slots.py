@@ -221,8 +221,9 @@ def main() -> None:
     existing = existing_databases(options.server)
     results = []
     for size in sizes:
-        if f"kapt_bench_{size}" in existing and being_seeded(f"kapt_bench_{size}", options.server):
-            print(f"kapt_bench_{size} is still being seeded (bench.seed is building it): skipped")
+        name = f"{options.prefix}_{size}"
+        if name in existing and being_seeded(name, options.server):
+            print(f"{name} is still being seeded (bench.seed is building it): skipped")
             continue
         target = seeded_target(size, options.server, existing, options.prefix)
         if target is None:

@@ -61,6 +61,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class UTCInstant(UTCDateTime):
+    """UTCDateTime for values read only to be compared, or shown on a clinic's clocks
+    (local_text converts them), never answered as they are: a resource hold's start and
+    end. On PostgreSQL psycopg's aware datetimes are taken as they come, whatever the
+    session's zone, without a Python call for each value (a slot search reads thousands
+    of holds); SQLite's naive ones are still made UTC."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
+
 class Base(DeclarativeBase):
     # One registry carrying both, as Flask-SQLAlchemy subclasses this base.
     registry = registry(

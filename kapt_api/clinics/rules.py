@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from kapt_api.fields import WEEKDAYS
@@ -24,9 +24,11 @@ MAX_TIME_OFF = timedelta(days=366)
 UtcRange = tuple[datetime, datetime]
 
 
-@dataclass(frozen=True, order=True)
-class WeeklyInterval:
-    """A recurring span of wall-clock time on one weekday (0 = Monday ... 6 = Sunday)."""
+class WeeklyInterval(NamedTuple):
+    """A recurring span of wall-clock time on one weekday (0 = Monday ... 6 = Sunday).
+
+    A named tuple, so that hashing and comparing one is not a Python call: the same few
+    patterns are looked up by value for every start a slot search checks (_day_in_utc)."""
 
     weekday: int
     start: time
@@ -182,13 +184,18 @@ def utc_ranges_between(
     day = starts_at.astimezone(tz).date()
     last = ends_at.astimezone(tz).date()
     ranges: list[UtcRange] = []
+    pattern = tuple(intervals)
     while day <= last:
-        for start, end in local_intervals_to_utc(day, intervals, tz):
+        for start, end in _day_in_utc(day, pattern, tz):
             start, end = max(start, starts_at), min(end, ends_at)
             if start < end:
                 ranges.append((start, end))
-        day += timedelta(days=1)
-    return merge_ranges(ranges)
+        day += _ONE_DAY
+    # One range (a session inside one day's hours, the commonest ask) is merged already.
+    return ranges if len(ranges) < 2 else merge_ranges(ranges)
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def merge_ranges(ranges: Iterable[UtcRange]) -> list[UtcRange]:

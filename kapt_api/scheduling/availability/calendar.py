@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -73,8 +74,11 @@ class Availability:
     holds: dict[str, list[Hold]] = field(default_factory=dict)
     # Working hours as UTC ranges around the horizon, by staff id, made on first use.
     working: dict[uuid.UUID, list[UtcRange]] = field(default_factory=dict)
-    # Each resource's holds merged into sorted busy spans, made on first use (`free`).
-    busy: dict[str, list[UtcRange]] = field(default_factory=dict, compare=False, repr=False)
+    # Each resource's holds merged into sorted busy spans, made on first use (busy_until):
+    # their starts and their ends, so a binary search compares instants, not tuples.
+    busy: dict[str, tuple[list[datetime], list[datetime]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for held in self.holds.values():
@@ -122,18 +126,18 @@ class Availability:
         a span that meets a start's hold meets the hold of every later start until then."""
         spans = self.busy.get(key)
         if spans is None:
-            held = self.holds.get(key, ())
-            spans = self.busy[key] = clinic_rules.merge_ranges(
-                (h.starts_at, h.ends_at) for h in held
-            )
+            spans = self.busy[key] = busy_spans(self.holds.get(key, ()))
+        starts, ends = spans
         # The last span starting before `until` ends latest of those (they are disjoint).
-        index = bisect.bisect_left(spans, (until,)) - 1
-        if index < 0 or spans[index][1] <= starts_at:
+        index = bisect.bisect_left(starts, until) - 1
+        if index < 0 or ends[index] <= starts_at:
             return None
-        return spans[index][1]
+        return ends[index]
 
     def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
         """The holds of a resource overlapping [starts_at, ends_at)."""
+        if self.busy_until(key, starts_at, ends_at) is None:
+            return []  # no busy span meets the range, so no hold does (the cheaper ask)
         held = self.holds.get(key, [])
         low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=_starts_at)
         high = bisect.bisect_left(held, ends_at, key=_starts_at)
@@ -158,6 +162,22 @@ class Availability:
         session = CourseSession(planned_id, slot.kind, slot.starts_at, slot.ends_at)
         course = replace(self.course, sessions=(*self.course.sessions, session))
         return replace(self, course=course, holds=holds, working=self.working, busy=busy)
+
+
+def busy_spans(held: Sequence[Hold]) -> tuple[list[datetime], list[datetime]]:
+    """Holds sorted by start merged into disjoint spans, their starts and their ends: the
+    spans clinic_rules.merge_ranges makes of them (test_slots holds them equal),
+    without a tuple made or compared for each hold (a search merges a thousand or so)."""
+    starts: list[datetime] = []
+    ends: list[datetime] = []
+    for hold in held:
+        if ends and hold.starts_at <= ends[-1]:
+            if hold.ends_at > ends[-1]:
+                ends[-1] = hold.ends_at
+        else:
+            starts.append(hold.starts_at)
+            ends.append(hold.ends_at)
+    return starts, ends
 
 
 def _preference(member: StaffFacts) -> int:

@@ -11,6 +11,7 @@ what was searched when nothing was found), so a whole window takes two or three 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -105,10 +106,10 @@ def with_holds(
     else:
         keys = available.suited(session_type).keys()
         around = (horizon[0], held_until(session_type, horizon[1]))
-    holds: dict[str, list[Hold]] = {}
+    holds: defaultdict[str, list[Hold]] = defaultdict(list)
     for hold in queries.holds([available.patient_key, *keys], around):
-        holds.setdefault(hold.resource_key, []).append(hold)
-    return replace(available, horizon=horizon, holds=holds, working={}, busy={})
+        holds[hold.resource_key].append(hold)
+    return replace(available, horizon=horizon, holds=dict(holds), working={}, busy={})
 
 
 def check_window(starts_from: datetime, until: datetime, *, longest: timedelta) -> None:

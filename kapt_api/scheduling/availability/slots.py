@@ -3,9 +3,10 @@ a room of the right kind and staff filling every required role, the patient free
 inside opening and working hours.
 
 For each start on the step grid the search picks a free room and free people (the
-course's care team first), then asks the booking rules themselves
-(booking/rules.booking_violations) whether that booking would pass: a slot offered is
-a booking the rules accept. Pure over the availability read once (service.py).
+course's care team first), then asks the booking rules themselves whether that booking
+would pass (booking_violations as two parts: the course's, rules.course_rules, worked out
+once a search; the request's, rules.request_violations, for each start): a slot offered
+is a booking the rules accept. Pure over the availability read once (service.py).
 
 A candidate is cheap to turn down: whether a room, a person or the patient is free is
 one binary search over their busy spans (calendar.py), a start that finds the patient
@@ -102,15 +103,21 @@ def _free_people(
     not held), the care team first, nurses and therapists asked before prescribers."""
     session = (starts_at, session_end(session_type, starts_at))
     # Held is the likeliest reason someone is not free, and the cheapest to check.
-    free = [
+    free = (
         (member.id, member.roles)
         for member, key in suited.staff
         if available.busy_until(key, starts_at, until) is None
         and _covered(available.working_of(member), *session)
         and not (member.time_off and _away(member, *session))
-    ]
+    )
     requirements = session_type.required_roles
-    filled = match_roles(requirements, free)
+    if len(requirements) == 1:
+        # match_roles fills one requirement with the first person who can, and everyone
+        # suited can (Suited): the first free one is its answer, nobody after need be
+        # asked (a preparation or integration session; test_slots holds them equal).
+        first = next(free, None)
+        return None if first is None else (first[0],)
+    filled = match_roles(requirements, list(free))
     if len(filled) < len(requirements):
         return None
     return tuple(filled[i] for i in range(len(requirements)))
@@ -118,13 +125,15 @@ def _free_people(
 
 def _violations(
     available: Availability,
-    session_type: SessionType,
+    known: rules.CourseRules,
     starts_at: datetime,
     placed: tuple[RoomFacts, tuple[uuid.UUID, ...]],
     now: datetime,
 ) -> list[Violation]:
-    """What the booking rules say of this booking."""
+    """What the booking rules say of this booking (the course's part of them, `known`,
+    worked out once a search)."""
     room, staff_ids = placed
+    session_type = known.session_type
     request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
     until = held_until(session_type, starts_at)
     by_id, keys = available.staff_by_id, available.keys
@@ -139,12 +148,12 @@ def _violations(
             hold for key in held for hold in available.holds_between(key, starts_at, until)
         ),
     )
-    return rules.booking_violations(request, available.course, calendar, now=now)
+    return rules.request_violations(request, known, calendar, now=now)
 
 
 def _slot(
     available: Availability,
-    session_type: SessionType,
+    known: rules.CourseRules,
     suited: Suited,
     starts_at: datetime,
     room: RoomFacts,
@@ -152,11 +161,12 @@ def _slot(
 ) -> Slot | None:
     """The slot at this start in this room, if free people fill its roles and the booking
     rules accept it; a rule that refuses every start alike refuses the search."""
+    session_type = known.session_type
     until = held_until(session_type, starts_at)
     staff_ids = _free_people(available, session_type, suited, starts_at, until)
     if staff_ids is None:
         return None
-    violations = _violations(available, session_type, starts_at, (room, staff_ids), now)
+    violations = _violations(available, known, starts_at, (room, staff_ids), now)
     hopeless = [v for v in violations if v.rule in EVERY_START]
     if hopeless:
         raise RuleRefused(hopeless)
@@ -182,6 +192,7 @@ def search(
         raise ValueError(f"the protocol has no {kind} session type")
     duration = timedelta(minutes=session_type.duration_minutes)
     suited = available.suited(session_type)
+    known = rules.course_rules(available.course, kind, available.zone)
     # No start before this can be booked: the notice, then wherever a held patient or
     # rooms are next free (_free_room).
     resume = now + timedelta(hours=session_type.min_notice_hours)
@@ -192,7 +203,7 @@ def search(
         room, resume = _free_room(available, suited, starts_at, held_until(session_type, starts_at))
         if room is None:
             continue
-        slot = _slot(available, session_type, suited, starts_at, room, now)
+        slot = _slot(available, known, suited, starts_at, room, now)
         if slot is not None:
             found.append(slot)
             if len(found) >= limit:

@@ -54,20 +54,20 @@ def conflict_violations(
 ) -> list[Violation]:
     """One violation per requested resource already held at an overlapping time by
     another appointment (the appointment being moved does not clash with itself)."""
+    # Each resource's clashes in the calendar's order (sorted stably below), found in one
+    # pass; most requests have none, and then no resource key need be made.
+    clashing: dict[str, list[Hold]] = {}
+    for hold in calendar.holds:
+        if (
+            hold.appointment_id != request.appointment_id
+            and hold.starts_at < held_until
+            and starts_at < hold.ends_at
+        ):
+            clashing.setdefault(hold.resource_key, []).append(hold)
     violations = []
-    for key in request.resource_keys():
-        clashes = sorted(
-            (
-                hold
-                for hold in calendar.holds
-                if hold.resource_key == key
-                and hold.appointment_id != request.appointment_id
-                and hold.starts_at < held_until
-                and starts_at < hold.ends_at
-            ),
-            key=lambda hold: hold.starts_at,
-        )
-        if clashes:
+    for key in request.resource_keys() if clashing else ():
+        if key in clashing:
+            clashes = sorted(clashing[key], key=lambda hold: hold.starts_at)
             violations.append(_clash(key, clashes, _name(key, calendar), calendar.zone))
     return violations
 

@@ -21,13 +21,18 @@ from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.booking.resource_rules import CONFLICT_RULES, calendar_violations
 from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until, session_end
 from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
-from kapt_api.scheduling.courses.rules import changed_findings
+from kapt_api.scheduling.courses.rules import (
+    brought_findings,
+    changed_findings,
+    schedule_findings,
+)
 from kapt_api.scheduling.courses.staffing import session_name
 from kapt_api.scheduling.courses.values import (
     NEW_SESSION,
     CourseSession,
     CourseState,
     CourseStatus,
+    Finding,
 )
 
 __all__ = [
@@ -35,12 +40,15 @@ __all__ = [
     "BOOKING_RULE_MEANINGS",
     "NOT_OVERRIDABLE",
     "RESOURCE_RULES",
+    "CourseRules",
     "Decision",
     "booking_violations",
     "cancellation_violations",
+    "course_rules",
     "decide",
     "local_instant",
     "override_problems",
+    "request_violations",
     "rules_text",
 ]
 # Every rule a refused booking or move may name, with what it means (API.md, "Booking
@@ -87,8 +95,43 @@ LOCAL_TIME_RULES = {
 }
 
 
-# Kept whole: the order the rules are asked in is the order a refusal lists them,
-# which front desks read top to bottom.
+# Whoever books (the front desk, mostly) is told that the dose is held, not the reading
+# that holds it: the care team sees that in the checklist.
+_DOSE_HELD = Violation(
+    "pre_dose_gate",
+    "The last monitoring checklist holds the next dose for a prescriber's decision; the "
+    "care team sees why in that checklist.",
+)
+
+
+@dataclass(frozen=True)
+class CourseRules:
+    """What the booking rules make of the course alone, for one kind of session on one
+    clinic's clocks (`course_rules`): whether it takes sessions, whether its dose is held,
+    and what its schedule breaks already. A slot search asks about many starts of one
+    course and works this out once; a booking works it out for its one request."""
+
+    course: CourseState
+    session_type: SessionType
+    zone: str
+    inactive: tuple[Violation, ...]
+    held: tuple[Violation, ...]
+    existing: frozenset[Finding]
+
+
+def course_rules(course: CourseState, kind: SessionKind, zone: str) -> CourseRules:
+    """The course's part of booking_violations for sessions of this kind."""
+    inactive: tuple[Violation, ...] = ()
+    if course.status is not CourseStatus.ACTIVE:
+        message = f"This course is {course.status.value}; it takes no more sessions."
+        inactive = (
+            Violation("course_not_active", message, {"course_status": course.status.value}),
+        )
+    held = (_DOSE_HELD,) if kind is SessionKind.DOSING and course.pre_dose_hold else ()
+    existing = frozenset(schedule_findings(course.definition, course.sessions, zone))
+    return CourseRules(course, _session_type(course, kind), zone, inactive, held, existing)
+
+
 def booking_violations(
     request: BookingRequest, course: CourseState, calendar: Calendar, *, now: datetime
 ) -> list[Violation]:
@@ -97,19 +140,23 @@ def booking_violations(
     A move keeps its time-of-booking rules (in_the_past, minimum_notice) only when it
     changes the time: a new room an hour before the session needs no notice.
     """
-    session_type = _session_type(course, request.kind)
+    known = course_rules(course, request.kind, calendar.zone)
+    return request_violations(request, known, calendar, now=now)
+
+
+def request_violations(
+    request: BookingRequest, known: CourseRules, calendar: Calendar, *, now: datetime
+) -> list[Violation]:
+    """booking_violations with the course's part worked out already (`known`: of the
+    request's course and kind, on the calendar's clocks). The order the rules are asked
+    in is the order a refusal lists them, which front desks read top to bottom."""
+    session_type = known.session_type
+    if session_type.kind is not request.kind or known.zone != calendar.zone:
+        raise ValueError("the course's rules were worked out for another kind or zone")
     starts_at = request.starts_at
     session = (starts_at, session_end(session_type, starts_at))
-    current = _current(course, request.appointment_id)
-    violations: list[Violation] = []
-    if course.status is not CourseStatus.ACTIVE:
-        violations.append(
-            Violation(
-                "course_not_active",
-                f"This course is {course.status.value}; it takes no more sessions.",
-                {"course_status": course.status.value},
-            )
-        )
+    current = _current(known.course, request.appointment_id)
+    violations = list(known.inactive)
     if current is None or current.starts_at != starts_at:
         violations += _time_violations(session_type, starts_at, now=now, zone=calendar.zone)
     violations += calendar_violations(
@@ -119,17 +166,8 @@ def booking_violations(
         session=session,
         held_until=held_until(session_type, starts_at),
     )
-    if request.kind is SessionKind.DOSING and course.pre_dose_hold:
-        # Whoever books (the front desk, mostly) is told that the dose is held, not the
-        # reading that holds it: the care team sees that in the checklist.
-        violations.append(
-            Violation(
-                "pre_dose_gate",
-                "The last monitoring checklist holds the next dose for a prescriber's "
-                "decision; the care team sees why in that checklist.",
-            )
-        )
-    violations += _sequencing_violations(request, course, session[1], zone=calendar.zone)
+    violations += known.held
+    violations += _sequencing_violations(request, known, session[1])
     return [_marked(v) for v in violations]
 
 
@@ -171,12 +209,14 @@ def _time_violations(
 
 
 def _sequencing_violations(
-    request: BookingRequest, course: CourseState, ends_at: datetime, *, zone: str
+    request: BookingRequest, known: CourseRules, ends_at: datetime
 ) -> list[Violation]:
     changed = request.appointment_id or NEW_SESSION
     proposed = CourseSession(changed, request.kind, request.starts_at, ends_at)
-    after = [s for s in course.sessions if s.id != changed] + [proposed]
-    return changed_findings(course.definition, course.sessions, after, changed=changed, zone=zone)
+    sessions = known.course.sessions
+    after = [s for s in sessions if s.id != changed] + [proposed]
+    definition, existing = known.course.definition, known.existing
+    return brought_findings(definition, existing, after, changed=changed, zone=known.zone)
 
 
 def _marked(violation: Violation) -> Violation:

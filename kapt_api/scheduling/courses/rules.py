@@ -17,7 +17,7 @@ change brings about.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -40,9 +40,10 @@ def _hours(delta: timedelta) -> str:
 
 def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[CourseSession]:
     """The sessions of this kind that happened or will happen, in time order."""
+    # Ties by id: a UUID orders as its text does (the same 32 hex digits), without making it.
     return sorted(
-        (s for s in sessions if s.scheduled and s.kind is kind),
-        key=lambda s: (s.starts_at, str(s.id)),
+        (s for s in sessions if s.kind is kind and s.scheduled),
+        key=lambda s: (s.starts_at, s.id),
     )
 
 
@@ -94,7 +95,20 @@ def changed_findings(
     and findings about others that the change brings about. A finding that was there
     already and does not involve the changed session (a rule overridden earlier) is not
     this change's doing."""
-    existing = set(schedule_findings(definition, before, zone))
+    existing = frozenset(schedule_findings(definition, before, zone))
+    return brought_findings(definition, existing, after, changed=changed, zone=zone)
+
+
+def brought_findings(
+    definition: ProtocolDefinition,
+    existing: Collection[Finding],
+    after: Sequence[CourseSession],
+    *,
+    changed: uuid.UUID,
+    zone: str,
+) -> list[Violation]:
+    """changed_findings with the findings of the schedule before the change given
+    (`existing`): a slot search judges many changes to one schedule."""
     return [
         finding.violation()
         for finding in schedule_findings(definition, after, zone)
@@ -121,6 +135,8 @@ def _dose_count(definition: ProtocolDefinition, doses: Sequence[CourseSession]) 
 def _spacing(
     definition: ProtocolDefinition, doses: Sequence[CourseSession], zone: str
 ) -> list[Finding]:
+    if len(doses) < 2:
+        return []
     minimum = timedelta(hours=definition.sequencing.min_hours_between_doses)
     return [
         Finding(

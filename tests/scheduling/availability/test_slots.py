@@ -12,18 +12,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kapt_api import clock
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import OpeningHours, WorkingHours
+from kapt_api.clinics.rules import merge_ranges
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, RuleRefused
 from kapt_api.protocols.definition import Phase, SessionKind
 from kapt_api.scheduling.availability import service as availability_service
 from kapt_api.scheduling.availability import slots
+from kapt_api.scheduling.availability.calendar import busy_spans
 from kapt_api.scheduling.availability.slots import Availability
 from kapt_api.scheduling.booking import rules, service
-from kapt_api.scheduling.booking.values import BookingRequest, Calendar
+from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until
+from kapt_api.scheduling.courses.staffing import match_roles
 from tests.scheduling import builders as b
 from tests.scheduling.conftest import API, ESKETAMINE_KEY, PROBLEM, at
 from tests.scheduling.test_calendar_helpers import book_preparations
@@ -31,6 +36,7 @@ from tests.scheduling.test_calendar_helpers import book_preparations
 DOSING, PREPARATION = SessionKind.DOSING, SessionKind.PREPARATION
 MONDAY_MORNING = b.local(2026, 12, 7, 0)
 DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
 
 
 def available(
@@ -142,6 +148,74 @@ def test_the_care_team_is_asked_before_other_staff():
         space, DOSING, window=(MONDAY_MORNING, MONDAY_MORNING + DAY), now=b.NOW, limit=1
     )
     assert slot.staff_ids == (b.NURSE.id, b.THERAPIST.id)
+
+
+def _people_by_matching_every_free_person(space, session_type, suited, starts_at, until):
+    """Who _free_people picks, as it picked before its one-role shortcut: every free
+    person listed, then match_roles over all of them."""
+    ends_at = starts_at + timedelta(minutes=session_type.duration_minutes)
+    free = [
+        (member.id, member.roles)
+        for member, key in suited.staff
+        if space.busy_until(key, starts_at, until) is None
+        and slots._covered(space.working_of(member), starts_at, ends_at)
+        and not slots._away(member, starts_at, ends_at)
+    ]
+    requirements = session_type.required_roles
+    filled = match_roles(requirements, free)
+    if len(filled) < len(requirements):
+        return None
+    return tuple(filled[i] for i in range(len(requirements)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    people=st.lists(
+        st.tuples(
+            st.sets(st.sampled_from([Role.NURSE, Role.THERAPIST, Role.PRESCRIBER]), min_size=1),
+            st.sets(st.integers(min_value=7, max_value=17), max_size=3),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_people_chosen_are_those_matching_every_free_person_gives(people):
+    staff, busy = [], []
+    for index, (roles, held_hours, away, on_team) in enumerate(people):
+        off = ((b.local(2026, 12, 7, 12), b.local(2026, 12, 7, 14)),) if away else ()
+        member = b.person(f"P{index}{'T' if on_team else ''}", *roles, away=off)
+        staff.append(member)
+        busy += [b.hold("staff", member.id, b.local(2026, 12, 7, h), b.local(2026, 12, 7, h + 1))
+                 for h in held_hours]  # fmt: skip
+    team = [m for m in staff if m.name.endswith("T")]
+    space = available(staff=tuple(staff), team=tuple(team), holds=tuple(busy))
+    for kind in (DOSING, PREPARATION, SessionKind.INTEGRATION):
+        session_type = space.course.definition.session_type(kind)
+        suited = space.suited(session_type)
+        for starts_at in grid(MONDAY_MORNING + timedelta(hours=7), 1, timedelta(minutes=30)):
+            until = held_until(session_type, starts_at)
+            chosen = slots._free_people(space, session_type, suited, starts_at, until)
+            assert chosen == _people_by_matching_every_free_person(
+                space, session_type, suited, starts_at, until
+            )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=30)),
+        max_size=12,
+    )
+)
+def test_busy_spans_are_the_holds_merged_as_merge_ranges_merges_them(spans):
+    at = [(MONDAY_MORNING + m * MINUTE, MONDAY_MORNING + (m + n) * MINUTE) for m, n in spans]
+    held = sorted(
+        (b.hold("room", b.DOSING_ROOM.id, *span) for span in at), key=lambda h: h.starts_at
+    )
+    merged = merge_ranges((h.starts_at, h.ends_at) for h in held)
+    assert busy_spans(held) == ([s for s, _ in merged], [e for _, e in merged])
 
 
 def test_no_room_of_the_right_kind_or_a_missing_role_means_no_slot():

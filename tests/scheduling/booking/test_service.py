@@ -279,6 +279,18 @@ def test_a_held_dose_waits_for_a_prescribers_override(course, prepared, place, b
 # --- the database's own guard ----------------------------------------------------------------
 
 
+def test_holds_are_read_as_the_instants_written_in_utc(course, prepared):
+    """queries.holds reads its times as UTCInstant (no conversion on PostgreSQL): the
+    same instants, aware, as the ORM reads them, on either engine."""
+    first = prepared[0]
+    keys = [h.resource_key for h in holds_of(first.id)]
+    read = queries.holds(keys, (first.starts_at - H, first.starts_at + H))
+    assert {(h.resource_key, h.starts_at, h.ends_at) for h in read} == {
+        (h.resource_key, h.starts_at, h.ends_at) for h in holds_of(first.id)
+    }
+    assert all(h.starts_at.utcoffset() == h.ends_at.utcoffset() == timedelta(0) for h in read)
+
+
 def test_the_database_refuses_overlapping_holds_of_one_resource(course, prepared):
     first = prepared[0]
     clash = ResourceHold(

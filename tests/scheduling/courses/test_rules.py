@@ -409,3 +409,10 @@ def test_a_course_running_late_keeps_its_last_phases_pace():
     assert "phase_frequency" not in {f.rule for f in findings_of(IM_KAP, *late[:5], eighth)}
     second = session(DOSING, MONDAY + 7 * 7 * DAY + 3 * DAY, IM_KAP)
     assert "phase_frequency" in {f.rule for f in findings_of(IM_KAP, *late[:4], eighth, second)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.uuids(), min_size=2, max_size=8))
+def test_a_session_id_orders_as_its_text_does(ids):
+    """scheduled() breaks ties of start by id, as UUIDs: the order their text gave."""
+    assert sorted(ids) == sorted(ids, key=str)
