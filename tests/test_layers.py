@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent / "kapt_api"
 # The foundation's modules use each other; the domains on one level never do.
 FOUNDATION = {
     "db",
+    "rows",
     "errors",
     "clock",
     "config",

@@ -19,9 +19,10 @@ import blinker
 from sqlalchemy import bindparam, select
 
 from kapt_api.clinics.models import Clinic
-from kapt_api.db import db, insert_as_loaded
+from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
+from kapt_api.rows import insert_as_loaded
 from kapt_api.scheduling.booking import signals
 
 EVENTS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "alert.raised")

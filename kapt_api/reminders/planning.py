@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kapt_api.db import db, insert_as_loaded
+from kapt_api.db import db
 from kapt_api.reminders import merging
 from kapt_api.reminders.drafts import Draft, apply, drafts_for
 from kapt_api.reminders.models import Purpose, Reminder, Status
+from kapt_api.rows import insert_as_loaded
 from kapt_api.scheduling.booking import signals
 from kapt_api.scheduling.booking.models import Appointment
 

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import DateTime, String, Uuid, bindparam, delete, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from kapt_api.db import db, insert_as_loaded, new_id
+from kapt_api.db import db, new_id
+from kapt_api.rows import insert_as_loaded
 from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 

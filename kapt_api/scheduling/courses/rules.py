@@ -38,23 +38,38 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:g}" if hours == int(hours) else f"{hours:.1f}"
 
 
+def _in_order(session: CourseSession) -> tuple[datetime, uuid.UUID]:
+    # Ties by id: a UUID orders as its text does (the same 32 hex digits), without making it.
+    return session.starts_at, session.id
+
+
 def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[CourseSession]:
     """The sessions of this kind that happened or will happen, in time order."""
-    # Ties by id: a UUID orders as its text does (the same 32 hex digits), without making it.
-    return sorted(
-        (s for s in sessions if s.kind is kind and s.scheduled),
-        key=lambda s: (s.starts_at, s.id),
-    )
+    return sorted((s for s in sessions if s.kind is kind and s.scheduled), key=_in_order)
+
+
+def _doses_preparations_integrations(
+    sessions: Iterable[CourseSession],
+) -> tuple[list[CourseSession], list[CourseSession], list[CourseSession]]:
+    """scheduled() of the three kinds the rules read, in one pass (a slot search judges
+    a schedule for every slot it offers)."""
+    found: dict[SessionKind, list[CourseSession]] = {
+        SessionKind.DOSING: [], SessionKind.PREPARATION: [], SessionKind.INTEGRATION: []
+    }  # fmt: skip
+    for session in sessions:
+        kept = found.get(session.kind)
+        if kept is not None and session.scheduled:
+            kept.append(session)
+    for kept in found.values():
+        kept.sort(key=_in_order)
+    return found[SessionKind.DOSING], found[SessionKind.PREPARATION], found[SessionKind.INTEGRATION]
 
 
 def schedule_findings(
     definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
 ) -> list[Finding]:
     """Every sequencing rule the scheduled sessions (booked, in progress or done) break."""
-    listed = list(sessions)
-    doses = scheduled(listed, SessionKind.DOSING)
-    preparations = scheduled(listed, SessionKind.PREPARATION)
-    integrations = scheduled(listed, SessionKind.INTEGRATION)
+    doses, preparations, integrations = _doses_preparations_integrations(sessions)
     return [
         *_dose_count(definition, doses),
         *_spacing(definition, doses, zone),
@@ -73,10 +88,7 @@ def readiness_findings(
     (readiness_flags.py): the first dose's preparations, each dose's integration. A day
     schedule asks it for every course with a dose that day, so the other rules are not
     judged."""
-    listed = list(sessions)
-    doses = scheduled(listed, SessionKind.DOSING)
-    preparations = scheduled(listed, SessionKind.PREPARATION)
-    integrations = scheduled(listed, SessionKind.INTEGRATION)
+    doses, preparations, integrations = _doses_preparations_integrations(sessions)
     return [
         *_preparations(definition, doses, preparations, zone),
         *_integrations_present(definition, doses, integrations, zone),

@@ -11,9 +11,15 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking import rules
 from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
-from kapt_api.scheduling.courses.rules import readiness_findings, schedule_findings
+from kapt_api.scheduling.courses.rules import (
+    _doses_preparations_integrations,
+    readiness_findings,
+    schedule_findings,
+    scheduled,
+)
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
 from tests.scheduling.builders import (
     DOSING,
@@ -416,3 +422,29 @@ def test_a_course_running_late_keeps_its_last_phases_pace():
 def test_a_session_id_orders_as_its_text_does(ids):
     """scheduled() breaks ties of start by id, as UUIDs: the order their text gave."""
     assert sorted(ids) == sorted(ids, key=str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(
+            st.sampled_from(list(SessionKind)),
+            st.sampled_from(list(AppointmentStatus)),
+            st.integers(min_value=0, max_value=5),
+        ),
+        max_size=10,
+    )
+)
+def test_the_rules_one_pass_over_a_schedule_is_scheduled_of_each_kind(picks):
+    """What schedule_findings reads in one pass is scheduled() of doses, preparations
+    and integrations (same sessions, same order, ties of start included)."""
+    sessions = [
+        CourseSession(
+            uuid.uuid4(), kind, MONDAY + hours * DAY / 24, MONDAY + (hours + 1) * DAY / 24, state
+        )
+        for kind, state, hours in picks
+    ]
+    kinds = (SessionKind.DOSING, SessionKind.PREPARATION, SessionKind.INTEGRATION)
+    assert _doses_preparations_integrations(sessions) == tuple(
+        scheduled(sessions, kind) for kind in kinds
+    )

@@ -1,4 +1,4 @@
-"""db.insert_as_loaded writes the rows a flush would write and leaves the objects as if
+"""rows.insert_as_loaded writes the rows a flush would write and leaves the objects as if
 read back: persistent, nothing pending, every attribute readable without a query."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from sqlalchemy import event, inspect, select, text
 
 from kapt_api import clock
 from kapt_api.clinics.models import OpeningHours
-from kapt_api.db import db, insert_as_loaded
+from kapt_api.db import db
 from kapt_api.reminders.models import Reminder
+from kapt_api.rows import insert_as_loaded
 
 DUE = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
