@@ -1,6 +1,6 @@
 """Rows written and read past the ORM's per-statement set-up, for the statements a
-clinic's busiest requests send every time (a booking's rows). The objects stay the
-ORM's: written rows are kept in the session as if read back."""
+clinic's busiest requests send every time (a booking's, a day schedule's). The objects
+stay the ORM's: written rows are kept in the session as if read back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Executable, Table, insert, inspect
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import make_transient_to_detached
 
 from kapt_api.db import db
@@ -73,3 +74,14 @@ def _insert_of(table: Table, numbered: tuple[Any, ...]) -> Any:
     without being built again)."""
     statement = insert(table)
     return statement.returning(*numbered, sort_by_parameter_order=True) if numbered else statement
+
+
+def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Row[Any]]:
+    """The rows of a SELECT of columns (never of whole objects), executed on the
+    session's connection once what the session holds is flushed, as its own execute
+    would (unless autoflush is off, as inside no_autoflush): without the ORM's set-up
+    of each statement, about 40 to 100 us of CPU each on this machine. Fetched at once
+    (a result iterated row by row asks the driver once per row)."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection().execute(statement, parameters).all()

@@ -22,7 +22,7 @@ from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
-from kapt_api.rows import insert_as_loaded
+from kapt_api.rows import insert_as_loaded, read
 from kapt_api.scheduling.booking import signals
 
 EVENTS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "alert.raised")
@@ -48,7 +48,7 @@ def announce(
     event: str, *, clinic_id: uuid.UUID, data: dict[str, Any], now: datetime
 ) -> list[Reminder]:
     """Write one signed post per active subscription of the clinic to this event."""
-    found = db.session.execute(_SUBSCRIPTIONS, {"clinic_id": clinic_id})
+    found = read(_SUBSCRIPTIONS, {"clinic_id": clinic_id})
     rows = []
     for subscription in found:
         if event not in subscription.events:

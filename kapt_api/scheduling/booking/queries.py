@@ -33,6 +33,7 @@ from kapt_api.openapi import QueryPage
 from kapt_api.patients.models import CareTeamMember
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.rules import MAX_BUFFER_MINUTES, MAX_SESSION_MINUTES
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import (
     Appointment,
     AppointmentStaff,
@@ -56,7 +57,7 @@ LONGEST_HOLD = timedelta(minutes=MAX_SESSION_MINUTES + MAX_BUFFER_MINUTES)
 def place(room_id: uuid.UUID, *, clinic_id: uuid.UUID, zone: str) -> Place:
     """The room, refused unless it is in use at the patient's clinic (whose time zone
     is `zone`), and when that clinic is open (one statement: a row per interval)."""
-    rows = db.session.execute(_PLACE, {"room_id": room_id}).all()
+    rows = read(_PLACE, {"room_id": room_id})
     room = rows[0] if rows else None
     if room is None or room.clinic_id != clinic_id:
         raise InvalidInput({"room_id": ["No room with this id at the patient's clinic."]})
@@ -114,7 +115,7 @@ def staff_facts(
     if len(set(staff_ids)) != len(staff_ids):
         raise InvalidInput({"staff_ids": ["Name each staff member once."]})
     window = {"staff_ids": list(staff_ids), "start": around[0], "end": around[1]}
-    rows = db.session.execute(_STAFF, window).all()
+    rows = read(_STAFF, window)
     members = members_of(rows)
     problems = [
         f"{staff_id} is not an active staff member of the patient's clinic."
@@ -150,10 +151,7 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
     sides: the (resource_key, starts_at) index reads the window, not the history."""
     window = {"keys": list(keys), "start": around[0], "end": around[1],
               "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
-    # An ORM statement would flush the session first; this Core one is told to.
-    if db.session.autoflush:
-        db.session.flush()
-    return tuple(starmap(Hold, db.session.execute(_HOLDS, window).all()))
+    return tuple(starmap(Hold, read(_HOLDS, window)))
 
 
 # Built once (each booking and slot search runs it), its parameters bound at execution.

@@ -18,6 +18,7 @@ from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.db import db, on_postgresql
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.definition import SessionKind
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import (
     Appointment,
 )
@@ -84,7 +85,7 @@ _SESSIONS = (
 
 def patient_care_team(patient_id: uuid.UUID) -> list[uuid.UUID]:
     """The staff ids of the patient's care team."""
-    return list(db.session.scalars(_CARE_TEAM, {"patient_id": patient_id}))
+    return [row[0] for row in read(_CARE_TEAM, {"patient_id": patient_id})]
 
 
 def course_sessions(course_id: uuid.UUID) -> tuple[CourseSession, ...]:
@@ -94,7 +95,7 @@ def course_sessions(course_id: uuid.UUID) -> tuple[CourseSession, ...]:
         CourseSession(
             row.id, SessionKind(row.kind), row.starts_at, row.ends_at, AppointmentStatus(row.status)
         )
-        for row in db.session.execute(_SESSIONS, {"course_id": course_id})
+        for row in read(_SESSIONS, {"course_id": course_id})
     )
 
 
