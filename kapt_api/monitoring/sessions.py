@@ -197,20 +197,35 @@ def checklist(*, session: MonitoringSession, now: datetime) -> Checklist:
 def checklist_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: each checked-in dose's checklist held, in progress or
     completed (a dose not checked in is left to scheduling's default)."""
-    return {s.appointment_id: _state_of(s) for s in _day_states_of(appointment_ids)}
+    return _checklist_states(_day_states_of(appointment_ids))
 
 
 def escort_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: the escort confirmed when the patient was discharged."""
+    return _escort_states(_day_states_of(appointment_ids))
+
+
+def day_states(appointment_ids: Sequence[uuid.UUID]) -> dict[str, dict[uuid.UUID, str]]:
+    """checklist_states and escort_states (the readiness flags by name) from one read:
+    a day computed asks for both."""
+    found = _day_states_of(appointment_ids)
+    return {"checklist_state": _checklist_states(found), "escort_confirmed": _escort_states(found)}
+
+
+def _checklist_states(found: list[Any]) -> dict[uuid.UUID, str]:
+    return {s.appointment_id: _state_of(s) for s in found}
+
+
+def _escort_states(found: list[Any]) -> dict[uuid.UUID, str]:
     return {
         s.appointment_id: "confirmed"
-        for s in _day_states_of(appointment_ids)
+        for s in found
         if ESCORT_PRESENT in (s.discharge_confirmed or [])
     }
 
 
-# What a day schedule reads of its doses' sessions, asked twice by every day computed
-# (checklist and escort): the few columns, not whole sessions, in a statement built once.
+# What a day schedule reads of its doses' sessions (checklist and escort, in one read):
+# the few columns, not whole sessions, in a statement built once.
 _DAY_STATES = select(
     MonitoringSession.appointment_id,
     MonitoringSession.held,
