@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import bindparam, select
 
 from kapt_api.auth import audit
-from kapt_api.db import db
+from kapt_api.db import db, read
 from kapt_api.errors import NotFound
 from kapt_api.monitoring import policy, rules
 from kapt_api.monitoring.models import MonitoringSession, Reading, hold_stands
@@ -236,7 +236,7 @@ _DAY_STATES = select(
 
 
 def _day_states_of(appointment_ids: Sequence[uuid.UUID]) -> list[Any]:
-    return list(db.session.execute(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
+    return list(read(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
 
 
 def _state_of(session: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from kapt_api.db import db
+from kapt_api.db import db, read
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, definition_of
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.booking.models import Appointment
@@ -177,7 +177,7 @@ def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseS
     found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
     if not course_ids:
         return found
-    rows = db.session.execute(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
+    rows = read(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
     for course_id, *values in rows:
         found[course_id].append(
             CourseSession(

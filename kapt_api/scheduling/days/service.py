@@ -26,7 +26,7 @@ from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES, Role, User
 from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.clinics.policy import StaffPost
-from kapt_api.db import db
+from kapt_api.db import db, read
 from kapt_api.errors import NotFound
 from kapt_api.patients.policy import Caller, caller_at
 from kapt_api.scheduling.booking.models import ScheduleVersion
@@ -144,16 +144,14 @@ _CALLER_ZONE_AND_VERSION = (
 
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    found = db.session.execute(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
+    found = read(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
     zone, version = found if found is not None else (None, None)
     return _clinic_day_read(clinic_id, day, by, zone, version)
 
 
 def clinic_day_for(*, clinic_id: uuid.UUID, day: date, user: User) -> ComputedDay:
     """clinic_day for this user, their staff record read in the clinic's statement."""
-    found = db.session.execute(
-        _CALLER_ZONE_AND_VERSION, {"user_id": user.id, "clinic_id": clinic_id}
-    ).one()
+    found = read(_CALLER_ZONE_AND_VERSION, {"user_id": user.id, "clinic_id": clinic_id}).one()
     staff = StaffPost(found.id, found.clinic_id, found.active) if found.id is not None else None
     return _clinic_day_read(clinic_id, day, caller_at(user, staff), found.time_zone, found.version)
 
