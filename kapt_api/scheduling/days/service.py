@@ -144,14 +144,14 @@ _CALLER_ZONE_AND_VERSION = (
 
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    found = read(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
-    zone, version = found if found is not None else (None, None)
+    found = read(_ZONE_AND_VERSION, {"clinic_id": clinic_id})
+    zone, version = found[0] if found else (None, None)
     return _clinic_day_read(clinic_id, day, by, zone, version)
 
 
 def clinic_day_for(*, clinic_id: uuid.UUID, day: date, user: User) -> ComputedDay:
     """clinic_day for this user, their staff record read in the clinic's statement."""
-    found = read(_CALLER_ZONE_AND_VERSION, {"user_id": user.id, "clinic_id": clinic_id}).one()
+    (found,) = read(_CALLER_ZONE_AND_VERSION, {"user_id": user.id, "clinic_id": clinic_id})
     staff = StaffPost(found.id, found.clinic_id, found.active) if found.id is not None else None
     return _clinic_day_read(clinic_id, day, caller_at(user, staff), found.time_zone, found.version)
 
