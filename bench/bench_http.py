@@ -61,8 +61,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def database(appointments: int, server: str) -> str:
-    name = f"kapt_bench_{appointments}"
+def database(appointments: int, server: str, prefix: str = "kapt_bench") -> str:
+    name = f"{prefix}_{appointments}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.scalar(
@@ -249,6 +249,11 @@ def main() -> None:
     )
     parser.add_argument("--appointments", type=int, default=None, help="default 1,000,000")
     parser.add_argument("--server", default=seed.SERVER)
+    parser.add_argument(
+        "--prefix",
+        default="kapt_bench",
+        help="database <prefix>_<appointments> (seeded if missing)",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=None, help="per run; default 15")
@@ -260,7 +265,7 @@ def main() -> None:
     seconds = options.seconds or (3 if quick else 15)
     load = with_threads if options.threads or shutil.which("wrk") is None else with_wrk
     started = time.monotonic()
-    url = database(appointments, options.server)
+    url = database(appointments, options.server, options.prefix)
     day = (seed.NOW + timedelta(days=1)).date().isoformat()
     schedule = f"/api/v1/schedule?clinic_id={seed.clinic_id(0)}&date={day}"
     routes = [

@@ -108,14 +108,46 @@ _WRITE_TRANSACTION = "kapt_write_transaction"
 _CHANGES_AT_BEGIN = "kapt_changes_at_begin"
 
 
+# Set on a connection whose transaction relaxed its commit for the audit rows of a read
+# (auth/audit.py, docs/audit.md): any statement that may write after it makes the
+# commit synchronous again first.
+RELAXED_COMMIT = "kapt_relaxed_commit"
+STRICT_COMMIT = "SET LOCAL synchronous_commit = on"
+# The execution option that marks the read-audit statement itself (it may come again).
+READ_AUDIT = "kapt_read_audit"
+
+
 def configure_postgresql(engine: Engine) -> None:
     """Sessions in UTC, whatever the server's default: psycopg then gives every
     timestamptz with the `UTC` tzinfo itself, which UTCDateTime passes through as it
-    is instead of converting each one (a slot search reads thousands)."""
+    is instead of converting each one (a slot search reads thousands). A transaction
+    that relaxed its commit for read-audit rows is strict again before any other write."""
 
     @event.listens_for(engine, "do_connect")
     def _utc_session(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
         params["options"] = f"{params.get('options', '')} -c TimeZone=UTC".strip()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _strict_before_writing(
+        connection: Any, cursor: Any, statement: str, _parameters: Any, context: Any, *_: Any
+    ) -> None:
+        # Anything but a SELECT may write (INSERT, UPDATE, DELETE, WITH, SAVEPOINT...).
+        if (
+            connection.info.get(RELAXED_COMMIT)
+            and statement[:6].upper() != "SELECT"
+            and not (context is not None and context.execution_options.get(READ_AUDIT))
+        ):
+            cursor.execute(STRICT_COMMIT)
+            connection.info.pop(RELAXED_COMMIT, None)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_over(connection: Any) -> None:
+        connection.info.pop(RELAXED_COMMIT, None)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(RELAXED_COMMIT, None)
 
 
 def configure_sqlite(engine: Engine) -> None:

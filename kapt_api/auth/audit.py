@@ -13,13 +13,20 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from flask import Flask, Response, g, has_request_context
-from sqlalchemy import Executable, Table, Uuid, bindparam, func, insert, literal, select
+from sqlalchemy import Executable, Table, Uuid, bindparam, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
 from kapt_api.auth.models import AuditEvent
-from kapt_api.db import begin_write_when_clean, db, new_id, on_postgresql
+from kapt_api.db import (
+    READ_AUDIT,
+    RELAXED_COMMIT,
+    begin_write_when_clean,
+    db,
+    new_id,
+    on_postgresql,
+)
 
 
 def _entry(
@@ -88,7 +95,10 @@ def record_per_patient(
     begin_write_when_clean(db.session)
     if on_postgresql():
         shared.pop("patient_id")
-        db.session.execute(_FOR_EACH_PATIENT, {**shared, "patient_ids": unique})
+        relaxed = action == READ
+        db.session.execute(_FOR_EACH_PATIENT[relaxed], {**shared, "patient_ids": unique})
+        if relaxed:
+            db.session.connection().info[RELAXED_COMMIT] = True
     else:
         db.session.execute(
             _INSERT_ONE, [{"id": new_id(), "outcome": "success", **e} for e in entries]
@@ -97,32 +107,50 @@ def record_per_patient(
 
 _TABLE = cast(Table, AuditEvent.__table__)
 _INSERT_ONE = _TABLE.insert()
+READ = "read"
 _SHARED = ("actor_id", "action", "resource_type", "resource_id", "request_id", "reason")
 
 
-def _insert_for_each_patient() -> Executable:
+def _insert_for_each_patient(*, relaxed: bool) -> Executable:
     """PostgreSQL: the rows of one audited read in one statement over an array of patient
     ids (an executemany would run one INSERT per patient on the server). A Core statement
     on the table, built once (only its parameters change from read to read), so the
-    session sends it as it is, without the ORM's bulk-insert bookkeeping."""
+    session sends it as it is, without the ORM's bulk-insert bookkeeping.
+
+    `relaxed`, for the audit of a read: when the transaction has written nothing before
+    (no transaction id yet: not a row written or locked), it also turns
+    synchronous_commit off for this transaction only (set_config(..., true) is SET
+    LOCAL), in the same statement: no round trip more. A materialized CTE, evaluated
+    once before the first row is inserted. Why losing such rows to a crash is
+    acceptable, and what may never be lost: docs/audit.md. db.py makes the commit
+    strict again before any later write of the transaction."""
     each = (
         func.unnest(bindparam("patient_ids", type_=ARRAY(Uuid)))
         .table_valued("patient_id")
         .render_derived()
     )
     columns = (*_SHARED, "occurred_at")
-    return insert(_TABLE).from_select(
-        ["id", *columns, "outcome", "patient_id"],
-        select(
-            func.gen_random_uuid(),
-            *(bindparam(c, type_=_TABLE.c[c].type) for c in columns),
-            literal("success", type_=_TABLE.c.outcome.type),
-            each.c.patient_id,
-        ),
-    )
+    rows = select(
+        func.gen_random_uuid(),
+        *(bindparam(c, type_=_TABLE.c[c].type) for c in columns),
+        literal("success", type_=_TABLE.c.outcome.type),
+        each.c.patient_id,
+    ).select_from(each)
+    if relaxed:
+        relax = (
+            select(func.set_config("synchronous_commit", "off", True).label("relaxed"))
+            .where(func.pg_current_xact_id_if_assigned().is_(None))
+            .cte("relax_commit")
+            .prefix_with("MATERIALIZED")
+        )
+        rows = rows.outerjoin(relax, true())
+    stmt = insert(_TABLE).from_select(["id", *columns, "outcome", "patient_id"], rows)
+    return stmt.execution_options(**{READ_AUDIT: True}) if relaxed else stmt
 
 
-_FOR_EACH_PATIENT = _insert_for_each_patient()
+_FOR_EACH_PATIENT = {
+    relaxed: _insert_for_each_patient(relaxed=relaxed) for relaxed in (False, True)
+}
 
 
 def start_over() -> None:

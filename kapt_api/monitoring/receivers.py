@@ -39,5 +39,5 @@ def connect() -> None:
     course_signals.pre_dose_hold_check.connect(_course_held)
     booking_signals.appointment_cancelled.connect(_session_gone)
     booking_signals.appointment_no_show.connect(_session_gone)
-    readiness.supply("checklist_state", service.checklist_states)
-    readiness.supply("escort_confirmed", service.escort_states)
+    # Both flags from one read of the doses' sessions (checklist_states, escort_states).
+    readiness.supply_together(("checklist_state", "escort_confirmed"), service.day_states)

@@ -29,6 +29,7 @@ from kapt_api.protocols.definition import (
     definition_of,
 )
 from kapt_api.protocols.models import ProtocolVersion
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses import queries
 from kapt_api.scheduling.courses.models import Course
@@ -197,20 +198,35 @@ def checklist(*, session: MonitoringSession, now: datetime) -> Checklist:
 def checklist_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: each checked-in dose's checklist held, in progress or
     completed (a dose not checked in is left to scheduling's default)."""
-    return {s.appointment_id: _state_of(s) for s in _day_states_of(appointment_ids)}
+    return _checklist_states(_day_states_of(appointment_ids))
 
 
 def escort_states(appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """For the day schedule: the escort confirmed when the patient was discharged."""
+    return _escort_states(_day_states_of(appointment_ids))
+
+
+def day_states(appointment_ids: Sequence[uuid.UUID]) -> dict[str, dict[uuid.UUID, str]]:
+    """checklist_states and escort_states (the readiness flags by name) from one read:
+    a day computed asks for both."""
+    found = _day_states_of(appointment_ids)
+    return {"checklist_state": _checklist_states(found), "escort_confirmed": _escort_states(found)}
+
+
+def _checklist_states(found: list[Any]) -> dict[uuid.UUID, str]:
+    return {s.appointment_id: _state_of(s) for s in found}
+
+
+def _escort_states(found: list[Any]) -> dict[uuid.UUID, str]:
     return {
         s.appointment_id: "confirmed"
-        for s in _day_states_of(appointment_ids)
+        for s in found
         if ESCORT_PRESENT in (s.discharge_confirmed or [])
     }
 
 
-# What a day schedule reads of its doses' sessions, asked twice by every day computed
-# (checklist and escort): the few columns, not whole sessions, in a statement built once.
+# What a day schedule reads of its doses' sessions (checklist and escort, in one read):
+# the few columns, not whole sessions, in a statement built once.
 _DAY_STATES = select(
     MonitoringSession.appointment_id,
     MonitoringSession.held,
@@ -221,7 +237,7 @@ _DAY_STATES = select(
 
 
 def _day_states_of(appointment_ids: Sequence[uuid.UUID]) -> list[Any]:
-    return list(db.session.execute(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
+    return list(read(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
 
 
 def _state_of(session: Any) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kapt_api.auth.models import CLINICAL_ROLES, Role, User
-from kapt_api.clinics.policy import clinic_scope, staff_post
+from kapt_api.clinics.policy import StaffPost, clinic_scope, staff_post
 from kapt_api.errors import Violation
 from kapt_api.patients.models import Patient
 
@@ -75,7 +75,12 @@ class Caller:
 
 def caller(user: User) -> Caller:
     """The caller's roles, clinics and staff record."""
-    staff = staff_post(user)
+    return caller_at(user, staff_post(user))
+
+
+def caller_at(user: User, staff: StaffPost | None) -> Caller:
+    """The caller, their staff record (None: they have none) already read with something
+    else the request needed (a day schedule reads it with the clinic's version)."""
     return Caller(
         user_id=user.id,
         roles=user.roles,

@@ -14,8 +14,10 @@ from sqlalchemy.exc import DBAPIError
 from kapt_api.auth import audit
 from kapt_api.auth.identity import requires
 from kapt_api.auth.models import AuditEvent, Role
+from kapt_api.clinics.models import Clinic
 from kapt_api.db import db
 from kapt_api.errors import PROBLEM_MIMETYPE, Forbidden
+from tests.conftest import engine_name
 from tests.conftest import test_overrides as overrides_for
 from tests.separate_app import separate_app
 
@@ -214,3 +216,71 @@ def test_a_refused_look_is_audited_as_denied(look, admin):
 
     assert response.status_code == 403
     assert (event.actor_id, event.action, event.outcome) == (admin.id, "read", "denied")
+
+
+# --- the commit of a read's audit rows (PostgreSQL) ------------------------------------------
+
+on_postgresql = pytest.mark.skipif(
+    engine_name() != "postgresql", reason="synchronous_commit is PostgreSQL's"
+)
+
+
+def _commit_setting() -> str:
+    """This transaction's synchronous_commit (a SELECT: it writes nothing)."""
+    return str(db.session.scalar(text("SELECT current_setting('synchronous_commit')")))
+
+
+def _read_audited() -> None:
+    patients = [uuid.uuid4(), uuid.uuid4()]
+    audit.record_per_patient(
+        "read", "schedule", uuid.uuid4(), patient_ids=patients, actor_id=uuid.uuid4()
+    )
+
+
+def _new_clinic() -> None:
+    db.session.add(Clinic(name="Elm Clinic", time_zone="Europe/Paris"))
+
+
+WRITES = {
+    "orm flush": lambda: (_new_clinic(), db.session.flush()),
+    "another audit row": lambda: _event(0, action="update"),
+    "sql text": lambda: db.session.execute(
+        text(
+            "INSERT INTO clinics (id, name, time_zone, created_at, updated_at) "
+            "VALUES (:id, 'Ash Clinic', 'UTC', now(), now())"
+        ),
+        {"id": uuid.uuid4()},
+    ),
+}
+
+
+@on_postgresql
+def test_a_transaction_whose_only_writes_are_a_reads_audit_rows_commits_without_waiting():
+    assert _commit_setting() == "on"
+    _read_audited()
+    _read_audited()
+    assert _commit_setting() == "off"
+    db.session.commit()
+    assert _commit_setting() == "on"  # for that transaction only
+
+
+@on_postgresql
+@pytest.mark.parametrize("write", WRITES)
+@pytest.mark.parametrize("first", [True, False], ids=["write first", "read audit first"])
+def test_a_transaction_with_any_other_write_still_commits_synchronously(write, first):
+    if first:
+        WRITES[write]()
+    _read_audited()
+    if not first:
+        assert _commit_setting() == "off"
+        WRITES[write]()
+    assert _commit_setting() == "on"
+
+
+@on_postgresql
+def test_a_write_left_pending_is_made_synchronous_when_it_is_flushed():
+    _read_audited()
+    _new_clinic()
+    assert _commit_setting() == "off"  # nothing written yet: a text query does not flush
+    db.session.scalars(select(Clinic.id)).all()  # an ORM query flushes it first
+    assert _commit_setting() == "on"

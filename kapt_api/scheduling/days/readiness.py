@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select
 from kapt_api.db import db
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, definition_of
 from kapt_api.protocols.models import ProtocolVersion
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses.readiness_flags import flags_of
 from kapt_api.scheduling.courses.rules import integration_window, scheduled
@@ -37,25 +38,63 @@ READINESS_STATES = {"checklist_state": CHECKLIST_STATES, "escort_confirmed": ESC
 DEFAULTS = {"checklist_state": "not_started", "escort_confirmed": "unknown"}
 # Given the ids of the dosing appointments shown, the state of each one it knows.
 ReadinessSource = Callable[[Sequence[uuid.UUID]], Mapping[uuid.UUID, str]]
+# The same for several flags read together: flag -> (dose id -> state).
+ReadinessSources = Callable[[Sequence[uuid.UUID]], Mapping[str, Mapping[uuid.UUID, str]]]
 _sources: dict[str, ReadinessSource] = {}
+_joint: dict[tuple[str, ...], ReadinessSources] = {}
+
+
+def _known(flag: str) -> None:
+    if flag not in READINESS_STATES:
+        raise ValueError(f"unknown readiness flag {flag!r}")
 
 
 def supply(flag: str, source: ReadinessSource | None) -> None:
     """Register the function that answers a readiness flag (`checklist_state` or
     `escort_confirmed`) for dosing appointments; None removes it. Called by the package
-    that owns the fact (monitoring), so scheduling never imports it."""
-    if flag not in READINESS_STATES:
-        raise ValueError(f"unknown readiness flag {flag!r}")
+    that owns the fact (monitoring), so scheduling never imports it. It answers the
+    flag before any source registered with supply_together."""
+    _known(flag)
     if source is None:
         _sources.pop(flag, None)
     else:
         _sources[flag] = source
 
 
+def supply_together(flags: tuple[str, ...], source: ReadinessSources | None) -> None:
+    """Register one function answering several flags from one read (monitoring reads
+    a dose's checklist and escort from the same rows): a day computed asks it once."""
+    for flag in flags:
+        _known(flag)
+    if source is None:
+        _joint.pop(flags, None)
+    else:
+        _joint[flags] = source
+
+
 def supplied(flag: str, dose_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The flag's state for each of these doses: from its source, else the default."""
-    source = _sources.get(flag)
-    answers = dict(source(dose_ids)) if source is not None and dose_ids else {}
+    return supplied_all(dose_ids, (flag,))[flag]
+
+
+def supplied_all(
+    dose_ids: Sequence[uuid.UUID], flags: Iterable[str] = READINESS_STATES
+) -> dict[str, dict[uuid.UUID, str]]:
+    """Each flag's state for each of these doses, every source asked once."""
+    wanted = tuple(flags)
+    answers: dict[str, Mapping[uuid.UUID, str]] = {}
+    if dose_ids:
+        for together, joint in _joint.items():
+            asked = [f for f in together if f in wanted and f not in _sources]
+            found = joint(dose_ids) if asked else {}
+            answers.update({f: found.get(f, {}) for f in asked})
+        answers.update({f: _sources[f](dose_ids) for f in wanted if f in _sources})
+    return {flag: _checked(flag, dict(answers.get(flag, {})), dose_ids) for flag in wanted}
+
+
+def _checked(
+    flag: str, answers: dict[uuid.UUID, str], dose_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
     unknown = {state for state in answers.values() if state not in READINESS_STATES[flag]}
     if unknown:
         raise ValueError(f"{flag} source answered unknown states {sorted(unknown)}")
@@ -139,7 +178,7 @@ def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseS
     found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
     if not course_ids:
         return found
-    rows = db.session.execute(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
+    rows = read(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
     for course_id, *values in rows:
         found[course_id].append(
             CourseSession(
@@ -164,7 +203,7 @@ def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer
     definitions = _definitions(versions.values())
     sessions = _course_sessions(course_ids)
     dose_ids = [r.id for r in doses]
-    monitored = {flag: supplied(flag, dose_ids) for flag in READINESS_STATES}
+    monitored = supplied_all(dose_ids)
     flags = {
         course_id: flags_of(definitions[versions[course_id]], course, zone)
         for course_id, course in sessions.items()

@@ -76,7 +76,9 @@ UNCHANGED = {304: {"description": "The day is unchanged since the ETag sent in I
 def clinic_schedule(query: Answer) -> Response:
     """A clinic's day by room and by staff member, each appointment with its readiness
     (front desk and administrators)."""
-    day = service.clinic_day(clinic_id=query["clinic_id"], day=query["date"], by=_who())
+    day = service.clinic_day_for(
+        clinic_id=query["clinic_id"], day=query["date"], user=current_user()
+    )
     return _day_response(day)
 
 

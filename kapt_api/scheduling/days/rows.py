@@ -15,9 +15,9 @@ from sqlalchemy import Select, bindparam, or_, select
 from kapt_api.auth.models import User, UserRole
 from kapt_api.clinics.models import Room, StaffMember
 from kapt_api.clinics.rules import local_day_to_utc
-from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.protocols.rules import MAX_SESSION_MINUTES
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
 from kapt_api.scheduling.courses.models import Course
 
@@ -117,7 +117,7 @@ def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
         stmt, parameters["staff_id"] = _STAFF_DAY, staff_id
     rows: dict[uuid.UUID, Any] = {}
     staff: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for row in db.session.execute(stmt, parameters):
+    for row in read(stmt, parameters):
         rows.setdefault(row.id, row)
         if row.staff_id is not None:
             staff[row.id].append(row.staff_id)
@@ -155,9 +155,7 @@ _ROOMS = {True: _rooms(of_clinic=True), False: _rooms(of_clinic=False)}
 
 def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
     """These staff members (and, given a clinic, its active staff): name, roles, active."""
-    rows = db.session.execute(
-        _PEOPLE[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)}
-    )
+    rows = read(_PEOPLE[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)})
     people: dict[uuid.UUID, Answer] = {}
     for staff_id, name, active, role in rows:
         person = people.setdefault(
@@ -172,7 +170,5 @@ def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID,
 
 def rooms(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
     """These rooms (and, given a clinic, its rooms in use)."""
-    rows = db.session.execute(
-        _ROOMS[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)}
-    )
+    rows = read(_ROOMS[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)})
     return {i: {"id": str(i), "name": name, "kind": kind} for i, name, kind in rows}

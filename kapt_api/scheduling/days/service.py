@@ -20,14 +20,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 
 from kapt_api.auth import audit
-from kapt_api.auth.models import CLINICAL_ROLES, Role
+from kapt_api.auth.models import CLINICAL_ROLES, Role, User
 from kapt_api.clinics.models import Clinic, StaffMember
+from kapt_api.clinics.policy import StaffPost
 from kapt_api.db import db
 from kapt_api.errors import NotFound
-from kapt_api.patients.policy import Caller
+from kapt_api.patients.policy import Caller, caller_at
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import ScheduleVersion
 from kapt_api.scheduling.courses import policy
 from kapt_api.scheduling.days import cache, readiness
@@ -122,19 +124,50 @@ _ZONE_AND_VERSION = (
     .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
     .where(Clinic.id == bindparam("clinic_id"))
 )
+# The same with the caller's staff record, which the day's permission needs: one round
+# trip instead of two on every read of a day (a front desk reloads it all day). Left
+# joins from a single row, so a caller with no staff record or an unknown clinic still
+# reads one row, of nulls there.
+_CALLER_ZONE_AND_VERSION = (
+    select(
+        StaffMember.id,
+        StaffMember.clinic_id,
+        StaffMember.active,
+        Clinic.time_zone,
+        ScheduleVersion.version,
+    )
+    .select_from(select(literal_column("1").label("one")).subquery())
+    .outerjoin(StaffMember, StaffMember.user_id == bindparam("user_id"))
+    .outerjoin(Clinic, Clinic.id == bindparam("clinic_id"))
+    .outerjoin(ScheduleVersion, ScheduleVersion.clinic_id == Clinic.id)
+)
 
 
 def clinic_day(*, clinic_id: uuid.UUID, day: date, by: Caller) -> ComputedDay:
     """A clinic's day by room and by staff member, each appointment with its readiness."""
-    found = db.session.execute(_ZONE_AND_VERSION, {"clinic_id": clinic_id}).first()
-    if found is None or not by.works_in(clinic_id):
+    found = read(_ZONE_AND_VERSION, {"clinic_id": clinic_id})
+    zone, version = found[0] if found else (None, None)
+    return _clinic_day_read(clinic_id, day, by, zone, version)
+
+
+def clinic_day_for(*, clinic_id: uuid.UUID, day: date, user: User) -> ComputedDay:
+    """clinic_day for this user, their staff record read in the clinic's statement."""
+    (found,) = read(_CALLER_ZONE_AND_VERSION, {"user_id": user.id, "clinic_id": clinic_id})
+    staff = StaffPost(found.id, found.clinic_id, found.active) if found.id is not None else None
+    return _clinic_day_read(clinic_id, day, caller_at(user, staff), found.time_zone, found.version)
+
+
+def _clinic_day_read(
+    clinic_id: uuid.UUID, day: date, by: Caller, zone: str | None, version: int | None
+) -> ComputedDay:
+    """The day kept at this version or computed now, once `by` may see it; audited."""
+    if zone is None or not by.works_in(clinic_id):
         raise NotFound("No clinic with this id.")
     policy.ensure(
         can_see_clinic_day(by, clinic_id),
         "Only front desk and administrators see the whole clinic's day; "
         "clinicians see their own (GET /staff/{id}/schedule).",
     )
-    zone, version = found
     computed = cache.computed(
         ("clinic", clinic_id, day), version or 0, lambda: _clinic_day(clinic_id, zone, day)
     )

@@ -5,12 +5,15 @@ the access matrix of both endpoints, and the audit of every patient shown."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from kapt_api.auth.models import User
 from kapt_api.db import db
 from kapt_api.errors import Forbidden, NotFound
 from kapt_api.protocols.definition import SessionKind
@@ -90,6 +93,42 @@ def test_monitoring_supplies_its_flags_through_the_registry_and_only_known_state
         readiness.supply("checklist_state", None)
     with pytest.raises(ValueError, match="unknown readiness flag"):
         readiness.supply("weather", lambda asked: {})
+
+
+def test_flags_supplied_together_are_read_once_and_a_flags_own_source_comes_first():
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    asked: list[list[uuid.UUID]] = []
+
+    def both(dose_ids: Any) -> dict[str, dict[uuid.UUID, str]]:
+        asked.append(list(dose_ids))
+        return {"checklist_state": {dose_ids[0]: "hold"}, "escort_confirmed": {}}
+
+    flags = ("checklist_state", "escort_confirmed")
+    monitoring = dict(readiness._joint)  # the application's own (monitoring's)
+    readiness._joint.clear()
+    readiness.supply_together(flags, both)
+    try:
+        assert readiness.supplied_all(ids) == {
+            "checklist_state": {ids[0]: "hold", ids[1]: "not_started"},
+            "escort_confirmed": dict.fromkeys(ids, "unknown"),
+        }
+        assert asked == [ids]
+        assert readiness.supplied_all([]) == {flag: {} for flag in flags} and asked == [ids]
+        readiness.supply("checklist_state", lambda dose_ids: {dose_ids[1]: "completed"})
+        assert readiness.supplied("checklist_state", ids) == {
+            ids[0]: "not_started",
+            ids[1]: "completed",
+        }
+        assert asked == [ids]  # nothing left for the joint source to answer
+        readiness.supply("checklist_state", None)
+        readiness.supply_together(flags, lambda dose_ids: {"escort_confirmed": {ids[0]: "ok"}})
+        with pytest.raises(ValueError, match="unknown states"):
+            readiness.supplied_all(ids)
+        with pytest.raises(ValueError, match="unknown readiness flag"):
+            readiness.supply_together(("weather",), both)
+    finally:
+        readiness._joint.clear()
+        readiness._joint.update(monitoring)
 
 
 # --- the clinic's day ----------------------------------------------------------------------
@@ -298,6 +337,36 @@ def test_who_sees_which_day(place, other_place, caller_of):
         )
     with pytest.raises(NotFound):
         service.find_staff_for_day(staff_id=place.nurse.id, by=caller_of(other_place.nurse))
+
+
+def _read_and_audited(read: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """What a read answered (or the refusal) and the audit rows it wrote."""
+    before = {r.id for r in audit_rows(resource_type="schedule")}
+    try:
+        answer: Any = read()
+    except (Forbidden, NotFound) as refused:
+        answer = (type(refused), refused.code, refused.detail)
+    audited = [r for r in audit_rows(resource_type="schedule") if r.id not in before]
+    return answer, sorted((r.action, r.patient_id, r.actor_id, r.resource_id) for r in audited)
+
+
+def test_the_routes_read_of_the_caller_with_the_clinic_answers_as_the_general_one(
+    place, other_place, week, caller_of, admin
+):
+    """clinic_day_for (the route's: the caller's staff record read in the statement that
+    reads the clinic's zone and version) answers, refuses and audits as clinic_day does,
+    for every kind of caller (an administrator with no staff record included) and clinic
+    (their own, another, none)."""
+    members = (place.admin, place.front_desk, place.therapist, place.nurse, other_place.front_desk)
+    for user in [*(m.user for m in members), admin]:
+        for clinic_id in (place.clinic.id, other_place.clinic.id, uuid.uuid4()):
+            general = partial(service.clinic_day, by=caller_of(user))
+            routes = partial(service.clinic_day_for, user=db.session.get(User, user.id))
+            seen = [
+                _read_and_audited(partial(read, clinic_id=clinic_id, day=MONDAY))
+                for read in (general, routes)
+            ]
+            assert seen[0] == seen[1], (user.full_name, clinic_id)
 
 
 # --- one person's day ----------------------------------------------------------------------
