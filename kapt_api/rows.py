@@ -33,6 +33,9 @@ def insert_as_loaded(objects: Sequence[Any]) -> None:
     db.session.flush()
     if not objects:
         return
+    # Core statements on the session's connection: in its transaction, without the
+    # session's per-statement set-up (nothing to autoflush: the session is clean).
+    connection = db.session.connection()
     rows: dict[tuple[Table, frozenset[str]], list[tuple[Any, dict[str, Any]]]] = {}
     for obj in objects:
         table, row = _row_of(obj)
@@ -41,7 +44,7 @@ def insert_as_loaded(objects: Sequence[Any]) -> None:
         numbered = [c for c in table.primary_key.columns if c.key not in columns]
         statement = _insert_of(table, tuple(numbered))
         written = [row for _, row in found]
-        result = db.session.execute(statement, written[0] if len(written) == 1 else written)
+        result = connection.execute(statement, written[0] if len(written) == 1 else written)
         if numbered:
             for (obj, _), key in zip(found, result.all(), strict=True):
                 for column, value in zip(numbered, key, strict=True):

@@ -69,7 +69,7 @@ def record(
     # Sent now as one row of a statement built once: nothing reads an audit row back in
     # the request that wrote it, so it needs no object and no flush (a tenth of a
     # booking's Python went to flushing this one row).
-    db.session.execute(_INSERT_ONE, {"id": new_id(), "outcome": "success", **entry})
+    db.session.connection().execute(_INSERT_ONE, {"id": new_id(), "outcome": "success", **entry})
 
 
 def record_per_patient(

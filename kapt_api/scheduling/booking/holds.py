@@ -82,18 +82,10 @@ def write_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
     for change in appointment.history:
         change.appointment_id = appointment.id
     insert_as_loaded([appointment, *appointment.staff, *appointment.history])
-    held = set(
-        db.session.scalars(
-            _HOLD_NEW,
-            {
-                "appointment_id": appointment.id,
-                "ids": [new_id() for _ in keys],
-                "keys": list(keys),
-                "starts_at": appointment.starts_at,
-                "ends_at": appointment.held_until,
-            },
-        )
-    )
+    written = {"appointment_id": appointment.id, "ids": [new_id() for _ in keys],
+               "keys": list(keys), "starts_at": appointment.starts_at,
+               "ends_at": appointment.held_until}  # fmt: skip
+    held = set(db.session.connection().execute(_HOLD_NEW, written).scalars())
     refused = [key for key in keys if key not in held]
     if not refused:
         return None

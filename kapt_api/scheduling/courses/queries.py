@@ -224,4 +224,4 @@ def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
 
 def _lock_schedule_of(course_id: uuid.UUID) -> uuid.UUID | None:
     """lock_schedules for the clinic of one course; None when there is no such course."""
-    return db.session.scalar(_TAKE_COURSE_CLINIC, {"course_id": course_id})
+    return db.session.connection().execute(_TAKE_COURSE_CLINIC, {"course_id": course_id}).scalar()
