@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Executable, Table, insert, inspect
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 
 from kapt_api.db import db
 
@@ -56,19 +56,28 @@ def insert_as_loaded(objects: Sequence[Any]) -> None:
 
 def _row_of(obj: Any) -> tuple[Table, dict[str, Any]]:
     """The object's table and the values a flush would insert, set on the object too."""
-    mapper = inspect(obj).mapper
+    table, columns = _columns_of(inspect(obj).mapper)
+    values = obj.__dict__
     row = {}
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if prop.key not in obj.__dict__:
-            default = column.default
+    for key, column_key, default, primary in columns:
+        if key not in values:
             if default is None:
-                if not column.primary_key:
-                    setattr(obj, prop.key, None)  # loaded as NULL, not expired
+                if not primary:
+                    setattr(obj, key, None)  # loaded as NULL, not expired
                 continue
-            setattr(obj, prop.key, default.arg(None) if default.is_callable else default.arg)
-        row[column.key] = obj.__dict__[prop.key]
-    return mapper.local_table, row
+            setattr(obj, key, default.arg(None) if default.is_callable else default.arg)
+        row[column_key] = values[key]
+    return table, row
+
+
+@functools.cache
+def _columns_of(mapper: Mapper[Any]) -> tuple[Table, tuple[tuple[str, str, Any, bool], ...]]:
+    """A mapper's table and, per column attribute: its name, its column's name, its
+    Python-side default and whether it is part of the primary key."""
+    return cast(Table, mapper.local_table), tuple(
+        (prop.key, prop.columns[0].key, prop.columns[0].default, prop.columns[0].primary_key)
+        for prop in mapper.column_attrs
+    )
 
 
 @functools.cache

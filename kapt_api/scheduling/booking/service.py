@@ -61,7 +61,7 @@ def session_type_of(course: Course, kind: SessionKind) -> SessionType:
 
 
 def _course_for_booking(course_id: uuid.UUID, by: Caller) -> Course:
-    course = course_queries.locked_course(course_id)
+    course = course_queries.locked_course(course_id, with_protocol=False)
     if course is None or not course_policy.can_see(by, course.clinic_id):
         raise InvalidInput({"course_id": ["No course with this id."]})
     return course
@@ -226,7 +226,7 @@ def move(
     An override sent with the move replaces the appointment's; without one, the
     appointment keeps its override while its time stays the same.
     """
-    course = course_queries.locked_course(appointment.course_id)
+    course = course_queries.locked_course(appointment.course_id, with_protocol=False)
     assert course is not None
     course_policy.ensure(
         booking_policy.can_book(by, course_queries.patient_care_team(course.patient_id)),

@@ -18,6 +18,7 @@ from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.db import db, on_postgresql
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.definition import SessionKind
+from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import (
     Appointment,
@@ -32,7 +33,7 @@ from kapt_api.scheduling.courses.values import (
 )
 
 
-def locked_course(course_id: uuid.UUID) -> Course | None:
+def locked_course(course_id: uuid.UUID, *, with_protocol: bool = True) -> Course | None:
     """The course, its row locked until the transaction ends (PostgreSQL; SQLite's
     whole database is locked by db.begin_write): changes to one course's schedule
     happen one after the other, so two bookings cannot each pass the spacing rules
@@ -40,22 +41,32 @@ def locked_course(course_id: uuid.UUID) -> Course | None:
     courses, then what a change writes; lock_schedules).
 
     The course comes with its protocol version, its patient and its clinic in one
-    statement (one row): what every change and the reminders it plans read next."""
+    statement (one row): what every change and the reminders it plans read next.
+    Without `with_protocol`, the version's protocol (its name and medication, which a
+    booking never reads) is left to load if asked for."""
     if on_postgresql() and _lock_schedule_of(course_id) is None:
         return None
-    return db.session.scalar(_LOCKED_COURSE, {"course_id": course_id})
+    statement = _LOCKED_COURSE if with_protocol else _LOCKED_COURSE_TO_BOOK
+    return db.session.scalar(statement, {"course_id": course_id})
 
 
-_LOCKED_COURSE = (
-    select(Course)
-    .where(Course.id == bindparam("course_id"))
-    .options(
-        joinedload(Course.patient).lazyload(Patient.care_team),
-        joinedload(Course.clinic).lazyload(Clinic.opening_hours),
+def _locked_course_statement(*, with_protocol: bool) -> Any:
+    version = joinedload(Course.protocol_version)
+    return (
+        select(Course)
+        .where(Course.id == bindparam("course_id"))
+        .options(
+            version if with_protocol else version.lazyload(ProtocolVersion.protocol),
+            joinedload(Course.patient).lazyload(Patient.care_team),
+            joinedload(Course.clinic).lazyload(Clinic.opening_hours),
+        )
+        .with_for_update(of=Course)
+        .execution_options(populate_existing=True)
     )
-    .with_for_update(of=Course)
-    .execution_options(populate_existing=True)
-)
+
+
+_LOCKED_COURSE = _locked_course_statement(with_protocol=True)
+_LOCKED_COURSE_TO_BOOK = _locked_course_statement(with_protocol=False)
 
 
 def clinics_of_courses(course_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
