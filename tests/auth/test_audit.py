@@ -284,3 +284,20 @@ def test_a_write_left_pending_is_made_synchronous_when_it_is_flushed():
     assert _commit_setting() == "off"  # nothing written yet: a text query does not flush
     db.session.scalars(select(Clinic.id)).all()  # an ORM query flushes it first
     assert _commit_setting() == "on"
+
+
+@on_postgresql
+def test_a_screens_audit_rows_have_time_ordered_ids_with_the_write_time_in_them():
+    # Version-7 UUIDs (RFC 9562): unique, 74 random bits, their first 48 bits the
+    # milliseconds of the write, so each lands beside the last in the key's index.
+    milliseconds = text("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)")
+    before = int(db.session.scalar(milliseconds))
+    _read_audited()
+    _read_audited()
+    after = int(db.session.scalar(milliseconds))
+    written = select(AuditEvent.id).where(AuditEvent.resource_type == "schedule")
+    ids = db.session.scalars(written).all()
+    assert len(ids) == len(set(ids)) == 4
+    for found in ids:
+        assert found.version == 7 and found.variant == uuid.RFC_4122
+        assert before <= found.int >> 80 <= after

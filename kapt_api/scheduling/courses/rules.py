@@ -48,7 +48,7 @@ def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[Cour
     return sorted((s for s in sessions if s.kind is kind and s.scheduled), key=_in_order)
 
 
-def _doses_preparations_integrations(
+def doses_preparations_integrations(
     sessions: Iterable[CourseSession],
 ) -> tuple[list[CourseSession], list[CourseSession], list[CourseSession]]:
     """scheduled() of the three kinds the rules read, in one pass (a slot search judges
@@ -69,7 +69,7 @@ def schedule_findings(
     definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
 ) -> list[Finding]:
     """Every sequencing rule the scheduled sessions (booked, in progress or done) break."""
-    doses, preparations, integrations = _doses_preparations_integrations(sessions)
+    doses, preparations, integrations = doses_preparations_integrations(sessions)
     return [
         *_dose_count(definition, doses),
         *_spacing(definition, doses, zone),
@@ -88,7 +88,7 @@ def readiness_findings(
     (readiness_flags.py): the first dose's preparations, each dose's integration. A day
     schedule asks it for every course with a dose that day, so the other rules are not
     judged."""
-    doses, preparations, integrations = _doses_preparations_integrations(sessions)
+    doses, preparations, integrations = doses_preparations_integrations(sessions)
     return [
         *_preparations(definition, doses, preparations, zone),
         *_integrations_present(definition, doses, integrations, zone),

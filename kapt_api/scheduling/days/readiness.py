@@ -27,7 +27,11 @@ from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses.readiness_flags import flags_of
-from kapt_api.scheduling.courses.rules import integration_window, scheduled
+from kapt_api.scheduling.courses.rules import (
+    doses_preparations_integrations,
+    integration_window,
+    scheduled,
+)
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
 
 Answer = dict[str, Any]
@@ -103,12 +107,18 @@ def _checked(
 
 def preparation_done(dose: CourseSession, sessions: Iterable[CourseSession], required: int) -> bool:
     """The protocol's preparation sessions finished (completed) before the dose starts."""
-    done = [
-        p
-        for p in scheduled(sessions, SessionKind.PREPARATION)
+    return _preparation_done(dose, scheduled(sessions, SessionKind.PREPARATION), required)
+
+
+def _preparation_done(
+    dose: CourseSession, preparations: Sequence[CourseSession], required: int
+) -> bool:
+    done = sum(
+        1
+        for p in preparations
         if p.status is AppointmentStatus.COMPLETED and p.ends_at <= dose.starts_at
-    ]
-    return len(done) >= required
+    )
+    return done >= required
 
 
 def previous_integration_booked(
@@ -116,9 +126,25 @@ def previous_integration_booked(
 ) -> bool | None:
     """Whether the dose before this one has its integration session booked (or done):
     None when the protocol asks for no integration or this is the course's first dose."""
+    return _previous_integration_booked(
+        dose,
+        scheduled(sessions, SessionKind.DOSING),
+        scheduled(sessions, SessionKind.INTEGRATION),
+        definition,
+    )
+
+
+def _previous_integration_booked(
+    dose: CourseSession,
+    doses: Sequence[CourseSession],
+    integrations: Sequence[CourseSession],
+    definition: ProtocolDefinition,
+) -> bool | None:
+    """previous_integration_booked over the course's scheduled doses and integration
+    sessions, each in time order."""
     if not definition.sequencing.integration_required:
         return None
-    earlier = [d for d in scheduled(sessions, SessionKind.DOSING) if d.starts_at < dose.starts_at]
+    earlier = [d for d in doses if d.starts_at < dose.starts_at]
     if not earlier:
         return None
     previous = earlier[-1]
@@ -127,7 +153,7 @@ def previous_integration_booked(
         (window[0] <= i.starts_at <= window[1])
         if window is not None
         else previous.ends_at <= i.starts_at < dose.starts_at
-        for i in scheduled(sessions, SessionKind.INTEGRATION)
+        for i in integrations
     )
 
 
@@ -135,13 +161,28 @@ def readiness_of(
     session: CourseSession, sessions: Sequence[CourseSession], definition: ProtocolDefinition
 ) -> Answer:
     """The two flags scheduling knows; monitoring's are added by the caller."""
-    if session.kind is not SessionKind.DOSING:
-        return {"preparation_done": None, "previous_integration_booked": None}
-    required = definition.sequencing.preparation_sessions_required
-    return {
-        "preparation_done": preparation_done(session, sessions, required),
-        "previous_integration_booked": previous_integration_booked(session, sessions, definition),
-    }
+    return _Course(sessions, definition).readiness_of(session)
+
+
+class _Course:
+    """A course's scheduled sessions sorted once by kind, for the readiness of each of
+    its doses a day shows (a day shows several doses of some courses)."""
+
+    def __init__(self, sessions: Sequence[CourseSession], definition: ProtocolDefinition):
+        self.definition = definition
+        self.doses, self.preparations, self.integrations = doses_preparations_integrations(sessions)
+
+    def readiness_of(self, session: CourseSession) -> Answer:
+        if session.kind is not SessionKind.DOSING:
+            return {"preparation_done": None, "previous_integration_booked": None}
+        definition = self.definition
+        required = definition.sequencing.preparation_sessions_required
+        return {
+            "preparation_done": _preparation_done(session, self.preparations, required),
+            "previous_integration_booked": _previous_integration_booked(
+                session, self.doses, self.integrations, definition
+            ),
+        }
 
 
 _DEFINITIONS: dict[uuid.UUID, ProtocolDefinition] = {}
@@ -174,22 +215,30 @@ _SESSIONS_OF_COURSES = select(
 ).where(Appointment.course_id.in_(bindparam("course_ids", expanding=True)))
 
 
+_KINDS = {kind.value: kind for kind in SessionKind}
+_STATUSES = {status.value: status for status in AppointmentStatus}
+
+
 def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseSession]]:
     found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
     if not course_ids:
         return found
     rows = read(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
-    for course_id, *values in rows:
+    kinds, statuses = _KINDS, _STATUSES  # a dict lookup, not an enum's call, per row
+    for course_id, id_, kind, starts_at, ends_at, status in rows:
         found[course_id].append(
-            CourseSession(
-                values[0],
-                SessionKind(values[1]),
-                values[2],
-                values[3],
-                AppointmentStatus(values[4]),
-            )
+            CourseSession(id_, kinds[kind], starts_at, ends_at, statuses[status])
         )
     return found
+
+
+_NOT_A_DOSE: Answer = {
+    "preparation_done": None,
+    "previous_integration_booked": None,
+    "flags": [],
+    "checklist_state": NOT_APPLICABLE,
+    "escort_confirmed": NOT_APPLICABLE,
+}
 
 
 def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer]:
@@ -198,31 +247,25 @@ def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer
     depend on sessions of other days; they are all of the dose's clinic, whose
     schedule version any change bumps (cache.py), so a kept day stays right."""
     doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
-    course_ids = {r.course_id for r in doses}
     versions = {r.course_id: r.protocol_version_id for r in doses}
     definitions = _definitions(versions.values())
-    sessions = _course_sessions(course_ids)
-    dose_ids = [r.id for r in doses]
-    monitored = supplied_all(dose_ids)
-    flags = {
-        course_id: flags_of(definitions[versions[course_id]], course, zone)
-        for course_id, course in sessions.items()
-    }
+    sessions = _course_sessions(set(versions))
+    monitored = supplied_all([r.id for r in doses])
+    courses: dict[uuid.UUID, _Course] = {}
+    flags: dict[uuid.UUID, dict[uuid.UUID, list[str]]] = {}
+    by_id: dict[uuid.UUID, CourseSession] = {}
+    for course_id, course in sessions.items():
+        definition = definitions[versions[course_id]]
+        courses[course_id] = _Course(course, definition)
+        flags[course_id] = flags_of(definition, course, zone)
+        by_id.update((s.id, s) for s in course)
     answers: dict[uuid.UUID, Answer] = {}
     for row in rows:
         if row.kind != SessionKind.DOSING.value:
-            answers[row.id] = {
-                "preparation_done": None,
-                "previous_integration_booked": None,
-                "flags": [],
-                "checklist_state": NOT_APPLICABLE,
-                "escort_confirmed": NOT_APPLICABLE,
-            }
+            answers[row.id] = dict(_NOT_A_DOSE, flags=[])
             continue
-        course = sessions[row.course_id]
-        this = next(s for s in course if s.id == row.id)
         answers[row.id] = {
-            **readiness_of(this, course, definitions[versions[row.course_id]]),
+            **courses[row.course_id].readiness_of(by_id[row.id]),
             "flags": flags[row.course_id].get(row.id, []),
             **{flag: monitored[flag][row.id] for flag in READINESS_STATES},
         }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, literal, or_, select, union_all
 
 from kapt_api.auth.models import User, UserRole
 from kapt_api.clinics.models import Room, StaffMember
@@ -125,14 +125,20 @@ def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
 
 
 def _people(*, of_clinic: bool) -> Select[Any]:
-    also = StaffMember.id.in_(bindparam("also", expanding=True))
+    also = StaffMember.id.in_(bindparam("staff_ids", expanding=True))
     wanted = (
         or_((StaffMember.clinic_id == bindparam("clinic_id")) & StaffMember.active, also)
         if of_clinic
         else also
     )
     return (
-        select(StaffMember.id, User.full_name, StaffMember.active, UserRole.role)
+        select(
+            literal(_PERSON).label("what"),
+            StaffMember.id,
+            User.full_name.label("name"),
+            StaffMember.active,
+            UserRole.role.label("detail"),
+        )
         .join(User, User.id == StaffMember.user_id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
         .where(wanted)
@@ -140,35 +146,54 @@ def _people(*, of_clinic: bool) -> Select[Any]:
 
 
 def _rooms(*, of_clinic: bool) -> Select[Any]:
-    also = Room.id.in_(bindparam("also", expanding=True))
+    also = Room.id.in_(bindparam("room_ids", expanding=True))
     wanted = (
         or_((Room.clinic_id == bindparam("clinic_id")) & Room.active, also) if of_clinic else also
     )
-    return select(Room.id, Room.name, Room.kind).where(wanted)
+    return select(literal(_ROOM), Room.id, Room.name, Room.active, Room.kind).where(wanted)
 
 
+_PERSON, _ROOM = "person", "room"
 # Built once (a clinic's whole day, or only what a person's day names): read on every
-# computed day, only the parameters change.
-_PEOPLE = {True: _people(of_clinic=True), False: _people(of_clinic=False)}
-_ROOMS = {True: _rooms(of_clinic=True), False: _rooms(of_clinic=False)}
+# computed day, in one round trip, only the parameters change.
+_PEOPLE_AND_ROOMS = {
+    of_clinic: union_all(_people(of_clinic=of_clinic), _rooms(of_clinic=of_clinic))
+    for of_clinic in (True, False)
+}
+
+
+@dataclass(frozen=True)
+class Named:
+    """The staff members (name, roles, active) and rooms (name, kind) a day names."""
+
+    people: dict[uuid.UUID, Answer]
+    rooms: dict[uuid.UUID, Answer]
+
+
+def people_and_rooms(
+    clinic_id: uuid.UUID | None, staff_ids: set[uuid.UUID], room_ids: set[uuid.UUID]
+) -> Named:
+    """These staff members and rooms (and, given a clinic, its active staff and rooms),
+    in one query."""
+    parameters = {"clinic_id": clinic_id, "staff_ids": list(staff_ids), "room_ids": list(room_ids)}
+    people: dict[uuid.UUID, Answer] = {}
+    rooms: dict[uuid.UUID, Answer] = {}
+    for what, id_, name, active, detail in read(
+        _PEOPLE_AND_ROOMS[clinic_id is not None], parameters
+    ):
+        if what == _ROOM:
+            rooms[id_] = {"id": str(id_), "name": name, "kind": detail}
+            continue
+        person = people.setdefault(
+            id_, {"id": str(id_), "name": name, "roles": [], "active": active}
+        )
+        if detail is not None:
+            person["roles"].append(detail)
+    for person in people.values():
+        person["roles"].sort()
+    return Named(people, rooms)
 
 
 def people(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
     """These staff members (and, given a clinic, its active staff): name, roles, active."""
-    rows = read(_PEOPLE[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)})
-    people: dict[uuid.UUID, Answer] = {}
-    for staff_id, name, active, role in rows:
-        person = people.setdefault(
-            staff_id, {"id": str(staff_id), "name": name, "roles": [], "active": active}
-        )
-        if role is not None:
-            person["roles"].append(role)
-    for person in people.values():
-        person["roles"].sort()
-    return people
-
-
-def rooms(clinic_id: uuid.UUID | None, also: set[uuid.UUID]) -> dict[uuid.UUID, Answer]:
-    """These rooms (and, given a clinic, its rooms in use)."""
-    rows = read(_ROOMS[clinic_id is not None], {"clinic_id": clinic_id, "also": list(also)})
-    return {i: {"id": str(i), "name": name, "kind": kind} for i, name, kind in rows}
+    return people_and_rooms(clinic_id, also, set()).people

@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,34 +35,16 @@ from kapt_api.scheduling.courses import policy
 from kapt_api.scheduling.days import cache, readiness
 from kapt_api.scheduling.days.cache import ComputedDay
 from kapt_api.scheduling.days.policy import can_see_clinic_day, can_see_staff_day
-from kapt_api.scheduling.days.rows import DayRows, appointment_rows, day_of, people, rooms
+from kapt_api.scheduling.days.rows import (
+    DayRows,
+    appointment_rows,
+    day_of,
+    people,
+    people_and_rooms,
+)
 
 AUDITED_AS = "schedule"
 Answer = dict[str, Any]
-
-
-def _item(
-    row: Any,
-    zone: ZoneInfo,
-    room: Answer,
-    staff: list[Answer],
-    readiness: Answer,
-) -> Answer:
-    return {
-        "id": str(row.id),
-        "course_id": str(row.course_id),
-        "patient_id": str(row.patient_id),
-        "patient_name": f"{row.given_name} {row.family_name}",
-        "kind": row.kind,
-        "status": row.status,
-        "starts_at": row.starts_at.isoformat(),
-        "ends_at": row.ends_at.isoformat(),
-        "local_starts_at": row.starts_at.astimezone(zone).isoformat(),
-        "local_ends_at": row.ends_at.astimezone(zone).isoformat(),
-        "room": room,
-        "staff": staff,
-        "readiness": readiness,
-    }
 
 
 @dataclass(frozen=True)
@@ -75,18 +57,39 @@ class Shown:
     readiness: dict[uuid.UUID, Answer]
 
     def items(self, rows: Sequence[Any], zone: ZoneInfo) -> list[Answer]:
+        """Each row as the day's answer lists it. A day's appointments share a few start
+        and end times: each instant is written (UTC and on the clinic's clocks) once."""
         # One brief per person, shared by each appointment naming them (never changed).
         briefs = {i: {"id": p["id"], "name": p["name"]} for i, p in self.people.items()}
-        return [
-            _item(
-                row,
-                zone,
-                self.rooms[row.room_id],
-                [briefs[s] for s in self.booked[row.id]],
-                self.readiness[row.id],
-            )
-            for row in rows
-        ]
+        written: dict[datetime, tuple[str, str]] = {}
+
+        def instant(at: datetime) -> tuple[str, str]:
+            found = written.get(at)
+            if found is None:
+                found = written[at] = (at.isoformat(), at.astimezone(zone).isoformat())
+            return found
+
+        rooms, booked, readiness = self.rooms, self.booked, self.readiness
+        items = []
+        for row in rows:
+            starts, local_starts = instant(row.starts_at)
+            ends, local_ends = instant(row.ends_at)
+            items.append({
+                "id": str(row.id),
+                "course_id": str(row.course_id),
+                "patient_id": str(row.patient_id),
+                "patient_name": f"{row.given_name} {row.family_name}",
+                "kind": row.kind,
+                "status": row.status,
+                "starts_at": starts,
+                "ends_at": ends,
+                "local_starts_at": local_starts,
+                "local_ends_at": local_ends,
+                "room": rooms[row.room_id],
+                "staff": [briefs[s] for s in booked[row.id]],
+                "readiness": readiness[row.id],
+            })  # fmt: skip
+        return items
 
 
 def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -> Shown:
@@ -94,9 +97,10 @@ def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -
     active staff (a clinic's whole day lists them all)."""
     staff_ids = {s for ids in found.booked.values() for s in ids}
     room_ids = {r.room_id for r in found.rows}
+    named = people_and_rooms(clinic_id if everyone else None, staff_ids, room_ids)
     return Shown(
-        people=people(clinic_id if everyone else None, staff_ids),
-        rooms=rooms(clinic_id if everyone else None, room_ids),
+        people=named.people,
+        rooms=named.rooms,
         booked=found.booked,
         readiness=readiness.of_appointments(found.rows, zone=zone),
     )

@@ -15,7 +15,7 @@ from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking import rules
 from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
 from kapt_api.scheduling.courses.rules import (
-    _doses_preparations_integrations,
+    doses_preparations_integrations,
     readiness_findings,
     schedule_findings,
     scheduled,
@@ -445,6 +445,6 @@ def test_the_rules_one_pass_over_a_schedule_is_scheduled_of_each_kind(picks):
         for kind, state, hours in picks
     ]
     kinds = (SessionKind.DOSING, SessionKind.PREPARATION, SessionKind.INTEGRATION)
-    assert _doses_preparations_integrations(sessions) == tuple(
+    assert doses_preparations_integrations(sessions) == tuple(
         scheduled(sessions, kind) for kind in kinds
     )
