@@ -78,8 +78,7 @@ def drafts_for(
 ) -> list[Draft]:
     """The reminders the appointment's protocol asks for whose time has not passed
     (with `keep_passed`, those too: a text re-rendered as its own keeps its offset)."""
-    # Found in the session when the change locked its course (locked_course reads the
-    # patient and the clinic with it); the patient's care team is not needed here.
+    # In the session already (locked_course read them); the care team is not needed.
     course = db.session.get(Course, appointment.course_id)
     patient = db.session.get(Patient, appointment.patient_id, options=[lazyload(Patient.care_team)])
     clinic = db.session.get(Clinic, appointment.clinic_id)

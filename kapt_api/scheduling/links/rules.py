@@ -1,24 +1,28 @@
 """What a patient link may do: plain functions over values, `now` passed in.
 
-A token is 16 random bytes (URL-safe, 22 characters): unguessable, and the only secret.
-Only its SHA-256 is stored; a fast hash is enough because the token is random, not a
-password someone chose. A link is usable until it expires, is spent (its last action
-done: a cancellation, an accepted offer), or its subject no longer wants an answer (an
-appointment no longer booked, or already started).
+A token is 16 bytes (URL-safe, 22 characters) of an HMAC of its subject under the app's
+secret: unguessable, and the only secret a link carries. Only its SHA-256 is stored (a
+copy of the database opens no link); a fast hash is enough because the token is random
+to anyone without the secret, not a password someone chose.
+
+A link is usable until it expires, is spent (its last action done: a cancellation, an
+accepted offer), or its subject no longer wants an answer (an appointment no longer
+booked, or already started).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from kapt_api.errors import Violation
 
-# 16 random bytes (128 bits, 22 characters): unguessable, and short enough that a text
-# reminder can carry its link within 160 characters.
+# 128 bits (22 characters): unguessable, and short enough that a text reminder can
+# carry its link within 160 characters.
 TOKEN_BYTES = 16
 # An appointment's link stops working when its session starts (checked against the
 # appointment as it is then, so a moved appointment's links follow it); the stored
@@ -45,8 +49,13 @@ ACTIONS = {
 FINAL = frozenset({LinkAction.CANCEL, LinkAction.ACCEPT_OFFER})
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+def token_for(secret: str, subject: str) -> str:
+    """The link's token: the first 16 bytes of HMAC-SHA256(secret, subject), URL-safe.
+    Signed, so unguessable without the app's secret; the same for one subject, so every
+    text that mentions an appointment (re-rendered when it moves or merges) carries the
+    same link, and one row per subject is enough."""
+    digest = hmac.new(secret.encode(), f"patient-link:{subject}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:TOKEN_BYTES]).decode().rstrip("=")
 
 
 def token_hash(token: str) -> str:

@@ -64,20 +64,27 @@ def link_url(token: str) -> str:
 
 
 def mint_link(*, appointment: Appointment, now: datetime) -> str:
-    """A new link for the appointment's patient (its URL), valid until the session starts."""
-    token = rules.new_token()
-    db.session.add(
-        PatientLink(
-            token_hash=rules.token_hash(token),
+    """The appointment's link for a message (its URL): the same URL every time it is
+    asked for, valid until the session starts (the row is written the first time)."""
+    token = rules.token_for(_secret(), f"appointment:{appointment.id}")
+    digest = rules.token_hash(token)
+    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
+    if link is None:
+        link = PatientLink(
+            token_hash=digest,
             purpose=LinkPurpose.APPOINTMENT.value,
             appointment_id=appointment.id,
             patient_id=appointment.patient_id,
             clinic_id=appointment.clinic_id,
             created_at=now,
-            expires_at=rules.expiry(starts_at=appointment.starts_at),
         )
-    )
+        db.session.add(link)
+    link.expires_at = rules.expiry(starts_at=appointment.starts_at)
     return link_url(token)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
 
 
 def patient_actor(link_id: uuid.UUID, clinic_id: uuid.UUID) -> Caller:
