@@ -40,6 +40,11 @@ def link_limit() -> str:
     return str(current_app.config["KAPT_PATIENT_LINK_RATE_LIMIT"])
 
 
+# One count per client address over the page and the JSON: trying tokens on either
+# spends the same allowance.
+limited = limiter.shared_limit(link_limit, scope="patient_links")
+
+
 def _act(token: str, action: LinkAction) -> tuple[service.LinkView, int, dict[str, str]]:
     view = service.act(token, action, now=clock.now())
     db.session.commit()
@@ -48,7 +53,7 @@ def _act(token: str, action: LinkAction) -> tuple[service.LinkView, int, dict[st
 
 @bp.route("/patient-links/<token>")
 @public
-@limiter.limit(link_limit)
+@limited
 @bp.response(200, PatientLinkOut)
 @bp.doc(**LINK_ERRORS)
 def read_patient_link(token: str) -> Any:
@@ -59,7 +64,7 @@ def read_patient_link(token: str) -> Any:
 
 @bp.route("/patient-links/<token>/confirm", methods=["POST"])
 @public
-@limiter.limit(link_limit)
+@limited
 @bp.response(200, PatientLinkOut)
 @bp.doc(**ACTION_ERRORS)
 def confirm_by_link(token: str) -> Any:
@@ -69,7 +74,7 @@ def confirm_by_link(token: str) -> Any:
 
 @bp.route("/patient-links/<token>/escort", methods=["POST"])
 @public
-@limiter.limit(link_limit)
+@limited
 @bp.response(200, PatientLinkOut)
 @bp.doc(**ACTION_ERRORS)
 def confirm_escort_by_link(token: str) -> Any:
@@ -80,7 +85,7 @@ def confirm_escort_by_link(token: str) -> Any:
 
 @bp.route("/patient-links/<token>/cancel", methods=["POST"])
 @public
-@limiter.limit(link_limit)
+@limited
 @bp.response(200, PatientLinkOut)
 @bp.doc(**ACTION_ERRORS)
 def cancel_by_link(token: str) -> Any:
@@ -112,14 +117,14 @@ def _page(token: str, action: LinkAction) -> Response:
 
 
 @pages.route("/p/<token>")
-@limiter.limit(link_limit)
+@limited
 def patient_page(token: str) -> Response:
     """The patient's page: their appointment, and buttons for what they may answer."""
     return _page(token, LinkAction.VIEW)
 
 
 @pages.route("/p/<token>/<any(confirm, escort, cancel):action>", methods=["POST"])
-@limiter.limit(link_limit)
+@limited
 def patient_page_action(token: str, action: str) -> Response:
     """A button of the patient's page (a plain form post, no JavaScript)."""
     return _page(token, LinkAction(action))
