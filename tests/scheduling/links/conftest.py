@@ -71,7 +71,5 @@ def link_of(now) -> Callable[[Appointment], str]:
 
 def link_rows(appointment: Appointment) -> list[PatientLink]:
     return list(
-        db.session.scalars(
-            select(PatientLink).where(PatientLink.appointment_id == appointment.id)
-        )
+        db.session.scalars(select(PatientLink).where(PatientLink.appointment_id == appointment.id))
     )
