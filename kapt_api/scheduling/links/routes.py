@@ -103,7 +103,7 @@ DONE = {
 }
 
 
-def _page(token: str, action: LinkAction) -> Response:
+def _page(token: str, action: LinkAction, *, asking: bool = False) -> Response:
     try:
         view = service.act(token, action, now=clock.now())
         db.session.commit()
@@ -112,7 +112,8 @@ def _page(token: str, action: LinkAction) -> Response:
         messages = [v.message for v in refused.violations] or [refused.detail]
         body = render_template("links/refused.html", messages=messages, status=refused.status)
         return Response(body, status=refused.status, headers=NO_STORE)
-    body = render_template("links/page.html", view=view, token=token, done=DONE.get(action))
+    done = DONE.get(action)
+    body = render_template("links/page.html", view=view, token=token, done=done, asking=asking)
     return Response(body, headers=NO_STORE)
 
 
@@ -121,6 +122,13 @@ def _page(token: str, action: LinkAction) -> Response:
 def patient_page(token: str) -> Response:
     """The patient's page: their appointment, and buttons for what they may answer."""
     return _page(token, LinkAction.VIEW)
+
+
+@pages.route("/p/<token>/cancel")
+@limited
+def patient_page_cancel(token: str) -> Response:
+    """Cancelling asks once more (a stray tap must not cancel), saying if it is late."""
+    return _page(token, LinkAction.VIEW, asking=True)
 
 
 @pages.route("/p/<token>/<any(confirm, escort, cancel):action>", methods=["POST"])

@@ -30,6 +30,10 @@ class PatientLinkOut(ma.Schema):
     )
     escort_confirmed = ma.fields.Boolean(required=True)
     late_cancellation = ma.fields.Boolean(required=True)
+    cancel_would_be_late = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "Cancelling now falls inside the protocol's notice window"},
+    )
     actions = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(ACTIONS)),
         required=True,

@@ -26,11 +26,13 @@ from kapt_api.db import db
 from kapt_api.errors import Gone, NotFound, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import attendance, status_rules
 from kapt_api.scheduling.booking import signals as booking_signals
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.booking.overrides import audit_change
+from kapt_api.scheduling.booking.service import session_type_of
 from kapt_api.scheduling.courses import queries as course_queries
+from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
 from kapt_api.scheduling.links import rules, signals
 from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
@@ -56,6 +58,7 @@ class LinkView:
     escort_needed: bool
     escort_confirmed: bool
     late_cancellation: bool
+    cancel_would_be_late: bool
     actions: tuple[str, ...]
 
 
@@ -130,7 +133,15 @@ def open_link(
     return link, appointment
 
 
-def view_of(link: PatientLink, appointment: Appointment | None) -> LinkView:
+def _late_now(appointment: Appointment, now: datetime) -> bool:
+    """Whether cancelling now falls inside the session type's notice window."""
+    course = db.session.get(Course, appointment.course_id)
+    assert course is not None
+    session_type = session_type_of(course, SessionKind(appointment.kind))
+    return status_rules.is_late_cancellation(session_type, appointment.starts_at, now=now)
+
+
+def view_of(link: PatientLink, appointment: Appointment | None, now: datetime) -> LinkView:
     """What the link's page and JSON show."""
     clinic = db.session.get(Clinic, link.clinic_id)
     assert clinic is not None and appointment is not None  # offers: see act()
@@ -151,6 +162,7 @@ def view_of(link: PatientLink, appointment: Appointment | None) -> LinkView:
         escort_needed=dose,
         escort_confirmed=appointment.escort_confirmed_at is not None,
         late_cancellation=appointment.late_cancellation,
+        cancel_would_be_late=_late_now(appointment, now),
         actions=tuple(a.value for a in actions),
     )
 
@@ -216,7 +228,7 @@ def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
         if action in rules.FINAL:
             link.used_at, link.used_for = now, action.value
         db.session.flush()
-    return view_of(link, appointment)
+    return view_of(link, appointment, now)
 
 
 def next_appointment(patient_id: uuid.UUID, *, now: datetime) -> Appointment | None:

@@ -34,6 +34,7 @@ def test_the_json_says_what_the_link_is_for(client, dose, link_of, patient):
         "escort_needed": True,
         "escort_confirmed": False,
         "late_cancellation": False,
+        "cancel_would_be_late": False,
         "actions": ["cancel", "confirm", "escort"],
     }
     assert patient.family_name not in response.get_data(as_text=True)
@@ -110,7 +111,8 @@ def test_the_page_is_phone_sized_self_contained_and_names_no_clinical_detail(
     assert "Cedar Clinic" in page and "Wednesday, December 9 at 10:00 AM" in page
     assert patient.given_name not in page and patient.family_name not in page
     assert not re.search(r"<script|https?://(?!127\.0\.0\.1)", page)
-    assert page.count('<form method="post"') == 3
+    assert page.count('<form method="post"') == 2  # confirm, escort
+    assert '<form method="get" action="/p/' in page  # cancelling asks once more
     visible = re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", page, flags=re.S))
     assert not CLINICAL.search(visible.replace("Someone will take me home", ""))
 
@@ -120,6 +122,8 @@ def test_the_page_buttons_confirm_and_cancel_without_javascript(client, dose, li
     confirmed = client.post(f"/p/{token}/confirm")
     assert confirmed.status_code == 200
     assert "your appointment is confirmed" in confirmed.get_data(as_text=True)
+    asked = client.get(f"/p/{token}/cancel").get_data(as_text=True)
+    assert "Cancel this appointment?" in asked and "late cancellation" not in asked
     cancelled = client.post(f"/p/{token}/cancel")
     assert "Your appointment is cancelled." in cancelled.get_data(as_text=True)
     spent = client.get(f"/p/{token}")
@@ -138,3 +142,13 @@ def test_a_refused_cancellation_says_why_on_the_page(client, book, dose, link_of
     assert "We could not do that" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(PatientLink, link_rows(dose)[0].id).used_at is None
+
+
+def test_the_page_warns_that_cancelling_now_is_late(client, dose, link_of):
+    token = link_of(dose)
+    clock.freeze(dose.starts_at - timedelta(hours=3))
+    assert client.get(f"{LINKS}/{token}").get_json()["cancel_would_be_late"] is True
+    asked = client.get(f"/p/{token}/cancel").get_data(as_text=True)
+    assert "recorded as a late cancellation, and the clinic will be told" in asked
+    done = client.post(f"/p/{token}/cancel").get_data(as_text=True)
+    assert "less notice than the clinic asks for" in done
