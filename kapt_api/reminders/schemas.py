@@ -85,14 +85,16 @@ class WebhookSubscriptionCreated(WebhookSubscriptionOut):
 
 
 class SmsInboundIn(ma.Schema):
-    sender = ma.fields.String(
+    sender = Text(
         required=True,
-        validate=ma.validate.Length(min=1, max=32),
+        min_length=1,
+        max_length=32,
         metadata={"description": "The sender's phone number, E.164 (+15555550100)"},
     )
-    text = ma.fields.String(
+    # Read for C or X and never stored: what else a patient writes goes nowhere.
+    text = Text(
         required=True,
-        validate=ma.validate.Length(max=1600),
+        max_length=1600,
         metadata={"description": "The patient's reply: C confirms, X cancels the next session"},
     )
 
