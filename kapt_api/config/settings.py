@@ -81,8 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
         "KAPT_PATIENT_LINK_RATE_LIMIT",
         "30 per minute;200 per hour",
         parsing.rate_limit,
-        "Requests to patient links (/p/..., /api/v1/patient-links/...) and inbound texts "
-        "allowed per client address before 429: a token cannot be guessed by trying.",
+        "Requests to patient links (/p/..., /api/v1/patient-links/...), and badly signed "
+        "inbound texts, allowed per client address before 429: no secret is guessed by trying.",
     ),
     Setting(
         "KAPT_SMS_INBOUND_SECRET",

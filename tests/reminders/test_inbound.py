@@ -130,3 +130,13 @@ def test_replies_name_no_health_details(reply, sessions, patient):
     for text in ("C", "X"):
         answer = reply(text).get_json()["reply"]
         assert patient.given_name not in answer and "preparation" not in answer.lower()
+
+
+def test_only_badly_signed_posts_count_towards_the_rate_limit(app, client, reply, monkeypatch):
+    monkeypatch.setitem(app.config, "KAPT_PATIENT_LINK_RATE_LIMIT", "2 per minute")
+    assert [reply("hello").status_code for _ in range(4)] == [200] * 4  # the gateway's own
+    body = json.dumps({"sender": PHONE, "text": "C"}).encode()
+    wrong = [
+        client.post(INBOUND, data=body, headers=signed(body, "guess")).status_code for _ in range(3)
+    ]
+    assert wrong == [403, 403, 429]
