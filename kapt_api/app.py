@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     from kapt_api.protocols.routes import bp as protocols_bp
     from kapt_api.reminders.routes import bp as reminders_bp
     from kapt_api.scheduling.days import cache
+    from kapt_api.scheduling.links import routes as links
     from kapt_api.scheduling.routes import calendar, courses_and_appointments
 
     tokens.install(app)
@@ -132,12 +133,14 @@ def _register_blueprints(app: Flask) -> None:
         protocols_bp,
         courses_and_appointments,
         calendar,
+        links.bp,
         reminders_bp,
         monitoring_bp,
         outcomes_bp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+    app.register_blueprint(links.pages)
 
 
 def _retry_after_only_when_waiting(app: Flask) -> None:

@@ -17,6 +17,7 @@ from kapt_api.scheduling.booking.models import (
 )
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.feeds.models import CalendarFeed, CalendarRevision
+from kapt_api.scheduling.links.models import PatientLink
 
 __all__ = [
     "Alert",
@@ -34,6 +35,7 @@ __all__ = [
     "OpeningHours",
     "OutcomeMeasure",
     "Patient",
+    "PatientLink",
     "Protocol",
     "ProtocolVersion",
     "Reading",

@@ -46,7 +46,8 @@ LAYERS = [
     {"outcomes"},
 ]
 SUBPACKAGES = {
-    "scheduling": [{"courses"}, {"booking"}, {"availability", "days", "feeds"}],
+    # links sits on top: it will call the waitlist's accept_offer once that is merged.
+    "scheduling": [{"courses"}, {"booking"}, {"availability", "days", "feeds"}, {"links"}],
 }
 SHARED_MODULES = {"models"}
 RANK = {name: level for level, names in enumerate(LAYERS) for name in names}

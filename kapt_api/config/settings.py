@@ -77,6 +77,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Failed logins allowed per client address and per account before 429.",
     ),
     Setting(
+        "KAPT_PATIENT_LINK_RATE_LIMIT",
+        "KAPT_PATIENT_LINK_RATE_LIMIT",
+        "30 per minute;200 per hour",
+        parsing.rate_limit,
+        "Requests to patient links (/p/..., /api/v1/patient-links/...), and badly signed "
+        "inbound texts, allowed per client address before 429: no secret is guessed by trying.",
+    ),
+    Setting(
+        "KAPT_SMS_INBOUND_SECRET",
+        "KAPT_SMS_INBOUND_SECRET",
+        "",
+        str,
+        "Shared secret the SMS gateway signs inbound replies with (HMAC-SHA256 of the raw "
+        "body, header X-Kapt-Signature: sha256=<hex>). Empty: inbound texts are refused.",
+    ),
+    Setting(
         "KAPT_RATELIMIT_STORAGE_URL",
         "RATELIMIT_STORAGE_URI",
         "memory://",

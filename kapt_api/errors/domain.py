@@ -102,6 +102,17 @@ class Conflict(DomainError):
     title = "Conflicts with the current state"
 
 
+class Gone(DomainError):
+    """What the request names existed but no longer works (a used or expired link)."""
+
+    status = 410
+    code = "gone"
+    title = "No longer available"
+
+    def __init__(self, violation: Violation) -> None:
+        super().__init__(violation.message, code=violation.rule, violations=[violation])
+
+
 class DatabaseBusy(DomainError):
     """Every attempt of the request met another transaction in its way (retries.py):
     nothing was changed, and the same request a moment later should pass."""

@@ -68,6 +68,14 @@ class Caller:
     roles: frozenset[Role]
     clinics: frozenset[uuid.UUID] | None  # None: every clinic (admins)
     staff_id: uuid.UUID | None  # their active staff record, if any
+    # A patient acting through their own link (scheduling/links): `user_id` is the
+    # link's id, audited as the actor, and never written where a user is referenced.
+    patient_link: bool = False
+
+    @property
+    def user_row(self) -> uuid.UUID | None:
+        """The user to record in a column referencing users (none for a patient link)."""
+        return None if self.patient_link else self.user_id
 
     def works_in(self, clinic_id: uuid.UUID) -> bool:
         return self.clinics is None or clinic_id in self.clinics

@@ -177,22 +177,34 @@ def render(template: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
-def render_sms(template: str, context: ReminderContext) -> str:
-    """The text message, at most 160 characters: an over-long location or clinic name is
-    shortened (in that order) with "..."."""
+def render_sms(template: str, context: ReminderContext, *, limit: int = SMS_LIMIT) -> str:
+    """The text message, at most 160 characters (`limit`): an over-long location or
+    clinic name is shortened (in that order) with "..."."""
     values = {**asdict(context), "preparation_instructions": ""}
     text = render(template, values)
     used = placeholders_in(template)
     for name in SHORTENABLE:
         count = used.count(name)
-        if len(text) <= SMS_LIMIT or not count:
+        if len(text) <= limit or not count:
             continue
-        excess = len(text) - SMS_LIMIT
+        excess = len(text) - limit
         values[name] = _shorten(values[name], len(values[name]) - math.ceil(excess / count))
         text = render(template, values)
-    if len(text) > SMS_LIMIT:
-        raise TemplateError(f"The text is {len(text)} characters even shortened; at most 160.")
+    if len(text) > limit:
+        raise TemplateError(f"The text is {len(text)} characters even shortened; at most {limit}.")
     return text
+
+
+def sms_with_link(template: str, context: ReminderContext, link: str | None) -> str:
+    """The text ending with the patient's link where the whole fits in 160 characters
+    (the template's usual shortening allowed); else the text alone, which the patient
+    can still answer C or X to: the 160-character cap is TCPA's, the link is not."""
+    if link:
+        try:
+            return f"{render_sms(template, context, limit=SMS_LIMIT - len(link) - 1)} {link}"
+        except TemplateError:
+            pass
+    return render_sms(template, context)
 
 
 def _shorten(value: str, length: int) -> str:
@@ -240,12 +252,19 @@ def render_reminder(
     channel: Channel,
     context: ReminderContext,
     preparation: PreparationInstructions,
+    *,
+    link: str | None = None,
 ) -> RenderedReminder:
-    """One reminder as it is sent on one channel."""
+    """One reminder as it is sent on one channel, carrying the patient's `link` (to
+    confirm or cancel) when one is given."""
     if channel is Channel.SMS:
-        return RenderedReminder(channel, None, render_sms(rule.templates.sms_body, context))
+        text = sms_with_link(rule.templates.sms_body, context, link)
+        return RenderedReminder(channel, None, text)
     values = {**asdict(context), "preparation_instructions": ""}
     subject = " ".join(render(rule.templates.email_subject, values).split())
     if rule.include_preparation_instructions:
         values["preparation_instructions"] = preparation_text(preparation)
-    return RenderedReminder(channel, subject, render(rule.templates.email_body, values))
+    body = render(rule.templates.email_body, values)
+    if link:
+        body = f"{body.rstrip()}\n\nConfirm or cancel your appointment online: {link}\n"
+    return RenderedReminder(channel, subject, body)

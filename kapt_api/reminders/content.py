@@ -12,6 +12,8 @@ from icalendar import Calendar, Event
 from kapt_api.clinics.models import Clinic
 from kapt_api.protocols.reminder_text import SMS_LIMIT, ReminderContext
 from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.links.rules import date_text as _date
+from kapt_api.scheduling.links.rules import time_text as _time
 
 
 def context_for(appointment: Appointment, clinic: Clinic) -> ReminderContext:
@@ -24,14 +26,6 @@ def context_for(appointment: Appointment, clinic: Clinic) -> ReminderContext:
         time=_time(local),
         location=clinic.address or clinic.name,
     )
-
-
-def _date(local: datetime) -> str:
-    return f"{local:%A, %B} {local.day}"
-
-
-def _time(local: datetime) -> str:
-    return local.strftime("%I:%M %p").lstrip("0")
 
 
 # One text for two appointments when the 1-a-day cap would hold the second back: the

@@ -25,6 +25,7 @@ from kapt_api.reminders import content, rules
 from kapt_api.reminders.models import Reminder, Status
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.links import service as links
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,7 @@ def drafts_for(
 ) -> list[Draft]:
     """The reminders the appointment's protocol asks for whose time has not passed
     (with `keep_passed`, those too: a text re-rendered as its own keeps its offset)."""
-    # Found in the session when the change locked its course (locked_course reads the
-    # patient and the clinic with it); the patient's care team is not needed here.
+    # In the session already (locked_course read them); the care team is not needed.
     course = db.session.get(Course, appointment.course_id)
     patient = db.session.get(Patient, appointment.patient_id, options=[lazyload(Patient.care_team)])
     clinic = db.session.get(Clinic, appointment.clinic_id)
@@ -89,7 +89,8 @@ def drafts_for(
     if rule is None or choice is None:
         return []
     context = content.context_for(appointment, clinic)
-    subject, body, skip = _text(rule, choice, context, definition.preparation)
+    link = links.mint_link(appointment=appointment, now=now)
+    subject, body, skip = _text(rule, choice, context, definition.preparation, link)
     attachment = None
     if choice.channel is Channel.EMAIL:
         attachment = content.calendar_event(appointment, clinic, domain=mail_domain(), now=now)
@@ -119,11 +120,13 @@ def _text(
     choice: rules.ChannelChoice,
     context: ReminderContext,
     preparation: PreparationInstructions,
+    link: str,
 ) -> tuple[str | None, str, str | None]:
-    """The subject and body on the chosen channel, and why the reminder is skipped, if it
-    is: one the protocol's template makes too long for its channel is never sent."""
+    """The subject and body on the chosen channel, carrying the patient's link, and why
+    the reminder is skipped, if it is: one the protocol's template makes too long for
+    its channel is never sent."""
     try:
-        message = render_reminder(rule, choice.channel, context, preparation)
+        message = render_reminder(rule, choice.channel, context, preparation, link=link)
     except TemplateError:
         return None, "", choice.skip_reason or "text_too_long"
     return message.subject, message.body, choice.skip_reason

@@ -1,5 +1,6 @@
 """Signed event webhooks that clinic apps subscribe to, delivered through the outbox:
-appointment booked, moved, cancelled (scheduling's signals) and alert raised
+appointment booked, moved, cancelled, confirmed by the patient (scheduling's signals)
+and alert raised
 (monitoring's named signal `alert.raised`, sent with the alert and `now=`).
 
 Each event is one outbox row per subscription, written in the transaction of what
@@ -25,7 +26,13 @@ from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookS
 from kapt_api.rows import insert_as_loaded, read
 from kapt_api.scheduling.booking import signals
 
-EVENTS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "alert.raised")
+EVENTS = (
+    "appointment.booked",
+    "appointment.moved",
+    "appointment.cancelled",
+    "appointment.confirmed",
+    "alert.raised",
+)
 alert_raised = blinker.signal("alert.raised")
 
 
@@ -111,14 +118,16 @@ def _alert(alert: Any, *, now: datetime, **_: Any) -> None:
     )
 
 
-_booked, _moved, _cancelled = (
+_booked, _moved, _cancelled, _confirmed = (
     _on("appointment.booked"),
     _on("appointment.moved"),
     _on("appointment.cancelled"),
+    _on("appointment.confirmed"),
 )
 signals.appointment_booked.connect(_booked)
 signals.appointment_moved.connect(_moved)
 signals.appointment_cancelled.connect(_cancelled)
+signals.appointment_confirmed.connect(_confirmed)
 alert_raised.connect(_alert)
 
 

@@ -82,3 +82,30 @@ class WebhookSubscriptionCreated(WebhookSubscriptionOut):
     secret = ma.fields.String(
         metadata={"description": "Signs every post (HMAC-SHA256); shown only in this answer."}
     )
+
+
+class SmsInboundIn(ma.Schema):
+    sender = Text(
+        required=True,
+        min_length=1,
+        max_length=32,
+        metadata={"description": "The sender's phone number, E.164 (+15555550100)"},
+    )
+    # Read for C or X and never stored: what else a patient writes goes nowhere.
+    text = Text(
+        required=True,
+        max_length=1600,
+        metadata={"description": "The patient's reply: C confirms, X cancels the next session"},
+    )
+
+
+class SmsReplyOut(ma.Schema):
+    action = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(("confirmed", "cancelled", "refused", "not_understood", "none")),
+        metadata={"description": "What the reply did"},
+    )
+    reply = ma.fields.String(
+        required=True,
+        metadata={"description": "The text the gateway should send back (no health details)"},
+    )

@@ -382,6 +382,13 @@ PUBLIC_API = {
     ("auth.create_token", "POST"),
     # A calendar app cannot send a bearer token: the feed's URL carries its own secret.
     ("calendar.feeds.calendar_feed", "GET"),
+    # A patient has no login: the link's URL carries its own secret (scheduling/links).
+    ("patient_links.read_patient_link", "GET"),
+    ("patient_links.confirm_by_link", "POST"),
+    ("patient_links.confirm_escort_by_link", "POST"),
+    ("patient_links.cancel_by_link", "POST"),
+    # The SMS gateway signs its posts instead (HMAC-SHA256 of the body).
+    ("reminders.receive_sms_reply", "POST"),
 }
 
 

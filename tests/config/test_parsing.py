@@ -21,6 +21,8 @@ PARSED = {
     "KAPT_ACCESS_TOKEN_MINUTES": ("30", 30),
     "KAPT_REFRESH_TOKEN_HOURS": (" 8 ", 8),
     "KAPT_LOGIN_RATE_LIMIT": ("10 per minute;50 per day", "10 per minute;50 per day"),
+    "KAPT_PATIENT_LINK_RATE_LIMIT": ("60 per minute", "60 per minute"),
+    "KAPT_SMS_INBOUND_SECRET": ("inbound-s3cret", "inbound-s3cret"),
     "KAPT_RATELIMIT_STORAGE_URL": ("redis://redis:6379/0", "redis://redis:6379/0"),
     "KAPT_MAX_CONTENT_LENGTH": ("1048576", 1048576),
     "KAPT_BASE_URL": ("https://api.cedar.example/", "https://api.cedar.example"),
@@ -56,6 +58,7 @@ REFUSED = [
     ("KAPT_ACCESS_TOKEN_MINUTES", "0"),
     ("KAPT_REFRESH_TOKEN_HOURS", "-1"),
     ("KAPT_LOGIN_RATE_LIMIT", "lots"),
+    ("KAPT_PATIENT_LINK_RATE_LIMIT", "plenty"),
     ("KAPT_RATELIMIT_STORAGE_URL", "localhost:6379"),
     ("KAPT_RATELIMIT_STORAGE_URL", "postgresql://db/x"),
     ("KAPT_MAX_CONTENT_LENGTH", "1.5"),
@@ -81,6 +84,7 @@ FREE_TEXT = {
     "KAPT_SMTP_USERNAME",
     "KAPT_SMTP_PASSWORD",
     "KAPT_SMS_GATEWAY_SECRET",
+    "KAPT_SMS_INBOUND_SECRET",
 }
 
 

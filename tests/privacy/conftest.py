@@ -32,6 +32,8 @@ from kapt_api.clinics.models import StaffMember
 from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.reminders import agenda
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.links import service as links
 from tests.scheduling import conftest as scheduling_fixtures
 from tests.scheduling.conftest import API, IM_KAP_KEY, Place, at
 
@@ -164,6 +166,11 @@ def _schedule(story: Story) -> None:
     )
     later = {"starts_at": at(2, 13).isoformat()}
     _patch(story, f"/appointments/{book['integration']}", story.place.front_desk, later)
+    # The patient confirms the integration session by the link their reminders carry.
+    integration = db.session.get(Appointment, uuid.UUID(book["integration"]))
+    token = links.mint_link(appointment=integration, now=clock.now()).rpartition("/p/")[2]
+    db.session.commit()
+    assert story.client.post(f"{API}/patient-links/{token}/confirm").status_code == 200
     story.at(at(0, 7, 30))
     agenda.write_agendas(now=clock.now())
     db.session.commit()
@@ -327,6 +334,7 @@ def story(
                 "appointment.booked",
                 "appointment.moved",
                 "appointment.cancelled",
+                "appointment.confirmed",
                 "alert.raised",
             ],
         },

@@ -29,6 +29,7 @@ from kapt_api.scheduling.booking.models import Appointment, StatusChange
 from kapt_api.scheduling.booking.overrides import (
     audit_change,
     audit_override,
+    keep_check_in_override,
     refuse_override_unless_allowed,
 )
 from kapt_api.scheduling.booking.service import session_type_of
@@ -54,7 +55,7 @@ def _step(
     if refused is not None:
         raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
     appointment.status = to.value
-    change = StatusChange(from_status=current.value, to_status=to.value, at=now, by=by.user_id)
+    change = StatusChange(from_status=current.value, to_status=to.value, at=now, by=by.user_row)
     change.reason, change.reason_category = reason, reason_category
     appointment.history.append(change)
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
@@ -103,12 +104,32 @@ def cancel(
     notice it is marked a late cancellation. A dose left without its preparation or
     integration is flagged, not a refusal (rules.cancellation_violations); an
     integration session left with no dose before it still refuses, naming the rule."""
-    course = queries.locked_course(appointment.course_id)
-    assert course is not None
     course_policy.ensure(
         booking_policy.can_run_desk(by), "Only front desk and administrators cancel."
     )
     refuse_override_unless_allowed(by, override)
+    return cancel_within_rules(
+        appointment=appointment,
+        reason=reason,
+        by=by,
+        now=now,
+        reason_category=reason_category,
+        override=override,
+    )
+
+
+def cancel_within_rules(
+    *,
+    appointment: Appointment,
+    reason: str,
+    by: Caller,
+    now: datetime,
+    reason_category: ReasonCategory = ReasonCategory.OTHER,
+    override: Mapping[str, Any] | None = None,
+) -> Appointment:
+    """cancel, for a caller already allowed to (the desk, or the patient by their link)."""
+    course = queries.locked_course(appointment.course_id)
+    assert course is not None
     refused = status_rules.transition_violation(
         AppointmentStatus(appointment.status), AppointmentStatus.CANCELLED
     )
@@ -152,20 +173,6 @@ def _readiness_decision(
     return decision
 
 
-def _keep_check_in_override(
-    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
-) -> None:
-    """The rules overridden at check-in join the appointment's override; a booking's
-    reason stays, the check-in's follows it."""
-    overridden = decision.overridden_rules
-    if appointment.override_rules is None or appointment.override_reason is None:
-        appointment.override_rules, appointment.override_reason = overridden, reason
-    else:
-        appointment.override_rules = sorted({*appointment.override_rules, *overridden})
-        appointment.override_reason = f"{appointment.override_reason}\nAt check-in: {reason}"
-    appointment.override_by = by.user_id
-
-
 # Kept whole: lock, readiness decision, override check, step and signal are one check-in
 # in one transaction, in the order a refusal must be found.
 def check_in(
@@ -203,7 +210,7 @@ def check_in(
     decision = _readiness_decision(appointment, override)
     _step(appointment, AppointmentStatus.CHECKED_IN, by=by, now=now)
     if override and decision.overridden:
-        _keep_check_in_override(appointment, decision, override["reason"], by)
+        keep_check_in_override(appointment, decision, override["reason"], by)
     db.session.flush()
     audit_change(appointment, by, "check_in")
     if override and decision.overridden:

@@ -72,6 +72,10 @@ class Appointment(IdMixin, TimestampMixin, Base):
     held_until: Mapped[datetime]
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"), index=True)
     late_cancellation: Mapped[bool] = mapped_column(default=False)
+    # Said by the patient through their link or a text (scheduling/links): they will
+    # come, and (a dose) someone will drive them home. The day schedule shows the escort.
+    confirmed_at: Mapped[datetime | None]
+    escort_confirmed_at: Mapped[datetime | None]
     override_rules: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     override_reason: Mapped[str | None] = mapped_column(Text)
     override_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -58,3 +58,17 @@ def audit_override(
     appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
 ) -> None:
     audit_change(appointment, by, "override", f"{', '.join(decision.overridden_rules)}: {reason}")
+
+
+def keep_check_in_override(
+    appointment: Appointment, decision: rules.Decision, reason: str, by: Caller
+) -> None:
+    """The rules overridden at check-in join the appointment's override; a booking's
+    reason stays, the check-in's follows it."""
+    overridden = decision.overridden_rules
+    if appointment.override_rules is None or appointment.override_reason is None:
+        appointment.override_rules, appointment.override_reason = overridden, reason
+    else:
+        appointment.override_rules = sorted({*appointment.override_rules, *overridden})
+        appointment.override_reason = f"{appointment.override_reason}\nAt check-in: {reason}"
+    appointment.override_by = by.user_id

@@ -27,3 +27,6 @@ appointment_no_show = _signals.signal("appointment-no-show")
 # decision, or None; it may note the start time. Any answer refuses the start with
 # pre_dose_gate.
 appointment_starting = _signals.signal("appointment-starting")
+
+# The patient said they will come (their link or a text): sender the appointment, `now=`.
+appointment_confirmed = _signals.signal("appointment-confirmed")

@@ -8,7 +8,9 @@ escort is confirmed. The first three come from the course's own sessions (the fl
 from courses/readiness_flags.py, over the course's whole schedule). The last two belong to
 monitoring, which sits above scheduling: it supplies them through `supply()`
 (scheduling never imports it); until it does, a dose's checklist reads `not_started`
-and its escort `unknown`. Sessions other than doses read null for the first two, no
+and its escort `unknown`. The escort also reads `confirmed` when the patient said so
+through their link or a text (the appointment's `escort_confirmed_at`, scheduling/links),
+whatever monitoring answers. Sessions other than doses read null for the first two, no
 flags, and `not_applicable` for the others.
 """
 
@@ -264,9 +266,12 @@ def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer
         if row.kind != SessionKind.DOSING.value:
             answers[row.id] = dict(_NOT_A_DOSE, flags=[])
             continue
-        answers[row.id] = {
+        answer = {
             **courses[row.course_id].readiness_of(by_id[row.id]),
             "flags": flags[row.course_id].get(row.id, []),
             **{flag: monitored[flag][row.id] for flag in READINESS_STATES},
         }
+        if getattr(row, "escort_confirmed_at", None) is not None:
+            answer["escort_confirmed"] = "confirmed"  # the patient said so (links)
+        answers[row.id] = answer
     return answers

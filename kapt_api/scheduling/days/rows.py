@@ -74,6 +74,7 @@ def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
             Appointment.starts_at,
             Appointment.ends_at,
             Appointment.room_id,
+            Appointment.escort_confirmed_at,
             Patient.given_name,
             Patient.family_name,
             Course.protocol_version_id,

@@ -1,0 +1,249 @@
+"""Patient links: minting one for a message, opening it, and what a patient does with
+it (confirm attendance, confirm the escort home, cancel). They flush and never commit.
+
+The patient acts as a Caller with no roles whose `user_id` is the link's id
+(`patient_link=True`): the audit names the link as the actor, and no column that
+references a user names it. Cancelling goes through the booking's own cancellation
+(attendance.cancel_within_rules): the same status machine, course rules and notice
+window as the front desk's, without the desk's permission check: the link is the
+patient's own, for this one appointment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from kapt_api.auth import audit
+from kapt_api.clinics.models import Clinic
+from kapt_api.db import db
+from kapt_api.errors import Gone, NotFound, RuleRefused, Violation
+from kapt_api.patients.policy import Caller
+from kapt_api.protocols.definition import SessionKind
+from kapt_api.scheduling.booking import attendance, status_rules
+from kapt_api.scheduling.booking import signals as booking_signals
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.booking.overrides import audit_change
+from kapt_api.scheduling.booking.service import session_type_of
+from kapt_api.scheduling.courses import queries as course_queries
+from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
+from kapt_api.scheduling.links import rules, signals
+from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
+from kapt_api.scheduling.links.rules import LinkAction
+
+RESOURCE = "patient_link"
+CANCEL_REASON = "Cancelled by the patient."
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What a link's page shows: the clinic, the date, time and place, and the answers
+    already given; nothing clinical, not the patient's name."""
+
+    purpose: str
+    clinic_name: str
+    clinic_phone: str
+    date: str
+    time: str
+    place: str
+    status: str
+    confirmed: bool
+    escort_needed: bool
+    escort_confirmed: bool
+    late_cancellation: bool
+    cancel_would_be_late: bool
+    actions: tuple[str, ...]
+
+
+def link_url(token: str) -> str:
+    return f"{str(current_app.config['KAPT_BASE_URL']).rstrip('/')}/p/{token}"
+
+
+def mint_link(*, appointment: Appointment, now: datetime) -> str:
+    """The appointment's link for a message (its URL): the same URL every time it is
+    asked for, valid until the session starts (the row is written the first time)."""
+    token = rules.token_for(_secret(), f"appointment:{appointment.id}")
+    digest = rules.token_hash(token)
+    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
+    if link is None:
+        link = PatientLink(
+            token_hash=digest,
+            purpose=LinkPurpose.APPOINTMENT.value,
+            appointment_id=appointment.id,
+            patient_id=appointment.patient_id,
+            clinic_id=appointment.clinic_id,
+            created_at=now,
+        )
+        db.session.add(link)
+    link.expires_at = rules.expiry(starts_at=appointment.starts_at)
+    return link_url(token)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def patient_actor(link_id: uuid.UUID, clinic_id: uuid.UUID) -> Caller:
+    """The patient acting through a link (or their own phone: `link_id` the patient's)."""
+    return Caller(link_id, frozenset(), frozenset({clinic_id}), None, patient_link=True)
+
+
+def _facts(link: PatientLink, appointment: Appointment | None) -> rules.LinkFacts:
+    if appointment is None:  # an offer: decided by the waitlist (not merged yet)
+        return rules.LinkFacts(link.purpose, link.expires_at, link.used_at, True, None)
+    return rules.LinkFacts(
+        link.purpose,
+        link.expires_at,
+        link.used_at,
+        appointment.status == AppointmentStatus.BOOKED.value,
+        appointment.starts_at,
+    )
+
+
+def open_link(
+    token: str, *, action: LinkAction, now: datetime
+) -> tuple[PatientLink, Appointment | None]:
+    """The link and its appointment, the look audited; 404 unknown, 410 used or expired,
+    422 an action its purpose does not allow. An action locks the course first."""
+    link = db.session.scalar(
+        select(PatientLink).where(PatientLink.token_hash == rules.token_hash(token))
+    )
+    if link is None:
+        raise NotFound("This link is not valid. Please call the clinic.", code="link_unknown")
+    audit.record(action.value, RESOURCE, link.id, patient_id=link.patient_id, actor_id=link.id)
+    appointment = None
+    if link.appointment_id is not None:
+        appointment = db.session.get(Appointment, link.appointment_id)
+        if action is not LinkAction.VIEW and appointment is not None:
+            course_queries.locked_course(appointment.course_id, with_protocol=False)
+            db.session.refresh(appointment)
+    gone = rules.gone_reason(_facts(link, appointment), now=now)
+    if gone is not None:
+        raise Gone(gone)
+    refused = rules.action_violation(link.purpose, action)
+    if refused is not None:
+        raise RuleRefused([refused])
+    return link, appointment
+
+
+def _late_now(appointment: Appointment, now: datetime) -> bool:
+    """Whether cancelling now falls inside the session type's notice window."""
+    course = db.session.get(Course, appointment.course_id)
+    assert course is not None
+    session_type = session_type_of(course, SessionKind(appointment.kind))
+    return status_rules.is_late_cancellation(session_type, appointment.starts_at, now=now)
+
+
+def view_of(link: PatientLink, appointment: Appointment | None, now: datetime) -> LinkView:
+    """What the link's page and JSON show."""
+    clinic = db.session.get(Clinic, link.clinic_id)
+    assert clinic is not None and appointment is not None  # offers: see act()
+    local = appointment.starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    dose = appointment.kind == SessionKind.DOSING.value
+    actions = sorted(rules.ACTIONS[link.purpose] - {LinkAction.VIEW})
+    if not dose:
+        actions.remove(LinkAction.ESCORT)
+    return LinkView(
+        purpose=link.purpose,
+        clinic_name=clinic.name,
+        clinic_phone=clinic.phone or "",
+        date=rules.date_text(local),
+        time=rules.time_text(local),
+        place=clinic.address or clinic.name,
+        status=appointment.status,
+        confirmed=appointment.confirmed_at is not None,
+        escort_needed=dose,
+        escort_confirmed=appointment.escort_confirmed_at is not None,
+        late_cancellation=appointment.late_cancellation,
+        cancel_would_be_late=_late_now(appointment, now),
+        actions=tuple(a.value for a in actions),
+    )
+
+
+def confirm_attendance(appointment: Appointment, *, by: Caller, now: datetime) -> None:
+    """The patient will come; announced once (the webhook event appointment.confirmed)."""
+    if appointment.confirmed_at is not None:
+        return
+    appointment.confirmed_at = now
+    db.session.flush()
+    audit_change(appointment, by, "confirm")
+    booking_signals.appointment_confirmed.send(appointment, now=now)
+
+
+def confirm_escort(appointment: Appointment, *, by: Caller, now: datetime) -> None:
+    """Someone will take the patient home after their dose (the day schedule shows it)."""
+    if appointment.kind != SessionKind.DOSING.value:
+        raise RuleRefused(
+            [Violation("escort_not_needed", "Only a dosing session needs an escort home.")]
+        )
+    if appointment.escort_confirmed_at is None:
+        appointment.escort_confirmed_at = now
+        db.session.flush()
+        audit_change(appointment, by, "confirm_escort")
+
+
+def cancel_appointment(appointment: Appointment, *, by: Caller, now: datetime) -> None:
+    """Cancel by the course's rules (a refusal names each); a late one alerts the desk."""
+    attendance.cancel_within_rules(
+        appointment=appointment,
+        reason=CANCEL_REASON,
+        reason_category=ReasonCategory.PATIENT_REQUEST,
+        by=by,
+        now=now,
+    )
+    if appointment.late_cancellation:
+        signals.late_cancellation_by_patient.send(appointment, now=now)
+
+
+_APPOINTMENT_ACTIONS: dict[LinkAction, Callable[..., None]] = {
+    LinkAction.CONFIRM: confirm_attendance,
+    LinkAction.ESCORT: confirm_escort,
+    LinkAction.CANCEL: cancel_appointment,
+}
+
+
+def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
+    """Do what the patient asked through their link, and say where things stand.
+
+    An offer's link (purpose `offer`) will accept the offer with the waitlist's
+    `accept_offer(offer_id, *, by, now)` (scheduling/waitlist/service.py, being built on
+    another branch): until it is merged, an offer link answers that offers are not
+    available rather than pretending to accept one."""
+    link, appointment = open_link(token, action=action, now=now)
+    if link.purpose == LinkPurpose.OFFER.value or appointment is None:
+        raise RuleRefused(
+            [Violation("offers_unavailable", "Offers cannot be answered online yet.")]
+        )
+    if action is not LinkAction.VIEW:
+        _APPOINTMENT_ACTIONS[action](
+            appointment, by=patient_actor(link.id, link.clinic_id), now=now
+        )
+        if action in rules.FINAL:
+            link.used_at, link.used_for = now, action.value
+        db.session.flush()
+    return view_of(link, appointment, now)
+
+
+def next_appointment(patient_id: uuid.UUID, *, now: datetime) -> Appointment | None:
+    """The patient's next booked session not started yet, its course locked."""
+    found = db.session.scalar(
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status == AppointmentStatus.BOOKED.value,
+            Appointment.starts_at > now,
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1)
+    )
+    if found is not None:
+        course_queries.locked_course(found.course_id, with_protocol=False)
+        db.session.refresh(found)
+    return found
