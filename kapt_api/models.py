@@ -17,6 +17,7 @@ from kapt_api.scheduling.booking.models import (
 )
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.feeds.models import CalendarFeed, CalendarRevision
+from kapt_api.scheduling.waitlist.models import FreedSlot, WaitlistEntry, WaitlistOffer
 
 __all__ = [
     "Alert",
@@ -28,6 +29,7 @@ __all__ = [
     "CareTeamMember",
     "Clinic",
     "Course",
+    "FreedSlot",
     "IdempotencyRecord",
     "LoginSession",
     "MonitoringSession",
@@ -46,6 +48,8 @@ __all__ = [
     "TimeOff",
     "User",
     "UserRole",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebhookSubscription",
     "WorkingHours",
 ]
