@@ -46,7 +46,7 @@ LAYERS = [
     {"outcomes"},
 ]
 SUBPACKAGES = {
-    "scheduling": [{"courses"}, {"booking"}, {"availability", "days", "feeds"}],
+    "scheduling": [{"courses"}, {"booking"}, {"availability", "days", "feeds"}, {"waitlist"}],
 }
 SHARED_MODULES = {"models"}
 RANK = {name: level for level, names in enumerate(LAYERS) for name in names}

@@ -83,6 +83,7 @@ def _freed_slots():
     sa.Column('starts_at', kapt_api.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ends_at', kapt_api.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('ranked', sa.JSON(), nullable=False),
     *_created_updated(),
     sa.CheckConstraint(f"kind IN ({KINDS})", name=op.f('ck_waitlist_freed_slots_kind_known')),
     sa.CheckConstraint("reason IN ('cancelled', 'moved', 'no_show')", name=op.f('ck_waitlist_freed_slots_reason_known')),

@@ -18,11 +18,7 @@ from datetime import date, datetime, time, timedelta
 from kapt_api.clinics.rules import LocalTimeProblem, local_text, strict_local_to_utc
 from kapt_api.errors import Violation
 from kapt_api.protocols.definition import SessionKind, SessionType
-from kapt_api.scheduling.booking.resource_rules import (
-    CONFLICT_RULES,
-    OFFER_HOLD_RULE,
-    calendar_violations,
-)
+from kapt_api.scheduling.booking.resource_rules import CONFLICT_RULES, calendar_violations
 from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until, session_end
 from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
 from kapt_api.scheduling.courses.rules import (
@@ -81,10 +77,10 @@ BOOKING_RULE_MEANINGS = {
     "in_the_past": "the time has passed",
     "minimum_notice": "less notice than the session type needs",
     "pre_dose_gate": "the last monitoring checklist holds the next dose",
-    OFFER_HOLD_RULE: "the time is held for a patient offered it from the waitlist",
+    "held_for_waitlist_offer": "the time is held for a patient offered it from the waitlist",
 }
 BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
-RESOURCE_RULES = frozenset({*CONFLICT_RULES.values(), OFFER_HOLD_RULE})
+RESOURCE_RULES = frozenset({*CONFLICT_RULES.values(), "held_for_waitlist_offer"})
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
     "staff_conflict": "nobody can be in two sessions at once",
@@ -92,7 +88,7 @@ NOT_OVERRIDABLE_BECAUSE = {
     "patient_conflict": "a patient cannot be in two sessions at once",
     "in_the_past": "a session cannot be booked in the past",
     "course_not_active": "a course that has ended takes no more sessions",
-    OFFER_HOLD_RULE: "the patient offered the time decides first, or the offer expires",
+    "held_for_waitlist_offer": "the patient offered the time decides first, or the offer expires",
 }
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
 LOCAL_TIME_RULES = {"nonexistent": "nonexistent_local_time", "ambiguous": "ambiguous_local_time"}

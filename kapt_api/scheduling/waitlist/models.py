@@ -117,6 +117,9 @@ class FreedSlot(IdMixin, TimestampMixin, Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20), default=SlotStatus.OPEN.value)
+    # The candidates the last search found, best first, for the front desk's screen:
+    # [{entry_id, course_id, patient_id, rank, closes_at, waiting_since, starts_at}].
+    ranked: Mapped[list[dict[str, str | int | None]]] = mapped_column(JSON, default=list)
 
 
 class WaitlistOffer(IdMixin, TimestampMixin, Base):
