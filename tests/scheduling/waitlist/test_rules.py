@@ -98,8 +98,9 @@ def test_a_malformed_request_names_its_field(earliest, latest, windows, field):
 
 
 def test_a_well_formed_request_has_no_errors():
-    assert rules.request_errors(earliest=date(2026, 12, 5), latest=date(2026, 12, 5),
-                                windows=(Window(time(9), time(12)),), today=date(2026, 12, 5)) == {}  # fmt: skip
+    today = date(2026, 12, 5)
+    windows = (Window(time(9), time(12)),)
+    assert rules.request_errors(earliest=today, latest=today, windows=windows, today=today) == {}
 
 
 # --- who is first ------------------------------------------------------------------------------
