@@ -99,7 +99,9 @@ def decline_offer(offer_id: uuid.UUID, *, by: Caller, now: datetime) -> Waitlist
     return offer
 
 
-def open_slots(*, by: Caller, clinic_id: uuid.UUID | None, now: datetime) -> list[dict[str, Any]]:
+def open_slots(
+    *, by: Caller, now: datetime, clinic_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
     """The freed times still to be filled, soonest first, each with its ranked
     candidates and its open offer (the front desk's backfill screen)."""
     if not policy.can_read(by):

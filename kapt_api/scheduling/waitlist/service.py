@@ -156,7 +156,9 @@ def find_entry(*, entry_id: uuid.UUID, by: Caller, action: str = "read") -> Wait
     return entry
 
 
-def entries(*, by: Caller, clinic_id: uuid.UUID | None, kind: str | None) -> Select[Any]:
+def entries(
+    *, by: Caller, clinic_id: uuid.UUID | None = None, kind: str | None = None
+) -> Select[Any]:
     stmt = select(WaitlistEntry).where(WaitlistEntry.status == EntryStatus.WAITING.value)
     if by.clinics is not None:
         stmt = stmt.where(WaitlistEntry.clinic_id.in_(by.clinics))

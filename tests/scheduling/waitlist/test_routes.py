@@ -141,6 +141,8 @@ def test_the_desk_sees_freed_slots_with_candidates_and_the_open_offer(
     [slot] = listed.get_json()
     assert slot["offer"]["id"] == str(offer.id) and slot["status"] == "offered"
     assert [c["entry_id"] for c in slot["candidates"]] == [str(offer.entry_id)]
+    unfiltered = client.get(f"{API}/waitlist/offers", headers=headers(place.therapist))
+    assert [s["id"] for s in unfiltered.get_json()] == [slot["id"]]
 
 
 def test_the_first_acceptance_books_and_the_next_is_409_offer_taken(offer, client, headers, place):
