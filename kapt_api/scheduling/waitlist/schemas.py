@@ -3,6 +3,8 @@ their ranked candidates and open offer, and an offer."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime, Choice, Date, Integer, LocalTime, Weekday
@@ -24,8 +26,12 @@ class TimeWindowIn(ma.Schema):
 
 
 class TimeWindowOut(ma.Schema):
-    starts = ma.fields.String(required=True)
-    ends = ma.fields.String(required=True)
+    starts = LocalTime(required=True)
+    ends = LocalTime(required=True)
+
+    @ma.pre_dump
+    def _clock_times(self, window: dict[str, str], **_: object) -> dict[str, time]:
+        return {name: time.fromisoformat(value) for name, value in window.items()}
 
 
 class EntryIn(ma.Schema):
@@ -93,18 +99,25 @@ class CandidateOut(ma.Schema):
     course_id = ma.fields.UUID(required=True)
     patient_id = ma.fields.UUID(required=True)
     rank = ma.fields.Integer(required=True)
-    closes_at = ma.fields.String(
+    closes_at = AwareDateTime(
         allow_none=True, required=True,
         metadata={"description": "When the protocol window of the session closes"},
     )  # fmt: skip
-    waiting_since = ma.fields.String(required=True)
-    starts_at = ma.fields.String(required=True)
+    waiting_since = AwareDateTime(required=True)
+    starts_at = AwareDateTime(required=True)
+
+    @ma.pre_dump
+    def _instants(self, found: dict[str, object], **_: object) -> dict[str, object]:
+        # Kept as JSON on the freed slot (FreedSlot.ranked): the times as ISO text.
+        instants = ("closes_at", "waiting_since", "starts_at")
+        return {k: datetime.fromisoformat(v) if k in instants and isinstance(v, str) else v
+                for k, v in found.items()}  # fmt: skip
 
 
 class FreedSlotOut(ma.Schema):
     id = ma.fields.UUID(required=True, attribute="slot.id")
     clinic_id = ma.fields.UUID(required=True, attribute="slot.clinic_id")
-    kind = ma.fields.String(required=True, attribute="slot.kind")
+    kind = ma.fields.String(required=True, attribute="slot.kind", validate=ma.validate.OneOf(KINDS))
     reason = ma.fields.String(
         required=True, attribute="slot.reason", validate=ma.validate.OneOf(list(SlotReason))
     )
