@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, select, update
 
 from kapt_api.auth import audit
 from kapt_api.clinics.rules import as_zone
@@ -129,8 +129,23 @@ def put_on_waitlist(
     )
     db.session.add(entry)
     db.session.flush()
+    _reopen_exhausted(course.clinic_id, now)
     audit.record("create", RESOURCE, entry.id, patient_id=entry.patient_id, actor_id=by.user_id)
     return entry
+
+
+def _reopen_exhausted(clinic_id: uuid.UUID, now: datetime) -> None:
+    """Freed times nobody could take are searched again at the next tick: the new entry
+    may fit one."""
+    db.session.execute(
+        update(FreedSlot)
+        .where(
+            FreedSlot.clinic_id == clinic_id,
+            FreedSlot.status == SlotStatus.EXHAUSTED.value,
+            FreedSlot.ends_at > now,
+        )
+        .values(status=SlotStatus.OPEN.value)
+    )
 
 
 def waiting(course_id: uuid.UUID, kind: SessionKind | None = None) -> list[WaitlistEntry]:

@@ -14,11 +14,14 @@ from sqlalchemy import select
 
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kapt_api.scheduler import JOBS
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import service as booking
 from kapt_api.scheduling.booking.models import ResourceHold
 from kapt_api.scheduling.booking.service import BookingRefused
 from kapt_api.scheduling.courses import service as course_service
 from kapt_api.scheduling.courses.values import ReasonCategory
-from kapt_api.scheduling.waitlist import offers, signals
+from kapt_api.scheduling.waitlist import offers, service, signals
 from kapt_api.scheduling.waitlist.models import FreedSlot, WaitlistOffer
 from tests.scheduling.conftest import at, rules_of
 from tests.scheduling.waitlist.conftest import DOSING, H
@@ -224,8 +227,6 @@ def test_an_entry_ends_when_its_course_is_discontinued(course, wait, place, call
 
 
 def test_an_open_offer_is_withdrawn_when_its_entry_is_removed(offered, place, caller_of, now):
-    from kapt_api.scheduling.waitlist import service
-
     _, entry, [offer] = offered
     service.remove_entry(entry_id=entry.id, by=caller_of(place.front_desk), now=now)
     db.session.commit()
@@ -255,3 +256,42 @@ def test_a_second_wait_for_the_same_kind_is_a_conflict(course, wait):
     with pytest.raises(Conflict) as refused:
         wait(course)
     assert refused.value.code == "already_waitlisted"
+
+
+# --- what frees a slot -----------------------------------------------------------------------
+
+
+def freed() -> list[tuple[str, object, object]]:
+    rows = db.session.scalars(select(FreedSlot).order_by(FreedSlot.starts_at))
+    return [(s.reason, s.starts_at, s.ends_at) for s in rows]
+
+
+def test_a_move_frees_the_old_time(dose_to_cancel, place, caller_of, now):
+    booking.move(appointment=dose_to_cancel, starts_at=at(2, 13), by=caller_of(place.front_desk),
+                 now=now)  # fmt: skip
+    [(reason, starts, ends)] = freed()
+    assert (reason, starts) == ("moved", at(2, 10)) and ends > at(2, 12)
+
+
+def test_a_no_show_frees_what_is_left_of_the_time(dose_to_cancel, place, caller_of):
+    later = at(2, 10, 30)
+    attendance.mark_no_show(appointment=dose_to_cancel, by=caller_of(place.front_desk), now=later)
+    [(reason, starts, _)] = freed()
+    assert (reason, starts) == ("no_show", later)
+
+
+def test_a_new_entry_reopens_a_freed_time_nobody_could_take(
+    dose_to_cancel, ready, wait, cancel, tick
+):
+    cancel(dose_to_cancel)
+    tick()
+    assert db.session.scalars(select(FreedSlot)).one().status == "exhausted"
+    entry = wait(ready(1))
+    tick()
+    [offer] = open_offers()
+    assert offer.entry_id == entry.id
+
+
+def test_the_backfill_job_runs_every_tick():
+    [job] = [j for j in JOBS if j.id == "waitlist-backfill"]
+    assert job.every_seconds == "KAPT_SCHEDULER_TICK_SECONDS"
