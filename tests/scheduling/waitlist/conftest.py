@@ -22,6 +22,7 @@ from kapt_api.scheduling.waitlist.models import WaitlistEntry
 from tests.scheduling.conftest import at
 
 DOSING, PREPARATION = SessionKind.DOSING, SessionKind.PREPARATION
+INTEGRATION = SessionKind.INTEGRATION
 
 
 @pytest.fixture

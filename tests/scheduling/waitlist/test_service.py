@@ -24,7 +24,7 @@ from kapt_api.scheduling.courses.values import ReasonCategory
 from kapt_api.scheduling.waitlist import offers, service, signals
 from kapt_api.scheduling.waitlist.models import FreedSlot, WaitlistOffer
 from tests.scheduling.conftest import at, rules_of
-from tests.scheduling.waitlist.conftest import DOSING, H
+from tests.scheduling.waitlist.conftest import DOSING, H, INTEGRATION, PREPARATION
 
 pytestmark = pytest.mark.usefixtures("now")
 
@@ -295,3 +295,24 @@ def test_a_new_entry_reopens_a_freed_time_nobody_could_take(
 def test_the_backfill_job_runs_every_tick():
     [job] = [j for j in JOBS if j.id == "waitlist-backfill"]
     assert job.every_seconds == "KAPT_SCHEDULER_TICK_SECONDS"
+
+
+def test_a_dose_whose_window_closes_comes_before_a_longer_wait(
+    course, book, ready, wait, cancel, tick, now
+):
+    book(course, PREPARATION, at(0, 9))
+    book(course, PREPARATION, at(0, 10, 15))
+    freed_dose = book(course, DOSING, at(9, 10))  # Wednesday of the next week
+    urgent = ready(1, "Urgent")
+    book(urgent, DOSING, at(2, 10))  # dose 1: dose 2 must come within its weekly window
+    book(urgent, INTEGRATION, at(3, 13))
+    plain = wait(ready(2, "Plain"), at_time=now - 2 * H)  # a first dose: no bound
+    needing = wait(urgent, at_time=now)
+    cancel(freed_dose)
+    tick()
+    [offer] = open_offers()
+    assert offer.entry_id == needing.id
+    slot = db.session.get(FreedSlot, offer.freed_slot_id)
+    assert slot is not None
+    assert [c["entry_id"] for c in slot.ranked] == [str(needing.id), str(plain.id)]
+    assert slot.ranked[0]["closes_at"] is not None and slot.ranked[1]["closes_at"] is None
