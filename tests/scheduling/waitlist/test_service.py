@@ -24,7 +24,7 @@ from kapt_api.scheduling.courses.values import ReasonCategory
 from kapt_api.scheduling.waitlist import offers, service, signals
 from kapt_api.scheduling.waitlist.models import FreedSlot, WaitlistOffer
 from tests.scheduling.conftest import at, rules_of
-from tests.scheduling.waitlist.conftest import DOSING, H, INTEGRATION, PREPARATION
+from tests.scheduling.waitlist.conftest import DOSING, INTEGRATION, PREPARATION, H
 
 pytestmark = pytest.mark.usefixtures("now")
 
