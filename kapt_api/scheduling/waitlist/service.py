@@ -91,6 +91,26 @@ def _check_request(course: Course, data: dict[str, Any], now: datetime) -> None:
         raise InvalidInput(errors)
 
 
+def _new_entry(
+    course: Course, kind: SessionKind, data: dict[str, Any], *, by: Caller, now: datetime
+) -> WaitlistEntry:
+    return WaitlistEntry(
+        clinic_id=course.clinic_id,
+        course_id=course.id,
+        patient_id=course.patient_id,
+        kind=kind.value,
+        earliest_date=data["earliest_date"],
+        latest_date=data["latest_date"],
+        weekdays=sorted(set(data.get("weekdays", []))),
+        time_windows=_stored_windows(_windows(data.get("time_windows", []))),
+        preferred_staff_ids=[str(s) for s in dict.fromkeys(data.get("preferred_staff_ids", []))],
+        min_notice_hours=data.get("min_notice_hours", 0),
+        status=EntryStatus.WAITING.value,
+        created_by=by.user_id,
+        created_at=now,
+    )
+
+
 def put_on_waitlist(
     *, course_id: uuid.UUID, by: Caller, now: datetime, **data: Any
 ) -> WaitlistEntry:
@@ -112,21 +132,7 @@ def put_on_waitlist(
             f"This course is already on the waitlist for a {kind.value} session.",
             code="already_waitlisted",
         )
-    entry = WaitlistEntry(
-        clinic_id=course.clinic_id,
-        course_id=course.id,
-        patient_id=course.patient_id,
-        kind=kind.value,
-        earliest_date=data["earliest_date"],
-        latest_date=data["latest_date"],
-        weekdays=sorted(set(data.get("weekdays", []))),
-        time_windows=_stored_windows(_windows(data.get("time_windows", []))),
-        preferred_staff_ids=[str(s) for s in dict.fromkeys(data.get("preferred_staff_ids", []))],
-        min_notice_hours=data.get("min_notice_hours", 0),
-        status=EntryStatus.WAITING.value,
-        created_by=by.user_id,
-        created_at=now,
-    )
+    entry = _new_entry(course, kind, data, by=by, now=now)
     db.session.add(entry)
     db.session.flush()
     _reopen_exhausted(course.clinic_id, now)
