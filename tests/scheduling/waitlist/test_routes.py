@@ -179,3 +179,31 @@ def test_a_clinician_cannot_accept(offer, client, headers, place):
 
 def test_no_token_is_401(client, course):
     problem(client.post(f"{API}/courses/{course.id}/waitlist", json=BODY), 401)
+
+
+# --- the clinic's settings ------------------------------------------------------------------------
+
+
+def test_an_admin_sets_how_long_offers_hold(client, auth_headers, admin, place):
+    url = f"{API}/clinics/{place.clinic.id}"
+    loaded = client.get(url, headers=auth_headers(admin))
+    assert loaded.get_json()["waitlist_offer_minutes"] == 30
+    assert loaded.get_json()["waitlist_offers_enabled"] is True
+    etag = {"If-Match": loaded.headers["ETag"], **auth_headers(admin)}
+    bad = client.patch(url, json={"waitlist_offer_minutes": 0}, headers=etag)
+    assert "waitlist_offer_minutes" in problem(bad, 422)["errors"]
+    changed = client.patch(
+        url, json={"waitlist_offer_minutes": 10, "waitlist_offers_enabled": False}, headers=etag
+    )
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["waitlist_offer_minutes"] == 10
+
+
+def test_offers_hold_for_the_clinics_minutes(place, dose_to_cancel, ready, wait, cancel, tick):
+    place.clinic.waitlist_offer_minutes = 10
+    db.session.commit()
+    wait(ready(1))
+    cancel(dose_to_cancel)
+    tick()
+    offer = db.session.scalars(select(WaitlistOffer)).one()
+    assert (offer.expires_at - offer.created_at).total_seconds() == 600
