@@ -18,6 +18,7 @@ from kapt_api.scheduling.booking.models import (
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.feeds.models import CalendarFeed, CalendarRevision
 from kapt_api.scheduling.links.models import PatientLink
+from kapt_api.scheduling.waitlist.models import FreedSlot, WaitlistEntry, WaitlistOffer
 
 __all__ = [
     "Alert",
@@ -29,6 +30,7 @@ __all__ = [
     "CareTeamMember",
     "Clinic",
     "Course",
+    "FreedSlot",
     "IdempotencyRecord",
     "LoginSession",
     "MonitoringSession",
@@ -48,6 +50,8 @@ __all__ = [
     "TimeOff",
     "User",
     "UserRole",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebhookSubscription",
     "WorkingHours",
 ]

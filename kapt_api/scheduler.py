@@ -30,6 +30,7 @@ from kapt_api.db import begin_write, db, is_busy
 from kapt_api.monitoring import jobs as monitoring_jobs
 from kapt_api.reminders import agenda as reminder_agenda
 from kapt_api.reminders import dispatcher as reminder_dispatcher
+from kapt_api.scheduling.waitlist import backfill as waitlist_backfill
 
 log = structlog.get_logger("kapt.scheduler")
 INSTANCE_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -54,6 +55,10 @@ def _write_agendas(now: datetime) -> None:
     reminder_agenda.write_agendas(now=now)
 
 
+def _backfill_waitlist(now: datetime) -> None:
+    waitlist_backfill.run_backfill(now=now)
+
+
 def _heartbeat(now: datetime) -> None:
     health.beat(INSTANCE_NAME, now=now)
 
@@ -67,6 +72,7 @@ JOBS: tuple[Job, ...] = (
     Job("heartbeat", _heartbeat, 30),
     Job("purge-expired-keys", _purge_expired, 3600),
     Job("dispatch-reminders", _dispatch_reminders, "KAPT_SCHEDULER_TICK_SECONDS"),
+    Job("waitlist-backfill", _backfill_waitlist, "KAPT_SCHEDULER_TICK_SECONDS"),
     Job("therapist-agendas", _write_agendas, 300),
     Job("overdue-timepoints", monitoring_jobs.raise_overdue_alerts, 60),
     Job("late-rems-forms", monitoring_jobs.flag_late_rems_forms, 3600),

@@ -46,8 +46,14 @@ LAYERS = [
     {"outcomes"},
 ]
 SUBPACKAGES = {
-    # links sits on top: it will call the waitlist's accept_offer once that is merged.
-    "scheduling": [{"courses"}, {"booking"}, {"availability", "days", "feeds"}, {"links"}],
+    # links sits on top: a patient accepts a waitlist offer through it.
+    "scheduling": [
+        {"courses"},
+        {"booking"},
+        {"availability", "days", "feeds"},
+        {"waitlist"},
+        {"links"},
+    ],
 }
 SHARED_MODULES = {"models"}
 RANK = {name: level for level, names in enumerate(LAYERS) for name in names}

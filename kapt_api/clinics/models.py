@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,11 +34,20 @@ class RoomKind(StrEnum):
 
 class Clinic(IdMixin, TimestampMixin, Base):
     __tablename__ = "clinics"
+    __table_args__ = (
+        CheckConstraint(
+            "waitlist_offer_minutes BETWEEN 1 AND 1440", name="waitlist_offer_minutes_range"
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(500))
+    # Waitlist backfill (scheduling/waitlist): how long a freed time is held for the
+    # patient offered it, and whether offer messages go out (the desk always sees them).
+    waitlist_offer_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
+    waitlist_offers_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         cascade="all, delete-orphan",
         lazy="selectin",

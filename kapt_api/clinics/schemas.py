@@ -16,6 +16,7 @@ from kapt_api.fields import (
     AwareDateTime,
     Email,
     Flag,
+    Integer,
     LocalTime,
     Password,
     Phone,
@@ -68,6 +69,13 @@ class ClinicIn(ma.Schema):
         OpeningHoursSchema,
         metadata={"description": "The whole week; a PATCH that sends it replaces it."},
     )
+    waitlist_offer_minutes = Integer(
+        validate=ma.validate.Range(min=1, max=1440),
+        metadata={"description": "How long a freed time is held for a waitlist offer (30)"},
+    )
+    waitlist_offers_enabled = Flag(
+        metadata={"description": "Whether patients are messaged their waitlist offers (true)"}
+    )
 
 
 class ClinicPatch(ClinicIn):
@@ -81,6 +89,8 @@ class ClinicOut(ma.Schema):
     phone = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
     opening_hours = ma.fields.List(ma.fields.Nested(OpeningHoursSchema), required=True)
+    waitlist_offer_minutes = ma.fields.Integer(required=True)
+    waitlist_offers_enabled = ma.fields.Boolean(required=True)
 
 
 # --- rooms ----------------------------------------------------------------------------------

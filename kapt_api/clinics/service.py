@@ -54,7 +54,14 @@ __all__ = [
     "working_pattern",
 ]
 
-CLINIC_COLUMNS = ("name", "time_zone", "phone", "address")
+CLINIC_COLUMNS = (
+    "name",
+    "time_zone",
+    "phone",
+    "address",
+    "waitlist_offer_minutes",
+    "waitlist_offers_enabled",
+)
 ROOM_COLUMNS = ("name", "kind", "active")
 STAFF_COLUMNS = ("credentials", "phone")
 M = TypeVar("M", Room, StaffMember)

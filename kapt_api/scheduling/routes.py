@@ -1,7 +1,7 @@
 """The scheduling API as front ends know it: two tags of the OpenAPI document, each
 gathering the routes of the sub-packages that serve it, in the order the document lists
-them (courses, then appointments; day schedules, then calendar feeds, then slot search,
-plans and batch booking)."""
+them (courses, then appointments, then the waitlist; day schedules, then calendar
+feeds, then slot search, plans and batch booking)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from kapt_api.scheduling.booking import routes as booking
 from kapt_api.scheduling.courses import routes as courses
 from kapt_api.scheduling.days import routes as days
 from kapt_api.scheduling.feeds import routes as feeds
+from kapt_api.scheduling.waitlist import routes as waitlist
 
 courses_and_appointments = Blueprint(
     "scheduling", __name__, url_prefix="/api/v1", description="Courses and appointments"
 )
-for part in (courses, booking):
+for part in (courses, booking, waitlist):
     courses_and_appointments.register_blueprint(part.bp)
 
 calendar = Blueprint(

@@ -6,7 +6,7 @@ both engines, so SQLite keeps the schedule-version triggers of 0009) and adds
 `patient_links`, whose `offer_id` has no foreign key until the waitlist's table exists.
 
 Revision ID: 0015_patient_links
-Revises: 0013_reason_categories
+Revises: 0014_waitlist
 Create Date: 2026-12-06 20:00:00.000000
 
 """
@@ -18,7 +18,7 @@ import kapt_api.db
 
 # revision identifiers, used by Alembic.
 revision = '0015_patient_links'
-down_revision = '0013_reason_categories'
+down_revision = '0014_waitlist'
 branch_labels = None
 depends_on = None
 

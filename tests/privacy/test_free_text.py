@@ -131,6 +131,8 @@ NOT_FREE_TEXT = {
             "WorkingHours.ends",
             "PatientLinkOut.date",
             "PatientLinkOut.time",
+            "TimeWindowOut.starts",
+            "TimeWindowOut.ends",
         ],
         "a time zone or a clock time",
     ),
@@ -261,6 +263,8 @@ def parameter_values(story: Story, reader: Any) -> dict[str, list[str]]:
         "version_id": [story.course["protocol_version_id"]],
         "key": [IM_KAP_KEY],
         "appointment_id": list(story.appointments.values()),
+        # Waitlist entries carry no free text (their fields are codes, dates and ids).
+        "entry_id": ["00000000-0000-4000-8000-000000000000"],
         "token": [story.feeds.get(reader.id, "no-such-feed")],
         "date": [DOSE_AT.date().isoformat()],
         "kind": ["dosing"],

@@ -143,11 +143,13 @@ class StatusChange(Base):
 
 class ResourceHold(IdMixin, Base):
     """A resource (`staff:<id>`, `room:<id>`, `patient:<id>`) held by an appointment
-    from its start to the end of its buffer. Two holds of one resource never overlap."""
+    from its start to the end of its buffer, or by a waitlist offer for the time it is
+    offered (waitlist/models.py). Two holds of one resource never overlap."""
 
     __tablename__ = "resource_holds"
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
+        CheckConstraint("(appointment_id IS NULL) <> (offer_id IS NULL)", name="held_by_one"),
         Index("ix_resource_holds_key_starts", "resource_key", "starts_at"),
         ExcludeConstraint(
             (literal_column("resource_key"), "="),
@@ -162,8 +164,11 @@ class ResourceHold(IdMixin, Base):
         ).ddl_if(dialect="postgresql"),
     )
 
-    appointment_id: Mapped[uuid.UUID] = mapped_column(
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("waitlist_offers.id", ondelete="CASCADE"), index=True
     )
     resource_key: Mapped[str] = mapped_column(String(60))
     starts_at: Mapped[datetime]

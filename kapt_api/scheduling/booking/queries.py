@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, type_coerce
+from sqlalchemy import Select, bindparam, func, select, type_coerce
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
@@ -163,7 +163,8 @@ _HOLDS = select(
     _HELD.resource_key,
     type_coerce(_HELD.starts_at, UTCInstant()),
     type_coerce(_HELD.ends_at, UTCInstant()),
-    _HELD.appointment_id,
+    func.coalesce(_HELD.appointment_id, _HELD.offer_id),
+    _HELD.offer_id.is_not(None),
 ).where(
     _HELD.resource_key.in_(bindparam("keys", expanding=True)),
     _HELD.starts_at < bindparam("end"),

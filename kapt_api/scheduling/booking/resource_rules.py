@@ -31,6 +31,9 @@ CONFLICT_RULES = {
     "patient": "patient_conflict",
 }
 
+# A clash with a hold that keeps a freed time for a waitlist offer (waitlist/models.py).
+OFFER_HOLD_RULE = "held_for_waitlist_offer"
+
 
 def conflict_rule(resource_key: str) -> str | None:
     """The rule a clash on this resource breaks (`staff:<id>` -> staff_conflict)."""
@@ -91,6 +94,9 @@ def _clash(key: str, clashes: Sequence[Hold], who: str, zone: str) -> Violation:
         f"{kind}_id": resource_id,
         "conflicting_appointment_ids": sorted({str(h.appointment_id) for h in clashes}),
     }
+    if any(hold.offered for hold in clashes):
+        message = f"{message[:-1]}: the time is held for a patient offered it from the waitlist."
+        return Violation(OFFER_HOLD_RULE, message, details)
     return Violation(CONFLICT_RULES[kind], message, details)
 
 

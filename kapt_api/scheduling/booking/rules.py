@@ -77,9 +77,10 @@ BOOKING_RULE_MEANINGS = {
     "in_the_past": "the time has passed",
     "minimum_notice": "less notice than the session type needs",
     "pre_dose_gate": "the last monitoring checklist holds the next dose",
+    "held_for_waitlist_offer": "the time is held for a patient offered it from the waitlist",
 }
 BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
-RESOURCE_RULES = frozenset(CONFLICT_RULES.values())
+RESOURCE_RULES = frozenset({*CONFLICT_RULES.values(), "held_for_waitlist_offer"})
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
     "staff_conflict": "nobody can be in two sessions at once",
@@ -87,12 +88,10 @@ NOT_OVERRIDABLE_BECAUSE = {
     "patient_conflict": "a patient cannot be in two sessions at once",
     "in_the_past": "a session cannot be booked in the past",
     "course_not_active": "a course that has ended takes no more sessions",
+    "held_for_waitlist_offer": "the patient offered the time decides first, or the offer expires",
 }
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
-LOCAL_TIME_RULES = {
-    "nonexistent": "nonexistent_local_time",
-    "ambiguous": "ambiguous_local_time",
-}
+LOCAL_TIME_RULES = {"nonexistent": "nonexistent_local_time", "ambiguous": "ambiguous_local_time"}
 
 
 # Whoever books (the front desk, mostly) is told that the dose is held, not the reading

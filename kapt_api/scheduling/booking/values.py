@@ -52,7 +52,8 @@ class Hold(NamedTuple):
     resource_key: str
     starts_at: datetime
     ends_at: datetime
-    appointment_id: uuid.UUID
+    appointment_id: uuid.UUID  # or the waitlist offer's id, when `offered`
+    offered: bool = False
 
 
 @dataclass(frozen=True)

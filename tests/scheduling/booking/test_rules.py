@@ -65,8 +65,9 @@ def test_a_first_dose_after_the_preparations_breaks_nothing():
 
 
 def test_every_rule_code_is_listed_once():
-    assert len(set(booking_rules.BOOKING_RULES)) == len(booking_rules.BOOKING_RULES) == 19
-    assert {"staff_conflict", "room_conflict", "patient_conflict"} == booking_rules.RESOURCE_RULES
+    assert len(set(booking_rules.BOOKING_RULES)) == len(booking_rules.BOOKING_RULES) == 20
+    conflicts = {"staff_conflict", "room_conflict", "patient_conflict", "held_for_waitlist_offer"}
+    assert conflicts == booking_rules.RESOURCE_RULES
     assert (
         booking_rules.RESOURCE_RULES | {"in_the_past", "course_not_active"}
         == booking_rules.NOT_OVERRIDABLE
