@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -24,16 +24,18 @@ from sqlalchemy import (
     Text,
     func,
     literal_column,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from kapt_api import clock
 from kapt_api.db import Base, IdMixin, TimestampMixin
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.courses.models import known_category, one_of
 from kapt_api.scheduling.courses.values import AppointmentStatus
+from kapt_api.scheduling.waitlist.models import WaitlistOffer
 
 COMPLETED_DOSE = "kind = 'dosing' AND status = 'completed'"
 
@@ -85,6 +87,8 @@ class Appointment(IdMixin, TimestampMixin, Base):
     staff: Mapped[list[AppointmentStaff]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="AppointmentStaff.position"
     )
+    if TYPE_CHECKING:  # mapped below, once the class's id column exists
+        backfilled_from_offer_id: uuid.UUID | None
     history: Mapped[list[StatusChange]] = relationship(
         cascade="all, delete-orphan",
         lazy="selectin",
@@ -104,6 +108,16 @@ class Appointment(IdMixin, TimestampMixin, Base):
             "reason": self.override_reason,
             "by": self.override_by,
         }
+
+
+# The accepted waitlist offer that booked the appointment, null when it was booked
+# directly: read with the appointment, one lookup of a unique index per row.
+Appointment.backfilled_from_offer_id = column_property(  # type: ignore[misc]
+    select(WaitlistOffer.id)
+    .where(WaitlistOffer.appointment_id == Appointment.id)
+    .correlate_except(WaitlistOffer)
+    .scalar_subquery()
+)
 
 
 class AppointmentStaff(Base):

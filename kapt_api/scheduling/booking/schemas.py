@@ -172,6 +172,30 @@ class AppointmentOut(ma.Schema):
     room_id = ma.fields.UUID(required=True)
     staff_ids = ma.fields.List(ma.fields.UUID(), required=True)
     late_cancellation = ma.fields.Boolean(required=True)
+    confirmed_at = AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "When the patient confirmed they will attend (patient link or a "
+            "reply to a text); null until they do"
+        },
+    )
+    escort_confirmed_at = AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "When the patient said someone will take them home after a "
+            "dose (patient link); null until they do"
+        },
+    )
+    backfilled_from_offer_id = ma.fields.UUID(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The accepted waitlist offer this appointment was booked from "
+            "(time a cancellation, move or no-show freed); null when booked directly"
+        },
+    )
     override = ma.fields.Nested(OverrideOut, allow_none=True, required=True)
     history = ma.fields.List(ma.fields.Nested(StatusChangeOut), required=True)
     created_by = ma.fields.UUID(allow_none=True, required=True)

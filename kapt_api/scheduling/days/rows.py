@@ -20,6 +20,7 @@ from kapt_api.protocols.rules import MAX_SESSION_MINUTES
 from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
 from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.waitlist.models import WaitlistOffer
 
 # An appointment overlapping a day started at most this long before the day began.
 Answer = dict[str, Any]
@@ -61,7 +62,8 @@ class DayRows:
 
 def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
     """The appointments overlapping a day at a clinic (of one staff member), with their
-    patients' names, their courses' protocol versions and their staff: the
+    patients' names, their courses' protocol versions, the waitlist offer that booked
+    them (if any) and their staff: the
     clinic-and-start index bounds the read to the day. Built once per shape (module
     constants below): only the parameters change from day to day."""
     stmt = (
@@ -75,6 +77,8 @@ def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
             Appointment.ends_at,
             Appointment.room_id,
             Appointment.escort_confirmed_at,
+            Appointment.confirmed_at,
+            WaitlistOffer.id.label("offer_id"),
             Patient.given_name,
             Patient.family_name,
             Course.protocol_version_id,
@@ -82,6 +86,8 @@ def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(Course, Course.id == Appointment.course_id)
+        # At most one offer booked an appointment (unique): no row is repeated.
+        .outerjoin(WaitlistOffer, WaitlistOffer.appointment_id == Appointment.id)
         .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
         .where(
             Appointment.clinic_id == bindparam("clinic_id"),

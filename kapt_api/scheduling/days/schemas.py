@@ -66,8 +66,9 @@ class ReadinessOut(ma.Schema):
         required=True,
         validate=ma.validate.OneOf(ESCORT_STATES),
         metadata={
-            "description": "Whether the patient's escort home is confirmed; unknown "
-            "until monitoring records it"
+            "description": "Whether the patient's escort home is confirmed: `confirmed` "
+            "once the patient said so (patient link or text) or monitoring recorded it; "
+            "otherwise monitoring's answer, `unknown` until it records one"
         },
     )
 
@@ -88,6 +89,20 @@ class ScheduledAppointmentOut(ma.Schema):
     room = ma.fields.Nested(RoomBriefOut, required=True)
     staff = ma.fields.List(ma.fields.Nested(StaffBriefOut), required=True)
     readiness = ma.fields.Nested(ReadinessOut, required=True)
+    confirmed = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The patient confirmed they will attend (through their patient "
+            "link or by replying C to a text)"
+        },
+    )
+    backfilled = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Booked from a waitlist offer that was accepted: time a "
+            "cancellation, move or no-show freed, given to a waiting patient"
+        },
+    )
 
 
 class DayOut(ma.Schema):

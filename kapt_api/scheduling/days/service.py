@@ -88,6 +88,8 @@ class Shown:
                 "room": rooms[row.room_id],
                 "staff": [briefs[s] for s in booked[row.id]],
                 "readiness": readiness[row.id],
+                "confirmed": row.confirmed_at is not None,
+                "backfilled": row.offer_id is not None,
             })  # fmt: skip
         return items
 

@@ -86,6 +86,8 @@ def accept_offer(offer_id: uuid.UUID, *, by: Caller, now: datetime) -> Appointme
     assert slot is not None
     slot.status = SlotStatus.FILLED.value
     db.session.flush()
+    # Read with the appointment before the offer named it: read it again when asked.
+    db.session.expire(appointment, ["backfilled_from_offer_id"])
     signals.waitlist_accepted.send(offer, appointment=appointment, now=now)
     return appointment
 
