@@ -8,7 +8,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, insert, inspect
+from sqlalchemy import Column, Executable, Table, insert, inspect
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 
@@ -72,11 +72,15 @@ def _row_of(obj: Any) -> tuple[Table, dict[str, Any]]:
 
 @functools.cache
 def _columns_of(mapper: Mapper[Any]) -> tuple[Table, tuple[tuple[str, str, Any, bool], ...]]:
-    """A mapper's table and, per column attribute: its name, its column's name, its
-    Python-side default and whether it is part of the primary key."""
-    return cast(Table, mapper.local_table), tuple(
+    """A mapper's table and, per column attribute of its own table: its name, its
+    column's name, its Python-side default and whether it is part of the primary key.
+    An attribute read from elsewhere (a column_property's subquery) is no column to
+    write: it stays unloaded and is read when first asked for."""
+    table = cast(Table, mapper.local_table)
+    return table, tuple(
         (prop.key, prop.columns[0].key, prop.columns[0].default, prop.columns[0].primary_key)
         for prop in mapper.column_attrs
+        if isinstance(prop.columns[0], Column) and prop.columns[0].table is table
     )
 
 

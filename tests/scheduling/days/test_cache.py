@@ -169,6 +169,10 @@ def _unassign_staff(place: Place, first: Appointment, _second: Appointment) -> N
     db.session.delete(db.session.query(AppointmentStaff).filter_by(appointment_id=first.id).one())
 
 
+def _confirm(place: Place, first: Appointment, _second: Appointment) -> None:
+    first.confirmed_at = clock.now()  # the patient's link or text (scheduling/links)
+
+
 CHANGES = [
     _rename_patient,
     _rename_staff,
@@ -181,6 +185,7 @@ CHANGES = [
     _change_status,
     _swap_staff,
     _unassign_staff,
+    _confirm,
 ]
 
 
