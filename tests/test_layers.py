@@ -52,6 +52,7 @@ SUBPACKAGES = {
         {"booking"},
         {"availability", "days", "feeds"},
         {"waitlist"},
+        {"utilisation"},
         {"links"},
     ],
 }
