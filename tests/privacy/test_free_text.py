@@ -125,6 +125,7 @@ NOT_FREE_TEXT = {
             "ClinicDayOut.time_zone",
             "StaffDayOut.time_zone",
             "PlanOut.time_zone",
+            "UtilisationOut.time_zone",
             "OpeningHours.opens",
             "OpeningHours.closes",
             "WorkingHours.starts",

@@ -62,10 +62,8 @@ class DayRows:
 
 def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
     """The appointments overlapping a day at a clinic (of one staff member), with their
-    patients' names, their courses' protocol versions, the waitlist offer that booked
-    them (if any) and their staff: the
-    clinic-and-start index bounds the read to the day. Built once per shape (module
-    constants below): only the parameters change from day to day."""
+    patients' names, courses' protocol versions, booking offer (unique) and staff: the
+    clinic-and-start index bounds the read. Built once per shape (module constants)."""
     stmt = (
         select(
             Appointment.id,
@@ -86,7 +84,6 @@ def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(Course, Course.id == Appointment.course_id)
-        # At most one offer booked an appointment (unique): no row is repeated.
         .outerjoin(WaitlistOffer, WaitlistOffer.appointment_id == Appointment.id)
         .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
         .where(
