@@ -112,7 +112,7 @@ class Appointment(IdMixin, TimestampMixin, Base):
 
 # The accepted waitlist offer that booked the appointment, null when it was booked
 # directly: read with the appointment, one lookup of a unique index per row.
-Appointment.backfilled_from_offer_id = column_property(  # type: ignore[misc]
+Appointment.backfilled_from_offer_id = column_property(  # type: ignore[assignment]
     select(WaitlistOffer.id)
     .where(WaitlistOffer.appointment_id == Appointment.id)
     .correlate_except(WaitlistOffer)

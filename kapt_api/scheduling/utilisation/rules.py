@@ -81,4 +81,3 @@ def chair_hours(
             setattr(total, what, getattr(total, what) + inside)
             setattr(room, what, getattr(room, what) + inside)
     return Utilisation(total, per_room)
-

@@ -124,9 +124,9 @@ def utilisation(*, clinic_id: uuid.UUID, first: date, last: date, by: Caller) ->
         "starts_at": since,
         "ends_at": until,
         **figures.total.hours(),
-        "rooms": [
-            {"room": {"id": i, "name": rooms[i].name, "kind": rooms[i].kind},
-             **figures.rooms[i].hours()}
-            for i in listed
-        ],  # fmt: skip
+        "rooms": [_room(rooms[i], figures.rooms[i].hours()) for i in listed],
     }
+
+
+def _room(room: Room, hours: dict[str, float]) -> dict[str, Any]:
+    return {"room": {"id": room.id, "name": room.name, "kind": room.kind}, **hours}

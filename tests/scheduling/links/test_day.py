@@ -5,7 +5,7 @@ the appointment's own answer (`confirmed_at`, `escort_confirmed_at`)."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -68,7 +68,7 @@ def test_the_appointment_answer_carries_both_confirmations(
     service.act(token, LinkAction.ESCORT, now=now)
     db.session.commit()
     answer = client.get(url, headers=desk).get_json()
-    utc = now.astimezone(timezone.utc).isoformat()
+    utc = now.astimezone(UTC).isoformat()
     assert answer["confirmed_at"] == answer["escort_confirmed_at"] == utc
 
 

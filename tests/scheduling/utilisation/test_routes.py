@@ -43,7 +43,7 @@ def backfilled(dose_to_cancel, ready, wait, cancel, tick, place, caller_of, now)
 def test_freed_booked_and_backfilled_hours_of_a_backfilled_dose(
     client, auth_headers, place, backfilled
 ):
-    cancelled, appointment = backfilled
+    _cancelled, appointment = backfilled
     held = (appointment.held_until - appointment.starts_at) / H
     slot = db.session.scalars(select(FreedSlot)).one()
     freed = (slot.ends_at - slot.starts_at) / H
@@ -88,9 +88,7 @@ def test_a_dose_booked_directly_is_booked_not_backfilled(
     )  # fmt: skip
 
 
-def test_only_the_clinics_desk_and_administrators_see_it(
-    client, auth_headers, place, other_place
-):
+def test_only_the_clinics_desk_and_administrators_see_it(client, auth_headers, place, other_place):
     query = span(WEDNESDAY, WEDNESDAY)
     nurse = client.get(url(place.clinic.id), query_string=query,
                        headers=auth_headers(place.nurse.user))  # fmt: skip

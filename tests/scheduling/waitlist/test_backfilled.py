@@ -75,9 +75,7 @@ def test_the_appointment_answer_names_the_offer(client, auth_headers, offer, pla
     assert (answer["confirmed_at"], answer["escort_confirmed_at"]) == (None, None)
 
 
-def test_accepting_over_http_answers_the_backfilled_appointment(
-    client, auth_headers, offer, place
-):
+def test_accepting_over_http_answers_the_backfilled_appointment(client, auth_headers, offer, place):
     desk = auth_headers(place.front_desk.user)
     accepted = client.post(f"{API}/waitlist/offers/{offer.id}/accept", headers=desk)
     assert accepted.status_code == 200
