@@ -4,18 +4,20 @@ use cases flush and never commit, and every change is audited with who made it."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 
+from kapt_api import clock
 from kapt_api.auth import audit
 from kapt_api.auth.models import User
-from kapt_api.clinics import rules
+from kapt_api.clinics import rules, signals
 from kapt_api.clinics.models import Clinic, StaffMember, TimeOff, WorkingHours
 from kapt_api.db import db
-from kapt_api.errors import InvalidInput
+from kapt_api.errors import InvalidInput, NotFound
 
 
 def weekly_intervals(
@@ -41,15 +43,23 @@ def working_pattern(*, staff: StaffMember) -> list[rules.WeeklyInterval]:
 
 
 def replace_working_hours(
-    *, staff: StaffMember, hours: Sequence[Mapping[str, Any]], by: User
+    *,
+    staff: StaffMember,
+    hours: Sequence[Mapping[str, Any]],
+    by: User,
+    now: datetime | None = None,
 ) -> StaffMember:
-    """Replace a staff member's whole working week (clinic local time)."""
+    """Replace a staff member's whole working week (clinic local time); the hours it
+    adds are announced (working_hours_added) for the waitlist to offer."""
     intervals = weekly_intervals(hours, field="working_hours", start="starts", end="ends")
+    added = rules.added_intervals(working_pattern(staff=staff), intervals)
     staff.working_hours = [
         WorkingHours(weekday=i.weekday, starts=i.start, ends=i.end) for i in intervals
     ]
     db.session.flush()
     audit.record("update", "working_hours", staff.id, actor_id=by.id)
+    if added:
+        signals.working_hours_added.send(staff, added=added, now=now or clock.now())
     return staff
 
 
@@ -78,6 +88,21 @@ def add_time_off(
     db.session.flush()
     audit.record("create", "time_off", entry.id, actor_id=by.id)
     return entry
+
+
+def withdraw_time_off(
+    *, staff: StaffMember, time_off_id: uuid.UUID, by: User, now: datetime
+) -> None:
+    """Withdraw a staff member's time off: they are bookable then again, and the
+    waitlist hears of it (time_off_withdrawn)."""
+    entry = db.session.get(TimeOff, time_off_id)
+    if entry is None or entry.staff_id != staff.id:
+        raise NotFound("No time off with this id for this staff member.")
+    starts_at, ends_at = entry.starts_at, entry.ends_at
+    db.session.delete(entry)
+    db.session.flush()
+    audit.record("delete", "time_off", time_off_id, actor_id=by.id)
+    signals.time_off_withdrawn.send(staff, starts_at=starts_at, ends_at=ends_at, now=now)
 
 
 def time_off_of(

@@ -204,7 +204,7 @@ class StaffWorkingHours(MethodView):
         """Replace a staff member's whole working week (clinic local time)."""
         staff = service.find_staff(staff_id=staff_id, by=current_user())
         staff = service.replace_working_hours(
-            staff=staff, hours=data["working_hours"], by=current_user()
+            staff=staff, hours=data["working_hours"], by=current_user(), now=clock.now()
         )
         db.session.commit()
         return staff
@@ -231,3 +231,15 @@ class StaffTimeOff(MethodView):
         entry = service.add_time_off(staff=staff, **data, by=current_user(), now=clock.now())
         db.session.commit()
         return entry
+
+
+@bp.route("/staff/<uuid:staff_id>/time-off/<uuid:time_off_id>", methods=["DELETE"])
+@bp.response(204)
+@requires(Role.ADMIN)
+def withdraw_time_off(staff_id: uuid.UUID, time_off_id: uuid.UUID) -> None:
+    """Withdraw time off: the staff member is bookable then again (the waitlist offers it)."""
+    staff = service.find_staff(staff_id=staff_id, by=current_user())
+    service.withdraw_time_off(
+        staff=staff, time_off_id=time_off_id, by=current_user(), now=clock.now()
+    )
+    db.session.commit()

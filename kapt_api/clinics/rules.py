@@ -162,6 +162,35 @@ def _day_in_utc(
     return tuple(ranges)
 
 
+def _minutes(at: time) -> int:
+    return at.hour * 60 + at.minute
+
+
+def _clock(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60)
+
+
+def added_intervals(
+    old: Iterable[WeeklyInterval], new: Iterable[WeeklyInterval]
+) -> list[WeeklyInterval]:
+    """The parts of the new weekly pattern the old one did not cover, by weekday and
+    start (to the minute, as working hours are given)."""
+    added = []
+    before = sorted(old)
+    for item in sorted(new):
+        parts = [(_minutes(item.start), _minutes(item.end))]
+        for was in (w for w in before if w.weekday == item.weekday):
+            cut_from, cut_to = _minutes(was.start), _minutes(was.end)
+            parts = [
+                piece
+                for start, end in parts
+                for piece in ((start, min(end, cut_from)), (max(start, cut_to), end))
+                if piece[0] < piece[1]
+            ]
+        added += [WeeklyInterval(item.weekday, _clock(a), _clock(b)) for a, b in parts]
+    return added
+
+
 def local_day_to_utc(day: date, zone: ZoneInfo | str) -> UtcRange:
     """The UTC range of one calendar day in a zone (23, 24 or 25 hours long)."""
     tz = as_zone(zone)

@@ -25,6 +25,7 @@ from kapt_api.clinics.availability import (
     replace_working_hours,
     time_off_of,
     weekly_intervals,
+    withdraw_time_off,
     working_pattern,
 )
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember
@@ -51,6 +52,7 @@ __all__ = [
     "update_clinic",
     "update_room",
     "update_staff",
+    "withdraw_time_off",
     "working_pattern",
 ]
 

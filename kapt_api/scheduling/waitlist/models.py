@@ -51,6 +51,8 @@ class SlotReason(StrEnum):
     CANCELLED = "cancelled"
     MOVED = "moved"
     NO_SHOW = "no_show"
+    WORKING_HOURS = "working_hours"  # a staff member's new working hours
+    TIME_OFF_WITHDRAWN = "time_off_withdrawn"  # a staff member's time off withdrawn
 
 
 class OfferStatus(StrEnum):
@@ -99,7 +101,9 @@ class WaitlistEntry(IdMixin, TimestampMixin, Base):
 
 
 class FreedSlot(IdMixin, TimestampMixin, Base):
-    """Time a cancellation, move or no-show gave back: the freed session with its buffer."""
+    """Time given back: a cancelled, moved or missed session with its buffer (its
+    appointment and kind), or time a staff member became bookable (their new working
+    hours, their time off withdrawn: the staff member, no kind)."""
 
     __tablename__ = "waitlist_freed_slots"
     __table_args__ = (
@@ -107,12 +111,18 @@ class FreedSlot(IdMixin, TimestampMixin, Base):
         CheckConstraint(one_of("reason", SlotReason), name="reason_known"),
         CheckConstraint(one_of("kind", SessionKind), name="kind_known"),
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
+        CheckConstraint(
+            "(appointment_id IS NULL) <> (staff_id IS NULL) "
+            "AND (appointment_id IS NULL) = (kind IS NULL)",
+            name="freed_by_one",
+        ),
         Index("ix_waitlist_freed_slots_status", "status", "starts_at"),
     )
 
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"), index=True)
-    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"))
-    kind: Mapped[str] = mapped_column(String(20))
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    kind: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(20))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]

@@ -117,7 +117,15 @@ class CandidateOut(ma.Schema):
 class FreedSlotOut(ma.Schema):
     id = ma.fields.UUID(required=True, attribute="slot.id")
     clinic_id = ma.fields.UUID(required=True, attribute="slot.clinic_id")
-    kind = ma.fields.String(required=True, attribute="slot.kind", validate=ma.validate.OneOf(KINDS))
+    kind = ma.fields.String(
+        required=True, allow_none=True, attribute="slot.kind", validate=ma.validate.OneOf(KINDS),
+        metadata={"description": "The freed session's kind; null for a staff member's time"},
+    )  # fmt: skip
+    staff_id = ma.fields.UUID(
+        required=True, allow_none=True, attribute="slot.staff_id",
+        metadata={"description": "Whose new working hours or withdrawn time off gave the "
+                  "time; null for a freed session"},
+    )  # fmt: skip
     reason = ma.fields.String(
         required=True, attribute="slot.reason", validate=ma.validate.OneOf(list(SlotReason))
     )
