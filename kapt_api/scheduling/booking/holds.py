@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import DateTime, String, Uuid, bindparam, delete, insert, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kapt_api.db import db, new_id
 from kapt_api.rows import insert_as_loaded
@@ -82,6 +83,9 @@ def write_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
     for change in appointment.history:
         change.appointment_id = appointment.id
     insert_as_loaded([appointment, *appointment.staff, *appointment.history])
+    # A new appointment: no waitlist offer names it yet (accepting one names it after,
+    # and reads it again), so its answer needs no query for it.
+    set_committed_value(appointment, "backfilled_from_offer_id", None)
     written = {"appointment_id": appointment.id, "ids": [new_id() for _ in keys],
                "keys": list(keys), "starts_at": appointment.starts_at,
                "ends_at": appointment.held_until}  # fmt: skip
