@@ -34,9 +34,10 @@ from kapt_api.scheduling.booking.service import session_type_of
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
-from kapt_api.scheduling.links import rules, signals
+from kapt_api.scheduling.links import offer_links, rules, signals
 from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
 from kapt_api.scheduling.links.rules import LinkAction
+from kapt_api.scheduling.waitlist.models import WaitlistEntry, WaitlistOffer
 
 RESOURCE = "patient_link"
 CANCEL_REASON = "Cancelled by the patient."
@@ -60,6 +61,9 @@ class LinkView:
     late_cancellation: bool
     cancel_would_be_late: bool
     actions: tuple[str, ...]
+    # An offer's link: until when it may be taken, and that time as the clinic reads it.
+    offer_expires_at: datetime | None = None
+    offer_passes_on: str | None = None
 
 
 def link_url(token: str) -> str:
@@ -86,6 +90,29 @@ def mint_link(*, appointment: Appointment, now: datetime) -> str:
     return link_url(token)
 
 
+def mint_offer_link(*, offer: WaitlistOffer, now: datetime) -> str:
+    """The offer's link for its message (its URL), the row written the first time;
+    it stops working when the offer expires."""
+    token = rules.token_for(_secret(), f"offer:{offer.id}")
+    digest = rules.token_hash(token)
+    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
+    if link is None:
+        entry = db.session.get(WaitlistEntry, offer.entry_id)
+        assert entry is not None
+        link = PatientLink(
+            token_hash=digest,
+            purpose=LinkPurpose.OFFER.value,
+            offer_id=offer.id,
+            patient_id=entry.patient_id,
+            clinic_id=offer.clinic_id,
+            created_at=now,
+            expires_at=offer.expires_at,
+        )
+        db.session.add(link)
+        db.session.flush()
+    return link_url(token)
+
+
 def _secret() -> str:
     return str(current_app.config["SECRET_KEY"])
 
@@ -95,15 +122,10 @@ def patient_actor(link_id: uuid.UUID, clinic_id: uuid.UUID) -> Caller:
     return Caller(link_id, frozenset(), frozenset({clinic_id}), None, patient_link=True)
 
 
-def _facts(link: PatientLink, appointment: Appointment | None) -> rules.LinkFacts:
-    if appointment is None:  # an offer: decided by the waitlist (not merged yet)
-        return rules.LinkFacts(link.purpose, link.expires_at, link.used_at, True, None)
+def _facts(link: PatientLink, appointment: Appointment) -> rules.LinkFacts:
+    booked = appointment.status == AppointmentStatus.BOOKED.value
     return rules.LinkFacts(
-        link.purpose,
-        link.expires_at,
-        link.used_at,
-        appointment.status == AppointmentStatus.BOOKED.value,
-        appointment.starts_at,
+        link.purpose, link.expires_at, link.used_at, booked, appointment.starts_at
     )
 
 
@@ -124,7 +146,10 @@ def open_link(
         if action is not LinkAction.VIEW and appointment is not None:
             course_queries.locked_course(appointment.course_id, with_protocol=False)
             db.session.refresh(appointment)
-    gone = rules.gone_reason(_facts(link, appointment), now=now)
+    # An offer's own state decides what its link may still do (offer_links.offer_of).
+    gone = None
+    if appointment is not None:
+        gone = rules.gone_reason(_facts(link, appointment), now=now)
     if gone is not None:
         raise Gone(gone)
     refused = rules.action_violation(link.purpose, action)
@@ -209,18 +234,44 @@ _APPOINTMENT_ACTIONS: dict[LinkAction, Callable[..., None]] = {
 }
 
 
-def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
-    """Do what the patient asked through their link, and say where things stand.
+def _offer_view(link: PatientLink, offer: WaitlistOffer) -> LinkView:
+    """An offer's page: the clinic, the offered session's date, time and place, and
+    when it passes on if not taken (the clinic's clocks); nothing clinical."""
+    clinic = db.session.get(Clinic, link.clinic_id)
+    assert clinic is not None
+    zone = ZoneInfo(clinic.time_zone)
+    local = offer.starts_at.astimezone(zone)
+    open_ = offer.status == "offered"
+    return LinkView(
+        purpose=link.purpose,
+        clinic_name=clinic.name,
+        clinic_phone=clinic.phone or "",
+        date=rules.date_text(local),
+        time=rules.time_text(local),
+        place=clinic.address or clinic.name,
+        status=offer.status,
+        confirmed=False,
+        escort_needed=False,
+        escort_confirmed=False,
+        late_cancellation=False,
+        cancel_would_be_late=False,
+        actions=(LinkAction.ACCEPT_OFFER.value,) if open_ else (),
+        offer_expires_at=offer.expires_at,
+        offer_passes_on=rules.passes_on_text(offer.expires_at.astimezone(zone)),
+    )
 
-    An offer's link (purpose `offer`) will accept the offer with the waitlist's
-    `accept_offer(offer_id, *, by, now)` (scheduling/waitlist/service.py, being built on
-    another branch): until it is merged, an offer link answers that offers are not
-    available rather than pretending to accept one."""
+
+def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
+    """Do what the patient asked through their link, and say where things stand: an
+    appointment's link confirms, confirms the escort or cancels; an offer's link takes
+    the offer (the waitlist's accept_offer, every booking rule checked again)."""
     link, appointment = open_link(token, action=action, now=now)
-    if link.purpose == LinkPurpose.OFFER.value or appointment is None:
-        raise RuleRefused(
-            [Violation("offers_unavailable", "Offers cannot be answered online yet.")]
-        )
+    if link.offer_id is not None:
+        offer = offer_links.offer_of(link, action=action, now=now)
+        if action is LinkAction.ACCEPT_OFFER:
+            offer_links.take_offer(link, offer, now=now)
+        return _offer_view(link, offer)
+    assert appointment is not None
     if action is not LinkAction.VIEW:
         _APPOINTMENT_ACTIONS[action](
             appointment, by=patient_actor(link.id, link.clinic_id), now=now
