@@ -114,3 +114,32 @@ def test_a_long_clinic_name_shortens_the_text_then_gives_up():
     )  # fmt: skip
     assert len(sms_text(words) or "") <= 160
     assert sms_text(OfferWords(**{**words.__dict__, "clinic": "C" * 150})) is None
+
+
+def test_offers_made_and_accepted_are_webhook_events_with_ids_and_times_only(
+    client, admin_headers, offered, place, caller_of, now
+):
+    answer = client.post(
+        "/api/v1/webhook-subscriptions",
+        json={
+            "clinic_id": str(place.clinic.id),
+            "url": "https://hooks.example.test/kapt",
+            "events": ["waitlist.offered", "waitlist.accepted"],
+        },
+        headers=admin_headers,
+    )
+    assert answer.status_code == 201, answer.json
+    offer = offered()
+    appointment = offers.accept_offer(offer.id, by=caller_of(place.front_desk), now=now)
+    db.session.commit()
+    documents = [
+        m.payload["document"]
+        for m in db.session.scalars(select(Reminder).where(Reminder.purpose == "event"))
+    ]
+    by_event = {d["event"]: d["data"] for d in documents}
+    assert set(by_event) == {"waitlist.offered", "waitlist.accepted"}
+    assert by_event["waitlist.offered"]["offer_id"] == str(offer.id)
+    assert by_event["waitlist.accepted"]["appointment_id"] == str(appointment.id)
+    assert set(by_event["waitlist.offered"]) == {
+        "offer_id", "entry_id", "course_id", "starts_at", "ends_at", "expires_at"
+    }  # fmt: skip
