@@ -121,10 +121,10 @@ def set_the_scene(desk: Api, admin: Api) -> dict[str, Any]:
     desk.patch(f"/patients/{patient_id}", {
         "email": address, "preferred_reminder_channel": "email", "time_zone": daytime_zone(now),
     })  # fmt: skip
-    booked = desk.call("GET", "/appointments", params={
-        "status": "booked", "from": iso(now + timedelta(days=2)), "to": iso(now + timedelta(days=9)),
-        "page_size": 100,
-    }).json()  # fmt: skip
+    week = {"from": iso(now + timedelta(days=2)), "to": iso(now + timedelta(days=9))}
+    booked = desk.call(
+        "GET", "/appointments", params={"status": "booked", "page_size": 100, **week}
+    ).json()
     dose = max(
         (a for a in booked if a["kind"] == "dosing" and a["patient_id"] != patient_id),
         key=lambda a: a["starts_at"],
