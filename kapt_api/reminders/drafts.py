@@ -59,7 +59,7 @@ def recipient_of(patient: Patient) -> rules.Recipient:
     )
 
 
-def sms_due_times(patient_id: Any, *, besides: Any = None) -> list[datetime]:
+def sms_due_times(patient_id: Any, besides: Any = None) -> list[datetime]:
     """The due times of the patient's texts that count against the caps, besides those
     of the appointment `besides`: pending or sent (a merged one goes out inside another,
     so it does not), waitlist offers' texts included."""
@@ -96,9 +96,7 @@ def drafts_for(
     attachment = None
     if choice.channel is Channel.EMAIL:
         attachment = content.calendar_event(appointment, clinic, domain=mail_domain(), now=now)
-    texts: list[datetime] = []
-    if choice.channel is Channel.SMS:
-        texts = sms_due_times(appointment.patient_id, besides=appointment.id)
+    texts = sms_due_times(patient.id, appointment.id) if choice.channel is Channel.SMS else []
     drafts = []
     for offset in sorted(rule.offsets_hours, reverse=True):
         due = rules.within_waking_hours(

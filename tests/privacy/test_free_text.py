@@ -131,6 +131,7 @@ NOT_FREE_TEXT = {
             "WorkingHours.ends",
             "PatientLinkOut.date",
             "PatientLinkOut.time",
+            "PatientLinkOut.offer_passes_on",
             "TimeWindowOut.starts",
             "TimeWindowOut.ends",
         ],
