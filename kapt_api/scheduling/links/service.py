@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -55,12 +56,13 @@ class LinkView:
     time: str
     place: str
     status: str
-    confirmed: bool
-    escort_needed: bool
-    escort_confirmed: bool
-    late_cancellation: bool
-    cancel_would_be_late: bool
     actions: tuple[str, ...]
+    # An appointment's answers (an offer's link has none).
+    confirmed: bool = False
+    escort_needed: bool = False
+    escort_confirmed: bool = False
+    late_cancellation: bool = False
+    cancel_would_be_late: bool = False
     # An offer's link: until when it may be taken, and that time as the clinic reads it.
     offer_expires_at: datetime | None = None
     offer_passes_on: str | None = None
@@ -70,46 +72,45 @@ def link_url(token: str) -> str:
     return f"{str(current_app.config['KAPT_BASE_URL']).rstrip('/')}/p/{token}"
 
 
-def mint_link(*, appointment: Appointment, now: datetime) -> str:
-    """The appointment's link for a message (its URL): the same URL every time it is
-    asked for, valid until the session starts (the row is written the first time)."""
-    token = rules.token_for(_secret(), f"appointment:{appointment.id}")
+def _minted(subject: str, *, now: datetime, **row: Any) -> tuple[str, PatientLink]:
+    """The subject's token and its link's row (written the first time it is asked for)."""
+    token = rules.token_for(_secret(), subject)
     digest = rules.token_hash(token)
     link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
     if link is None:
-        link = PatientLink(
-            token_hash=digest,
-            purpose=LinkPurpose.APPOINTMENT.value,
-            appointment_id=appointment.id,
-            patient_id=appointment.patient_id,
-            clinic_id=appointment.clinic_id,
-            created_at=now,
-        )
+        link = PatientLink(token_hash=digest, created_at=now, **row)
         db.session.add(link)
+    return token, link
+
+
+def mint_link(*, appointment: Appointment, now: datetime) -> str:
+    """The appointment's link for a message (its URL): the same URL every time it is
+    asked for, valid until the session starts (the row is written the first time)."""
+    token, link = _minted(
+        f"appointment:{appointment.id}",
+        now=now,
+        purpose=LinkPurpose.APPOINTMENT.value,
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        clinic_id=appointment.clinic_id,
+    )
     link.expires_at = rules.expiry(starts_at=appointment.starts_at)
     return link_url(token)
 
 
 def mint_offer_link(*, offer: WaitlistOffer, now: datetime) -> str:
-    """The offer's link for its message (its URL), the row written the first time;
-    it stops working when the offer expires."""
-    token = rules.token_for(_secret(), f"offer:{offer.id}")
-    digest = rules.token_hash(token)
-    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
-    if link is None:
-        entry = db.session.get(WaitlistEntry, offer.entry_id)
-        assert entry is not None
-        link = PatientLink(
-            token_hash=digest,
-            purpose=LinkPurpose.OFFER.value,
-            offer_id=offer.id,
-            patient_id=entry.patient_id,
-            clinic_id=offer.clinic_id,
-            created_at=now,
-            expires_at=offer.expires_at,
-        )
-        db.session.add(link)
-        db.session.flush()
+    """The offer's link for its message (its URL), working until the offer expires."""
+    entry = db.session.get(WaitlistEntry, offer.entry_id)
+    assert entry is not None
+    token, _ = _minted(
+        f"offer:{offer.id}",
+        now=now,
+        purpose=LinkPurpose.OFFER.value,
+        offer_id=offer.id,
+        patient_id=entry.patient_id,
+        clinic_id=offer.clinic_id,
+        expires_at=offer.expires_at,
+    )
     return link_url(token)
 
 
@@ -166,22 +167,30 @@ def _late_now(appointment: Appointment, now: datetime) -> bool:
     return status_rules.is_late_cancellation(session_type, appointment.starts_at, now=now)
 
 
+def _when_and_where(link: PatientLink, starts_at: datetime) -> dict[str, Any]:
+    """The clinic, and the session's date, time and place as its clocks read them."""
+    clinic = db.session.get(Clinic, link.clinic_id)
+    assert clinic is not None
+    local = starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone or "",
+        "date": rules.date_text(local),
+        "time": rules.time_text(local),
+        "place": clinic.address or clinic.name,
+    }
+
+
 def view_of(link: PatientLink, appointment: Appointment | None, now: datetime) -> LinkView:
     """What the link's page and JSON show."""
-    clinic = db.session.get(Clinic, link.clinic_id)
-    assert clinic is not None and appointment is not None  # offers: see act()
-    local = appointment.starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    assert appointment is not None  # offers: see act()
     dose = appointment.kind == SessionKind.DOSING.value
     actions = sorted(rules.ACTIONS[link.purpose] - {LinkAction.VIEW})
     if not dose:
         actions.remove(LinkAction.ESCORT)
     return LinkView(
         purpose=link.purpose,
-        clinic_name=clinic.name,
-        clinic_phone=clinic.phone or "",
-        date=rules.date_text(local),
-        time=rules.time_text(local),
-        place=clinic.address or clinic.name,
+        **_when_and_where(link, appointment.starts_at),
         status=appointment.status,
         confirmed=appointment.confirmed_at is not None,
         escort_needed=dose,
@@ -239,25 +248,16 @@ def _offer_view(link: PatientLink, offer: WaitlistOffer) -> LinkView:
     when it passes on if not taken (the clinic's clocks); nothing clinical."""
     clinic = db.session.get(Clinic, link.clinic_id)
     assert clinic is not None
-    zone = ZoneInfo(clinic.time_zone)
-    local = offer.starts_at.astimezone(zone)
     open_ = offer.status == "offered"
     return LinkView(
         purpose=link.purpose,
-        clinic_name=clinic.name,
-        clinic_phone=clinic.phone or "",
-        date=rules.date_text(local),
-        time=rules.time_text(local),
-        place=clinic.address or clinic.name,
+        **_when_and_where(link, offer.starts_at),
         status=offer.status,
-        confirmed=False,
-        escort_needed=False,
-        escort_confirmed=False,
-        late_cancellation=False,
-        cancel_would_be_late=False,
         actions=(LinkAction.ACCEPT_OFFER.value,) if open_ else (),
         offer_expires_at=offer.expires_at,
-        offer_passes_on=rules.passes_on_text(offer.expires_at.astimezone(zone)),
+        offer_passes_on=rules.passes_on_text(
+            offer.expires_at.astimezone(ZoneInfo(clinic.time_zone))
+        ),
     )
 
 
