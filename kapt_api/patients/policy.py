@@ -71,6 +71,8 @@ class Caller:
     # A patient acting through their own link (scheduling/links): `user_id` is the
     # link's id, audited as the actor, and never written where a user is referenced.
     patient_link: bool = False
+    # A patient link for one waitlist offer: the one offer it may accept (and book).
+    offer_id: uuid.UUID | None = None
 
     @property
     def user_row(self) -> uuid.UUID | None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import lazyload
 
 from kapt_api.clinics.models import Clinic
@@ -58,16 +59,17 @@ def recipient_of(patient: Patient) -> rules.Recipient:
     )
 
 
-def _other_texts(appointment: Appointment) -> list[datetime]:
-    """The due times of the patient's texts for other appointments that count against
-    the caps: pending or sent (a merged one goes out inside another, so it does not)."""
+def sms_due_times(patient_id: Any, besides: Any = None) -> list[datetime]:
+    """The due times of the patient's texts that count against the caps, besides those
+    of the appointment `besides`: pending or sent (a merged one goes out inside another,
+    so it does not), waitlist offers' texts included."""
     return list(
         db.session.scalars(
             select(Reminder.due_at).where(
-                Reminder.patient_id == appointment.patient_id,
+                Reminder.patient_id == patient_id,
                 Reminder.channel == Channel.SMS.value,
                 Reminder.status.in_((Status.PENDING.value, Status.SENT.value)),
-                Reminder.appointment_id != appointment.id,
+                or_(Reminder.appointment_id.is_(None), Reminder.appointment_id != besides),
             )
         )
     )
@@ -94,7 +96,7 @@ def drafts_for(
     attachment = None
     if choice.channel is Channel.EMAIL:
         attachment = content.calendar_event(appointment, clinic, domain=mail_domain(), now=now)
-    texts = _other_texts(appointment) if choice.channel is Channel.SMS else []
+    texts = sms_due_times(patient.id, appointment.id) if choice.channel is Channel.SMS else []
     drafts = []
     for offset in sorted(rule.offsets_hours, reverse=True):
         due = rules.within_waking_hours(

@@ -1,7 +1,8 @@
 """Signed event webhooks that clinic apps subscribe to, delivered through the outbox:
 appointment booked, moved, cancelled, confirmed by the patient (scheduling's signals)
-and alert raised
-(monitoring's named signal `alert.raised`, sent with the alert and `now=`).
+alert raised
+(monitoring's named signal `alert.raised`, sent with the alert and `now=`), and a
+waitlist offer made or accepted (the waitlist's signals).
 
 Each event is one outbox row per subscription, written in the transaction of what
 happened, so a rolled-back booking announces nothing. The document names ids and
@@ -25,6 +26,7 @@ from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
 from kapt_api.rows import insert_as_loaded, read
 from kapt_api.scheduling.booking import signals
+from kapt_api.scheduling.waitlist import signals as waitlist_signals
 
 EVENTS = (
     "appointment.booked",
@@ -32,6 +34,8 @@ EVENTS = (
     "appointment.cancelled",
     "appointment.confirmed",
     "alert.raised",
+    "waitlist.offered",
+    "waitlist.accepted",
 )
 alert_raised = blinker.signal("alert.raised")
 
@@ -129,6 +133,30 @@ signals.appointment_moved.connect(_moved)
 signals.appointment_cancelled.connect(_cancelled)
 signals.appointment_confirmed.connect(_confirmed)
 alert_raised.connect(_alert)
+
+
+def _offer_data(offer: Any) -> dict[str, Any]:
+    return {
+        "offer_id": offer.id,
+        "entry_id": offer.entry_id,
+        "course_id": offer.course_id,
+        "starts_at": offer.starts_at,
+        "ends_at": offer.ends_at,
+        "expires_at": offer.expires_at,
+    }
+
+
+def _offered(offer: Any, *, now: datetime, **_: Any) -> None:
+    announce("waitlist.offered", clinic_id=offer.clinic_id, data=_offer_data(offer), now=now)
+
+
+def _accepted(offer: Any, *, appointment: Any, now: datetime, **_: Any) -> None:
+    data = {**_offer_data(offer), "appointment_id": appointment.id}
+    announce("waitlist.accepted", clinic_id=offer.clinic_id, data=data, now=now)
+
+
+waitlist_signals.waitlist_offered.connect(_offered)
+waitlist_signals.waitlist_accepted.connect(_accepted)
 
 
 # --- subscriptions ---------------------------------------------------------------------

@@ -43,6 +43,7 @@ class Purpose(StrEnum):
     EVENT = "event"
     ALERT = "alert"
     AGENDA = "agenda"
+    WAITLIST_OFFER = "waitlist_offer"
 
 
 def _one_of(column: str, values: Any) -> str:

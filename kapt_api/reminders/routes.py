@@ -23,6 +23,7 @@ from kapt_api.reminders import events, inbound, service
 from kapt_api.reminders import front_desk as front_desk  # connects the receiver
 from kapt_api.reminders import planning as planning  # connects the receivers
 from kapt_api.reminders import staff_alerts as staff_alerts  # connects the receiver
+from kapt_api.reminders import waitlist_offers as waitlist_offers  # connects the receivers
 from kapt_api.reminders.schemas import (
     ReminderOut,
     ReminderQuery,

@@ -3,7 +3,8 @@ patient says through them on the appointment (attendance and escort confirmed)
 
 Self-contained: it touches `appointments` (two nullable columns, plain ALTER TABLE on
 both engines, so SQLite keeps the schedule-version triggers of 0009) and adds
-`patient_links`, whose `offer_id` has no foreign key until the waitlist's table exists.
+`patient_links`, whose `offer_id` references `waitlist_offers` (0014_waitlist): a
+deleted offer takes its link with it.
 
 Revision ID: 0015_patient_links
 Revises: 0014_waitlist
@@ -45,14 +46,17 @@ def upgrade():
     sa.CheckConstraint("(purpose = 'appointment' AND appointment_id IS NOT NULL AND offer_id IS NULL) OR (purpose = 'offer' AND offer_id IS NOT NULL)", name=op.f('ck_patient_links_one_subject')),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointments.id'], name=op.f('fk_patient_links_appointment_id_appointments'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_patient_links_clinic_id_clinics')),
+    sa.ForeignKeyConstraint(['offer_id'], ['waitlist_offers.id'], name=op.f('fk_patient_links_offer_id_waitlist_offers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_patient_links_patient_id_patients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patient_links')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_patient_links_token_hash'))
     )
     op.create_index(op.f('ix_patient_links_appointment_id'), 'patient_links', ['appointment_id'], unique=False)
+    op.create_index(op.f('ix_patient_links_offer_id'), 'patient_links', ['offer_id'], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f('ix_patient_links_offer_id'), table_name='patient_links')
     op.drop_index(op.f('ix_patient_links_appointment_id'), table_name='patient_links')
     op.drop_table('patient_links')
     for column in APPOINTMENT_COLUMNS:

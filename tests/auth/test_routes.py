@@ -387,6 +387,7 @@ PUBLIC_API = {
     ("patient_links.confirm_by_link", "POST"),
     ("patient_links.confirm_escort_by_link", "POST"),
     ("patient_links.cancel_by_link", "POST"),
+    ("patient_links.accept_offer_by_link", "POST"),
     # The SMS gateway signs its posts instead (HMAC-SHA256 of the body).
     ("reminders.receive_sms_reply", "POST"),
 }

@@ -182,8 +182,17 @@ def serve(
     return process
 
 
-def start_stack(running: list[subprocess.Popen[bytes]], logs: Path, database_url: str) -> Stack:
-    """Start every process compose describes, in its order, against `database_url`."""
+def start_stack(
+    running: list[subprocess.Popen[bytes]],
+    logs: Path,
+    database_url: str,
+    *,
+    settings: dict[str, str] | None = None,
+    after_migrate: tuple[list[str], ...] = (),
+) -> Stack:
+    """Start every process compose describes, in its order, against `database_url`;
+    `settings` more of compose's variables, `after_migrate` flask commands to run once
+    the database is migrated (e.g. loading the demo clinic)."""
     redis_port, smtp_port, api_port = free_ports(3)
     base_url = f"http://127.0.0.1:{api_port}"
     redis_url = None
@@ -203,9 +212,13 @@ def start_stack(running: list[subprocess.Popen[bytes]], logs: Path, database_url
             "KAPT_SMTP_HOST": "127.0.0.1",
             "KAPT_SMTP_PORT": str(smtp_port),
             "KAPT_BASE_URL": base_url,
+            **(settings or {}),
         }
     )
     run(logs, "migrate", [PYTHON, "-m", "flask", "--app", "wsgi", "db", "upgrade"], environ)
+    for number, command in enumerate(after_migrate):
+        run(logs, f"after-migrate-{number}", [PYTHON, "-m", "flask", "--app", "wsgi", *command],
+            environ)  # fmt: skip
 
     gunicorn_command = [PYTHON, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"]
     gunicorn_command += ["--bind", f"127.0.0.1:{api_port}", "--workers", "2", "wsgi:app"]

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from kapt_api import clock
 from kapt_api.auth.models import Role
@@ -34,6 +35,8 @@ from kapt_api.patients.models import Patient
 from kapt_api.reminders import agenda
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.links import service as links
+from kapt_api.scheduling.waitlist import backfill
+from kapt_api.scheduling.waitlist.models import WaitlistOffer
 from tests.scheduling import conftest as scheduling_fixtures
 from tests.scheduling.conftest import API, IM_KAP_KEY, Place, at
 
@@ -174,6 +177,28 @@ def _schedule(story: Story) -> None:
     story.at(at(0, 7, 30))
     agenda.write_agendas(now=clock.now())
     db.session.commit()
+
+
+def _offer_taken(story: Story) -> None:
+    """The cancelled preparation's time is offered from the waitlist (a text, the
+    patient having opted in) and taken through the offer's link."""
+    story.post(
+        f"/courses/{story.course['id']}/waitlist",
+        story.place.front_desk,
+        {"kind": "preparation", "earliest_date": "2026-12-07", "latest_date": "2026-12-11"},
+    )
+    backfill.run_backfill(now=clock.now())
+    db.session.commit()
+    offer = db.session.scalars(
+        select(WaitlistOffer)
+        .where(WaitlistOffer.status == "offered")
+        .order_by(WaitlistOffer.starts_at)
+    ).first()
+    assert offer is not None
+    url = links.mint_offer_link(offer=offer, now=clock.now())
+    db.session.commit()
+    taken = story.client.post(f"{API}/patient-links/{url.rpartition('/p/')[2]}/accept")
+    assert taken.status_code == 200, taken.get_json()
 
 
 def _reading(story: Story, minutes: int, **body: Any) -> Any:
@@ -336,11 +361,14 @@ def story(
                 "appointment.cancelled",
                 "appointment.confirmed",
                 "alert.raised",
+                "waitlist.offered",
+                "waitlist.accepted",
             ],
         },
     )
     _enrol_and_chart(told, versions)
     _schedule(told)
+    _offer_taken(told)
     _dose(told)
     _after(told)
     _feeds(told)

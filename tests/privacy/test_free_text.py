@@ -132,6 +132,7 @@ NOT_FREE_TEXT = {
             "WorkingHours.ends",
             "PatientLinkOut.date",
             "PatientLinkOut.time",
+            "PatientLinkOut.offer_passes_on",
             "TimeWindowOut.starts",
             "TimeWindowOut.ends",
         ],

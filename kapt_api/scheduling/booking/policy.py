@@ -1,5 +1,6 @@
 """Who may book, move and run an appointment's day.
 
+- A patient books only through the link of a waitlist offer, and only that offer.
 - Front desk and admins book, move, cancel, check in and mark no-shows; clinicians
   (prescriber, nurse, therapist) on the patient's care team may book and move too.
 - Clinicians on the care team start and complete a session.
@@ -23,7 +24,13 @@ DESK = frozenset({Role.FRONT_DESK, Role.ADMIN})
 OVERRIDERS = frozenset({Role.ADMIN, Role.PRESCRIBER})
 
 
-def can_book(who: Caller, care_team: Collection[uuid.UUID]) -> bool:
+def can_book(
+    who: Caller, care_team: Collection[uuid.UUID], *, offer_id: uuid.UUID | None = None
+) -> bool:
+    """Desk and care team; a patient's own offer link books only the offer it is for
+    (`offer_id`: the waitlist offer being accepted, which the waitlist passes)."""
+    if who.patient_link:
+        return offer_id is not None and who.offer_id == offer_id
     return bool(who.roles & DESK) or treats(who, care_team)
 
 

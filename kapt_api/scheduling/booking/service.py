@@ -166,11 +166,14 @@ def book(
     local_start: Mapping[str, Any] | None = None,
     staff_ids: Sequence[uuid.UUID] | None = None,
     override: Mapping[str, Any] | None = None,
+    offer_id: uuid.UUID | None = None,
 ) -> Appointment:
-    """Book a session of a course; every rule it breaks is named in the refusal."""
+    """Book a session of a course; every rule it breaks is named in the refusal.
+    `offer_id`: the waitlist offer this booking accepts (its patient link may book it)."""
     course = _course_for_booking(course_id, by)
+    care_team = course_queries.patient_care_team(course.patient_id)
     course_policy.ensure(
-        booking_policy.can_book(by, course_queries.patient_care_team(course.patient_id)),
+        booking_policy.can_book(by, care_team, offer_id=offer_id),
         "Only front desk, administrators and clinicians on the patient's care team book.",
     )
     refuse_override_unless_allowed(by, override)
@@ -193,11 +196,11 @@ def book(
         ends_at=session_end(session_type, starts_at),
         held_until=held_until(session_type, starts_at),
         room_id=room_id,
-        created_by=by.user_id,
+        created_by=by.user_row,
     )
     _set_staff(appointment, chosen)
     appointment.history = [
-        StatusChange(to_status=AppointmentStatus.BOOKED.value, at=now, by=by.user_id)
+        StatusChange(to_status=AppointmentStatus.BOOKED.value, at=now, by=by.user_row)
     ]
     if override and decision.overridden:
         set_override(appointment, decision, override, by)

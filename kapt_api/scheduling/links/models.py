@@ -2,8 +2,7 @@
 of the database opens no link), what it is for, and until when.
 
 A link serves one purpose on one subject: an appointment (the reminder's), or a
-waitlist offer. Offers live in a table another branch adds (waitlist), so `offer_id`
-is a plain UUID without a foreign key until it is merged.
+waitlist offer (the offer message's); either's deletion takes the link with it.
 """
 
 from __future__ import annotations
@@ -43,7 +42,9 @@ class PatientLink(IdMixin, Base):
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("appointments.id", ondelete="CASCADE"), index=True
     )
-    offer_id: Mapped[uuid.UUID | None]
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("waitlist_offers.id", ondelete="CASCADE"), index=True
+    )
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
     created_at: Mapped[datetime] = mapped_column(default=lambda: clock.now())

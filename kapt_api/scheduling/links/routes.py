@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import public
-from kapt_api.db import db
+from kapt_api.db import begin_write, db
 from kapt_api.errors import DomainError
 from kapt_api.extensions import limiter
 from kapt_api.openapi import documents
@@ -45,7 +45,15 @@ def link_limit() -> str:
 limited = limiter.shared_limit(link_limit, scope="patient_links")
 
 
+def _begin(action: LinkAction) -> None:
+    """An answer that writes takes SQLite's write lock first (db.begin_write): what it
+    reads (the course, the offer) cannot change before it writes."""
+    if action is not LinkAction.VIEW:
+        begin_write(db.session)
+
+
 def _act(token: str, action: LinkAction) -> tuple[service.LinkView, int, dict[str, str]]:
+    _begin(action)
     view = service.act(token, action, now=clock.now())
     db.session.commit()
     return view, 200, NO_STORE
@@ -94,26 +102,50 @@ def cancel_by_link(token: str) -> Any:
     return _act(token, LinkAction.CANCEL)
 
 
+@bp.route("/patient-links/<token>/accept", methods=["POST"])
+@public
+@limited
+@bp.response(200, PatientLinkOut)
+@bp.doc(**ACTION_ERRORS)
+def accept_offer_by_link(token: str) -> Any:
+    """Take the waitlist offer the link is for: the session is booked (every booking
+    rule checked again) and the link spent; 409 offer_taken after the first acceptance,
+    410 offer_expired once the offer has passed on."""
+    return _act(token, LinkAction.ACCEPT_OFFER)
+
+
 # --- the page ------------------------------------------------------------------------
 
 DONE = {
     LinkAction.CONFIRM: "Thank you: your appointment is confirmed.",
     LinkAction.ESCORT: "Thank you: we have noted that someone will take you home.",
     LinkAction.CANCEL: "Your appointment is cancelled.",
+    LinkAction.ACCEPT_OFFER: "This session is booked for you.",
+}
+# The page's buttons post to /p/<token>/<name>.
+PAGE_ACTIONS = {
+    "confirm": LinkAction.CONFIRM,
+    "escort": LinkAction.ESCORT,
+    "cancel": LinkAction.CANCEL,
+    "accept": LinkAction.ACCEPT_OFFER,
 }
 
 
 def _page(token: str, action: LinkAction, *, asking: bool = False) -> Response:
     try:
+        _begin(action)
         view = service.act(token, action, now=clock.now())
         db.session.commit()
     except DomainError as refused:
         db.session.rollback()  # nothing of the attempt stays; its audit is written again
         messages = [v.message for v in refused.violations] or [refused.detail]
-        body = render_template("links/refused.html", messages=messages, status=refused.status)
+        body = render_template(
+            "links/refused.html", messages=messages, status=refused.status, code=refused.code
+        )
         return Response(body, status=refused.status, headers=NO_STORE)
     done = DONE.get(action)
-    body = render_template("links/page.html", view=view, token=token, done=done, asking=asking)
+    page = "links/offer.html" if view.purpose == "offer" else "links/page.html"
+    body = render_template(page, view=view, token=token, done=done, asking=asking)
     return Response(body, headers=NO_STORE)
 
 
@@ -131,11 +163,11 @@ def patient_page_cancel(token: str) -> Response:
     return _page(token, LinkAction.VIEW, asking=True)
 
 
-@pages.route("/p/<token>/<any(confirm, escort, cancel):action>", methods=["POST"])
+@pages.route("/p/<token>/<any(confirm, escort, cancel, accept):action>", methods=["POST"])
 @limited
 def patient_page_action(token: str, action: str) -> Response:
     """A button of the patient's page (a plain form post, no JavaScript)."""
-    return _page(token, LinkAction(action))
+    return _page(token, PAGE_ACTIONS[action])
 
 
 @pages.errorhandler(429)

@@ -112,3 +112,33 @@ def date_text(local: datetime) -> str:
 def time_text(local: datetime) -> str:
     """A time as a patient reads it: "9:30 AM"."""
     return local.strftime("%I:%M %p").lstrip("0")
+
+
+# An offer that can no longer be had: gone for good (410) or taken by a booking (409).
+OFFER_GONE = frozenset({"offer_expired", "offer_declined"})
+
+
+def offer_refusal(
+    status: str, expires_at: datetime, *, action: LinkAction, now: datetime
+) -> Violation | None:
+    """Why an offer's link cannot do `action` now (None: it can). An offer already
+    accepted still shows its page (the patient sees their booking); accepting it again
+    is refused as taken, like every acceptance after the first."""
+    if status in ("accepted", "taken"):
+        if action is LinkAction.VIEW and status == "accepted":
+            return None
+        return Violation("offer_taken", "This session has been taken.")
+    if status == "declined":
+        return Violation("offer_declined", "This offer was declined.")
+    if status == "expired" or now >= expires_at:
+        return Violation(
+            "offer_expired",
+            "This offer has expired: the session has been offered to the next patient.",
+        )
+    return None
+
+
+def passes_on_text(local_expiry: datetime) -> str:
+    """When an untaken offer passes on, as the patient reads it: "9:30 AM on Monday,
+    December 7"."""
+    return f"{time_text(local_expiry)} on {date_text(local_expiry)}"

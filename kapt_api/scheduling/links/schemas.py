@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from kapt_api.fields import AwareDateTime
+
 ACTIONS = ("confirm", "escort", "cancel", "accept_offer")
 
 
@@ -22,7 +24,11 @@ class PatientLinkOut(ma.Schema):
     time = ma.fields.String(required=True, metadata={"description": "e.g. 9:30 AM"})
     place = ma.fields.String(required=True)
     status = ma.fields.String(
-        required=True, metadata={"description": "The appointment's status, e.g. booked"}
+        required=True,
+        metadata={
+            "description": "The appointment's status (e.g. booked), or for an offer's link "
+            "the offer's (offered, accepted)"
+        },
     )
     confirmed = ma.fields.Boolean(required=True)
     escort_needed = ma.fields.Boolean(
@@ -38,4 +44,15 @@ class PatientLinkOut(ma.Schema):
         ma.fields.String(validate=ma.validate.OneOf(ACTIONS)),
         required=True,
         metadata={"description": "What the link may still do"},
+    )
+    offer_expires_at = AwareDateTime(
+        allow_none=True,
+        metadata={"description": "An offer's link: when the offer passes to the next patient"},
+    )
+    offer_passes_on = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "That time as the clinic's clocks read it, e.g. 9:30 AM on "
+            "Monday, December 7"
+        },
     )

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -34,9 +35,10 @@ from kapt_api.scheduling.booking.service import session_type_of
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
-from kapt_api.scheduling.links import rules, signals
+from kapt_api.scheduling.links import offer_links, rules, signals
 from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
 from kapt_api.scheduling.links.rules import LinkAction
+from kapt_api.scheduling.waitlist.models import WaitlistEntry, WaitlistOffer
 
 RESOURCE = "patient_link"
 CANCEL_REASON = "Cancelled by the patient."
@@ -54,35 +56,61 @@ class LinkView:
     time: str
     place: str
     status: str
-    confirmed: bool
-    escort_needed: bool
-    escort_confirmed: bool
-    late_cancellation: bool
-    cancel_would_be_late: bool
     actions: tuple[str, ...]
+    # An appointment's answers (an offer's link has none).
+    confirmed: bool = False
+    escort_needed: bool = False
+    escort_confirmed: bool = False
+    late_cancellation: bool = False
+    cancel_would_be_late: bool = False
+    # An offer's link: until when it may be taken, and that time as the clinic reads it.
+    offer_expires_at: datetime | None = None
+    offer_passes_on: str | None = None
 
 
 def link_url(token: str) -> str:
     return f"{str(current_app.config['KAPT_BASE_URL']).rstrip('/')}/p/{token}"
 
 
-def mint_link(*, appointment: Appointment, now: datetime) -> str:
-    """The appointment's link for a message (its URL): the same URL every time it is
-    asked for, valid until the session starts (the row is written the first time)."""
-    token = rules.token_for(_secret(), f"appointment:{appointment.id}")
+def _minted(subject: str, *, now: datetime, **row: Any) -> tuple[str, PatientLink]:
+    """The subject's token and its link's row (written the first time it is asked for)."""
+    token = rules.token_for(_secret(), subject)
     digest = rules.token_hash(token)
     link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == digest))
     if link is None:
-        link = PatientLink(
-            token_hash=digest,
-            purpose=LinkPurpose.APPOINTMENT.value,
-            appointment_id=appointment.id,
-            patient_id=appointment.patient_id,
-            clinic_id=appointment.clinic_id,
-            created_at=now,
-        )
+        link = PatientLink(token_hash=digest, created_at=now, **row)
         db.session.add(link)
+    return token, link
+
+
+def mint_link(*, appointment: Appointment, now: datetime) -> str:
+    """The appointment's link for a message (its URL): the same URL every time it is
+    asked for, valid until the session starts (the row is written the first time)."""
+    token, link = _minted(
+        f"appointment:{appointment.id}",
+        now=now,
+        purpose=LinkPurpose.APPOINTMENT.value,
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        clinic_id=appointment.clinic_id,
+    )
     link.expires_at = rules.expiry(starts_at=appointment.starts_at)
+    return link_url(token)
+
+
+def mint_offer_link(*, offer: WaitlistOffer, now: datetime) -> str:
+    """The offer's link for its message (its URL), working until the offer expires."""
+    entry = db.session.get(WaitlistEntry, offer.entry_id)
+    assert entry is not None
+    token, _ = _minted(
+        f"offer:{offer.id}",
+        now=now,
+        purpose=LinkPurpose.OFFER.value,
+        offer_id=offer.id,
+        patient_id=entry.patient_id,
+        clinic_id=offer.clinic_id,
+        expires_at=offer.expires_at,
+    )
     return link_url(token)
 
 
@@ -95,15 +123,10 @@ def patient_actor(link_id: uuid.UUID, clinic_id: uuid.UUID) -> Caller:
     return Caller(link_id, frozenset(), frozenset({clinic_id}), None, patient_link=True)
 
 
-def _facts(link: PatientLink, appointment: Appointment | None) -> rules.LinkFacts:
-    if appointment is None:  # an offer: decided by the waitlist (not merged yet)
-        return rules.LinkFacts(link.purpose, link.expires_at, link.used_at, True, None)
+def _facts(link: PatientLink, appointment: Appointment) -> rules.LinkFacts:
+    booked = appointment.status == AppointmentStatus.BOOKED.value
     return rules.LinkFacts(
-        link.purpose,
-        link.expires_at,
-        link.used_at,
-        appointment.status == AppointmentStatus.BOOKED.value,
-        appointment.starts_at,
+        link.purpose, link.expires_at, link.used_at, booked, appointment.starts_at
     )
 
 
@@ -124,7 +147,10 @@ def open_link(
         if action is not LinkAction.VIEW and appointment is not None:
             course_queries.locked_course(appointment.course_id, with_protocol=False)
             db.session.refresh(appointment)
-    gone = rules.gone_reason(_facts(link, appointment), now=now)
+    # An offer's own state decides what its link may still do (offer_links.offer_of).
+    gone = None
+    if appointment is not None:
+        gone = rules.gone_reason(_facts(link, appointment), now=now)
     if gone is not None:
         raise Gone(gone)
     refused = rules.action_violation(link.purpose, action)
@@ -141,22 +167,30 @@ def _late_now(appointment: Appointment, now: datetime) -> bool:
     return status_rules.is_late_cancellation(session_type, appointment.starts_at, now=now)
 
 
+def _when_and_where(link: PatientLink, starts_at: datetime) -> dict[str, Any]:
+    """The clinic, and the session's date, time and place as its clocks read them."""
+    clinic = db.session.get(Clinic, link.clinic_id)
+    assert clinic is not None
+    local = starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone or "",
+        "date": rules.date_text(local),
+        "time": rules.time_text(local),
+        "place": clinic.address or clinic.name,
+    }
+
+
 def view_of(link: PatientLink, appointment: Appointment | None, now: datetime) -> LinkView:
     """What the link's page and JSON show."""
-    clinic = db.session.get(Clinic, link.clinic_id)
-    assert clinic is not None and appointment is not None  # offers: see act()
-    local = appointment.starts_at.astimezone(ZoneInfo(clinic.time_zone))
+    assert appointment is not None  # offers: see act()
     dose = appointment.kind == SessionKind.DOSING.value
     actions = sorted(rules.ACTIONS[link.purpose] - {LinkAction.VIEW})
     if not dose:
         actions.remove(LinkAction.ESCORT)
     return LinkView(
         purpose=link.purpose,
-        clinic_name=clinic.name,
-        clinic_phone=clinic.phone or "",
-        date=rules.date_text(local),
-        time=rules.time_text(local),
-        place=clinic.address or clinic.name,
+        **_when_and_where(link, appointment.starts_at),
         status=appointment.status,
         confirmed=appointment.confirmed_at is not None,
         escort_needed=dose,
@@ -209,18 +243,35 @@ _APPOINTMENT_ACTIONS: dict[LinkAction, Callable[..., None]] = {
 }
 
 
-def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
-    """Do what the patient asked through their link, and say where things stand.
+def _offer_view(link: PatientLink, offer: WaitlistOffer) -> LinkView:
+    """An offer's page: the clinic, the offered session's date, time and place, and
+    when it passes on if not taken (the clinic's clocks); nothing clinical."""
+    clinic = db.session.get(Clinic, link.clinic_id)
+    assert clinic is not None
+    open_ = offer.status == "offered"
+    return LinkView(
+        purpose=link.purpose,
+        **_when_and_where(link, offer.starts_at),
+        status=offer.status,
+        actions=(LinkAction.ACCEPT_OFFER.value,) if open_ else (),
+        offer_expires_at=offer.expires_at,
+        offer_passes_on=rules.passes_on_text(
+            offer.expires_at.astimezone(ZoneInfo(clinic.time_zone))
+        ),
+    )
 
-    An offer's link (purpose `offer`) will accept the offer with the waitlist's
-    `accept_offer(offer_id, *, by, now)` (scheduling/waitlist/service.py, being built on
-    another branch): until it is merged, an offer link answers that offers are not
-    available rather than pretending to accept one."""
+
+def act(token: str, action: LinkAction, *, now: datetime) -> LinkView:
+    """Do what the patient asked through their link, and say where things stand: an
+    appointment's link confirms, confirms the escort or cancels; an offer's link takes
+    the offer (the waitlist's accept_offer, every booking rule checked again)."""
     link, appointment = open_link(token, action=action, now=now)
-    if link.purpose == LinkPurpose.OFFER.value or appointment is None:
-        raise RuleRefused(
-            [Violation("offers_unavailable", "Offers cannot be answered online yet.")]
-        )
+    if link.offer_id is not None:
+        offer = offer_links.offer_of(link, action=action, now=now)
+        if action is LinkAction.ACCEPT_OFFER:
+            offer_links.take_offer(link, offer, now=now)
+        return _offer_view(link, offer)
+    assert appointment is not None
     if action is not LinkAction.VIEW:
         _APPOINTMENT_ACTIONS[action](
             appointment, by=patient_actor(link.id, link.clinic_id), now=now

@@ -50,7 +50,8 @@ def _offer(offer_id: uuid.UUID, by: Caller, action: str, *, lock: bool) -> Waitl
     audit.record(action, RESOURCE, offer_id, patient_id=patient_id, actor_id=by.user_id)
     if offer is None or not policy.can_see(by, offer.clinic_id):
         raise NotFound("No waitlist offer with this id.")
-    if not policy.can_write(by):
+    allowed = policy.can_accept(by, offer.id) if action == "accept" else policy.can_write(by)
+    if not allowed:
         raise Forbidden("Only front desk and administrators answer waitlist offers.")
     return offer
 
@@ -77,11 +78,12 @@ def accept_offer(offer_id: uuid.UUID, *, by: Caller, now: datetime) -> Appointme
             staff_ids=offer.staff,
             by=by,
             now=now,
+            offer_id=offer.id,
         )
     finally:
         service.accepting.reset(token)
     offer.status, offer.appointment_id = OfferStatus.ACCEPTED.value, appointment.id
-    offer.decided_at, offer.decided_by = now, by.user_id
+    offer.decided_at, offer.decided_by = now, by.user_row
     slot = db.session.get(FreedSlot, offer.freed_slot_id)
     assert slot is not None
     slot.status = SlotStatus.FILLED.value

@@ -28,7 +28,7 @@ from kapt_api.scheduling.booking.service import session_type_of
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import CourseStatus
-from kapt_api.scheduling.waitlist import policy, rules
+from kapt_api.scheduling.waitlist import policy, rules, signals
 from kapt_api.scheduling.waitlist.models import (
     EndReason,
     EntryStatus,
@@ -238,3 +238,4 @@ def close_offer(
     slot = db.session.get(FreedSlot, offer.freed_slot_id)
     if slot is not None and slot.status == SlotStatus.OFFERED.value:
         slot.status = SlotStatus.OPEN.value
+    signals.waitlist_offer_closed.send(offer, status=status.value, now=now)

@@ -7,6 +7,8 @@ commit or roll back with it. The waitlist never imports its subscribers.
   be told, or only the front desk sees it).
 - `waitlist_accepted`: sender the WaitlistOffer (status accepted), `appointment=` the
   booked Appointment, `now=`.
+- `waitlist_offer_closed`: sender the WaitlistOffer, ended without a booking, `status=`
+  (expired, declined, taken: its entry ended), `now=`.
 """
 
 from __future__ import annotations
@@ -17,3 +19,4 @@ _signals = Namespace()
 
 waitlist_offered = _signals.signal("waitlist-offered")
 waitlist_accepted = _signals.signal("waitlist-accepted")
+waitlist_offer_closed = _signals.signal("waitlist-offer-closed")

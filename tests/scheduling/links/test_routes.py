@@ -36,6 +36,8 @@ def test_the_json_says_what_the_link_is_for(client, dose, link_of, patient):
         "late_cancellation": False,
         "cancel_would_be_late": False,
         "actions": ["cancel", "confirm", "escort"],
+        "offer_expires_at": None,
+        "offer_passes_on": None,
     }
     assert patient.family_name not in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"

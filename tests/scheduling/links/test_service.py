@@ -160,26 +160,3 @@ def test_a_moved_appointment_keeps_its_link(dose, link_of, now, place, caller_of
     db.session.commit()
     assert service.act(token, LinkAction.VIEW, now=now).time == "2:00 PM"
     assert token_of(service.mint_link(appointment=dose, now=now)) == token
-
-
-def test_an_offer_link_answers_plainly_until_the_waitlist_is_merged(dose, now):
-    from kapt_api.scheduling.links.models import PatientLink
-
-    token = rules.token_for("offer-secret", "offer:1")
-    db.session.add(
-        PatientLink(
-            token_hash=rules.token_hash(token),
-            purpose="offer",
-            offer_id=dose.id,
-            patient_id=dose.patient_id,
-            clinic_id=dose.clinic_id,
-            expires_at=now + timedelta(days=1),
-        )
-    )
-    db.session.commit()
-    with pytest.raises(RuleRefused) as refused:
-        service.act(token, LinkAction.CONFIRM, now=now)
-    assert [v.rule for v in refused.value.violations] == ["link_wrong_purpose"]
-    with pytest.raises(RuleRefused) as refused:
-        service.act(token, LinkAction.VIEW, now=now)
-    assert [v.rule for v in refused.value.violations] == ["offers_unavailable"]
