@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
+import secrets
 import statistics
 import sys
 import time
@@ -43,6 +44,9 @@ SHOWN_CHARS = 100
 # The ids of the rows an INSERT makes: `id` (`id__1`, ... when SQLAlchemy sends many
 # rows in one statement) and `ids` (the holds, an array unnested by the statement).
 NEW_ROW_ID = re.compile(r"^ids?(__\d+)?$")
+# Unique values a booking derives for its new rows (the hash of its reminders' patient
+# link): the copy's rows are another appointment's, with their own.
+NEW_UNIQUE_TEXT = re.compile(r"^token_hash(__\d+)?$")
 
 
 @dataclass
@@ -147,7 +151,12 @@ def _parameters(statement: Statement, shift: timedelta, ids: dict[uuid.UUID, uui
                         for new in value if isinstance(value, list | tuple) else [value]:
                             if isinstance(new, uuid.UUID):
                                 ids.setdefault(new, uuid.uuid4())
-            row = {key: _adjusted(value, shift, ids) for key, value in row.items()}
+            row = {
+                key: secrets.token_hex(32)
+                if is_insert and NEW_UNIQUE_TEXT.match(key)
+                else _adjusted(value, shift, ids)
+                for key, value in row.items()
+            }
         else:
             row = _adjusted(row, shift, ids)
         out.append(row)
@@ -359,7 +368,7 @@ def seeded_target(
         # Not seeded here: 1,000,000 takes 10 to 40 minutes (docs/benchmarks.md).
         print(f"{name} missing: seed it first (python -m bench.seed --appointments {size})")
         return None
-    app = seed.bench_app(seed.database_url(name, server), KAPT_SCHEDULE_CACHE_DAYS=0)
+    app = seed.bench_app(seed.seeded_url(name, server), KAPT_SCHEDULE_CACHE_DAYS=0)
     return bench_scale.Target(size, app, seed.Shape.of(size))
 
 

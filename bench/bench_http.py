@@ -69,7 +69,7 @@ def database(appointments: int, server: str, prefix: str = "kapt_bench") -> str:
             sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         )
     admin.dispose()
-    return seed.database_url(name, server) if exists else seed.seed(appointments, name, server)
+    return seed.seeded_url(name, server) if exists else seed.seed(appointments, name, server)
 
 
 @contextmanager

@@ -323,7 +323,7 @@ def targets(reseed: bool, server: str) -> list[Target]:
         if reseed or name not in existing:
             url = seed.seed(size, name, server)
         else:
-            url = seed.database_url(name, server)
+            url = seed.seeded_url(name, server)
         # Nothing kept: the day schedule is computed from the database every time.
         app = seed.bench_app(url, KAPT_SCHEDULE_CACHE_DAYS=0)
         found.append(Target(size, app, seed.Shape.of(size)))
