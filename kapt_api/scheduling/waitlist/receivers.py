@@ -83,12 +83,13 @@ def _moved(
 
 
 def _booked(appointment: Appointment, *, now: datetime, **_: Any) -> None:
-    found = service.waiting(appointment.course_id, SessionKind(appointment.kind))
-    service.end(found, EndReason.BOOKED, now=now)
+    service.end_waiting(
+        appointment.course_id, EndReason.BOOKED, now=now, kind=SessionKind(appointment.kind)
+    )
 
 
 def _course_ended(course: Course, *, now: datetime, **_: Any) -> None:
-    service.end(service.waiting(course.id), EndReason.COURSE_ENDED, now=now)
+    service.end_waiting(course.id, EndReason.COURSE_ENDED, now=now)
 
 
 def _last_wanted_day(clinic_id: Any) -> date | None:
