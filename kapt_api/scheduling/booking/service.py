@@ -253,6 +253,10 @@ def move(
         codes = (appointment.override_rules or []) if carried else ()
     decision = _decision(request, course, session_type, override=codes, now=now)
     previous = appointment.starts_at
+    if new_start != previous:
+        # The patient said they would come (and be driven home) at the old time, not
+        # the new one: the front desk must not see the new time as confirmed.
+        appointment.confirmed_at = appointment.escort_confirmed_at = None
     appointment.starts_at = new_start
     appointment.ends_at = session_end(session_type, new_start)
     appointment.held_until = held_until(session_type, new_start)

@@ -160,3 +160,20 @@ def test_a_moved_appointment_keeps_its_link(dose, link_of, now, place, caller_of
     db.session.commit()
     assert service.act(token, LinkAction.VIEW, now=now).time == "2:00 PM"
     assert token_of(service.mint_link(appointment=dose, now=now)) == token
+
+
+def test_a_move_to_another_time_asks_the_patient_to_confirm_again(
+    dose, link_of, now, place, caller_of
+):
+    token = link_of(dose)
+    service.act(token, LinkAction.CONFIRM, now=now)
+    service.act(token, LinkAction.ESCORT, now=now)
+    desk = caller_of(place.front_desk)
+    booking.move(appointment=dose, by=desk, now=now, room_id=dose.room_id)  # same time
+    assert dose.confirmed_at == now and dose.escort_confirmed_at == now
+    booking.move(appointment=dose, by=desk, now=now, starts_at=at(2, 14))
+    db.session.commit()
+    # What the patient said was for the old time.
+    assert dose.confirmed_at is None and dose.escort_confirmed_at is None
+    view = service.act(token, LinkAction.VIEW, now=now)
+    assert not view.confirmed and view.time == "2:00 PM"
