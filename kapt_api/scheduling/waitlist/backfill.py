@@ -95,6 +95,13 @@ def end_finished_entries(*, now: datetime) -> None:
     service.end(past, EndReason.EXPIRED, now=now)
 
 
+# Entries with an offer still open: one offer at a time per waiting patient, so nobody
+# is told of two sessions at once and the next in line hears of the other.
+_HOLDING_AN_OFFER = select(WaitlistOffer.entry_id).where(
+    WaitlistOffer.status == OfferStatus.OFFERED.value
+)
+
+
 def candidates(slot: FreedSlot, *, now: datetime) -> list[Found]:
     """The entries that could take a session in the freed time, best first."""
     offered = select(WaitlistOffer.entry_id).where(WaitlistOffer.freed_slot_id == slot.id)
@@ -104,6 +111,7 @@ def candidates(slot: FreedSlot, *, now: datetime) -> list[Found]:
             WaitlistEntry.clinic_id == slot.clinic_id,
             WaitlistEntry.status == EntryStatus.WAITING.value,
             WaitlistEntry.id.not_in(offered),
+            WaitlistEntry.id.not_in(_HOLDING_AN_OFFER),
         )
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
     ).all()
@@ -184,7 +192,14 @@ def offer_slot(slot: FreedSlot, *, now: datetime) -> WaitlistOffer | None:
             db.session.flush()
             signals.waitlist_offered.send(offer, now=now, messages=clinic.waitlist_offers_enabled)
             return offer
-    slot.status = SlotStatus.EXHAUSTED.value
+    # Someone held back by an open offer elsewhere may want this time once that offer
+    # ends: the slot is searched again on later ticks instead of given up.
+    held_back = db.session.scalar(
+        select(WaitlistEntry.id)
+        .where(WaitlistEntry.clinic_id == slot.clinic_id, WaitlistEntry.id.in_(_HOLDING_AN_OFFER))
+        .limit(1)
+    )
+    slot.status = (SlotStatus.OPEN if held_back else SlotStatus.EXHAUSTED).value
     return None
 
 

@@ -190,6 +190,27 @@ def test_a_declined_offer_passes_to_the_next_candidate(
     assert following.entry_id == second.id
 
 
+def test_a_waiting_patient_holds_one_offer_at_a_time(
+    dose_to_cancel, ready, wait, cancel, tick, now, place, caller_of, book
+):
+    other = ready(2, "Other")
+    thursday = book(other, DOSING, at(3, 10))
+    rowan = wait(ready(1, "Rowan"))
+    cancel(dose_to_cancel)
+    cancel(thursday)
+    tick()
+    # Both freed doses suit Rowan: one offer, the other time kept open for later.
+    [offer] = open_offers()
+    assert offer.entry_id == rowan.id and offer.starts_at == at(2, 10)
+    statuses = {s.starts_at: s.status for s in db.session.scalars(select(FreedSlot))}
+    assert statuses == {at(2, 10): "offered", at(3, 10): "open"}
+    offers.decline_offer(offer.id, by=caller_of(place.front_desk), now=now)
+    db.session.commit()
+    tick()
+    [following] = open_offers()
+    assert following.entry_id == rowan.id and following.starts_at == at(3, 10)
+
+
 def test_only_the_desk_answers_offers_and_only_in_its_clinic(
     offered, place, other_place, caller_of, now
 ):
