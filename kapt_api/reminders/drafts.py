@@ -26,7 +26,7 @@ from kapt_api.reminders import content, rules
 from kapt_api.reminders.models import Reminder, Status
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses.models import Course
-from kapt_api.scheduling.links import service as links
+from kapt_api.scheduling.links import minting as links
 
 
 @dataclass(frozen=True)

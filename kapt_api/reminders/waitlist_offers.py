@@ -34,7 +34,7 @@ from kapt_api.reminders import rules
 from kapt_api.reminders.drafts import recipient_of, sms_due_times
 from kapt_api.reminders.models import Purpose, Reminder, Status
 from kapt_api.rows import insert_as_loaded
-from kapt_api.scheduling.links import service as links
+from kapt_api.scheduling.links import minting as links
 from kapt_api.scheduling.links.rules import date_text, passes_on_text, time_text
 from kapt_api.scheduling.waitlist import signals
 from kapt_api.scheduling.waitlist.models import WaitlistEntry

@@ -34,7 +34,7 @@ from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.reminders import agenda
 from kapt_api.scheduling.booking.models import Appointment
-from kapt_api.scheduling.links import service as links
+from kapt_api.scheduling.links import minting as links
 from kapt_api.scheduling.waitlist import backfill
 from kapt_api.scheduling.waitlist.models import WaitlistOffer
 from tests.scheduling import conftest as scheduling_fixtures

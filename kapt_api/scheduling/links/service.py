@@ -18,13 +18,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from kapt_api.auth import audit
 from kapt_api.clinics.models import Clinic
-from kapt_api.db import db, new_id
+from kapt_api.db import db
 from kapt_api.errors import Gone, NotFound, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
@@ -37,9 +35,9 @@ from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import AppointmentStatus, ReasonCategory
 from kapt_api.scheduling.links import offer_links, rules, signals
-from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
+from kapt_api.scheduling.links.models import PatientLink
 from kapt_api.scheduling.links.rules import LinkAction
-from kapt_api.scheduling.waitlist.models import WaitlistEntry, WaitlistOffer
+from kapt_api.scheduling.waitlist.models import WaitlistOffer
 
 RESOURCE = "patient_link"
 CANCEL_REASON = "Cancelled by the patient."
@@ -67,73 +65,6 @@ class LinkView:
     # An offer's link: until when it may be taken, and that time as the clinic reads it.
     offer_expires_at: datetime | None = None
     offer_passes_on: str | None = None
-
-
-def link_url(token: str) -> str:
-    return f"{str(current_app.config['KAPT_BASE_URL']).rstrip('/')}/p/{token}"
-
-
-def _minted(subject: str, *, now: datetime, **row: Any) -> str:
-    """The subject's token, its link's row written (once: asked again, as a moved
-    appointment's reminders are, the row only takes the new expiry). One upsert on the
-    token's hash instead of a read first: every booking mints its reminders' link."""
-    token = rules.token_for(_secret(), subject)
-    db.session.flush()  # the subject's own row first, as a flush would order it
-    upsert = _UPSERTS[db.session.get_bind().dialect.name]
-    db.session.connection().execute(
-        upsert,
-        {"id": new_id(), "token_hash": rules.token_hash(token), "created_at": now, **row},
-    )
-    return token
-
-
-def _upsert(insert: Callable[..., Any]) -> Any:
-    statement = insert(PatientLink.__table__)
-    return statement.on_conflict_do_update(
-        index_elements=[PatientLink.token_hash],
-        set_={"expires_at": statement.excluded.expires_at},
-    )
-
-
-# Built once per engine (their ON CONFLICT clauses are written alike).
-_UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
-
-
-def mint_link(*, appointment: Appointment, now: datetime) -> str:
-    """The appointment's link for a message (its URL): the same URL every time it is
-    asked for, valid until the session starts (the row is written the first time)."""
-    token = _minted(
-        f"appointment:{appointment.id}",
-        now=now,
-        purpose=LinkPurpose.APPOINTMENT.value,
-        appointment_id=appointment.id,
-        offer_id=None,
-        patient_id=appointment.patient_id,
-        clinic_id=appointment.clinic_id,
-        expires_at=rules.expiry(starts_at=appointment.starts_at),
-    )
-    return link_url(token)
-
-
-def mint_offer_link(*, offer: WaitlistOffer, now: datetime) -> str:
-    """The offer's link for its message (its URL), working until the offer expires."""
-    entry = db.session.get(WaitlistEntry, offer.entry_id)
-    assert entry is not None
-    token = _minted(
-        f"offer:{offer.id}",
-        now=now,
-        purpose=LinkPurpose.OFFER.value,
-        appointment_id=None,
-        offer_id=offer.id,
-        patient_id=entry.patient_id,
-        clinic_id=offer.clinic_id,
-        expires_at=offer.expires_at,
-    )
-    return link_url(token)
-
-
-def _secret() -> str:
-    return str(current_app.config["SECRET_KEY"])
 
 
 def patient_actor(link_id: uuid.UUID, clinic_id: uuid.UUID) -> Caller:

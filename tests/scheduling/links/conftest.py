@@ -15,7 +15,7 @@ from kapt_api.db import db
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.booking import service as booking
 from kapt_api.scheduling.booking.models import Appointment
-from kapt_api.scheduling.links import service
+from kapt_api.scheduling.links import minting
 from kapt_api.scheduling.links.models import PatientLink
 from tests.scheduling.conftest import at
 
@@ -62,7 +62,7 @@ def link_of(now) -> Callable[[Appointment], str]:
     """The appointment's link token (its row committed)."""
 
     def make(appointment: Appointment) -> str:
-        url = service.mint_link(appointment=appointment, now=now)
+        url = minting.mint_link(appointment=appointment, now=now)
         db.session.commit()
         return token_of(url)
 

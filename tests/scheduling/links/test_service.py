@@ -16,7 +16,7 @@ from kapt_api.reminders.models import Purpose, Reminder
 from kapt_api.scheduling.booking import service as booking
 from kapt_api.scheduling.booking import signals
 from kapt_api.scheduling.days import service as days
-from kapt_api.scheduling.links import rules, service
+from kapt_api.scheduling.links import minting, rules, service
 from kapt_api.scheduling.links.rules import LinkAction
 from tests.scheduling.conftest import at, audit_rows
 from tests.scheduling.links.conftest import link_rows, token_of
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.usefixtures("now")
 
 
 def test_a_link_is_stored_hashed_and_minted_once_per_appointment(dose, now):
-    url = service.mint_link(appointment=dose, now=now)
-    again = service.mint_link(appointment=dose, now=now)
+    url = minting.mint_link(appointment=dose, now=now)
+    again = minting.mint_link(appointment=dose, now=now)
     db.session.commit()
     token = token_of(url)
     assert url == again == f"http://127.0.0.1:5000/p/{token}"
@@ -159,7 +159,7 @@ def test_a_moved_appointment_keeps_its_link(dose, link_of, now, place, caller_of
     booking.move(appointment=dose, by=caller_of(place.front_desk), now=now, starts_at=at(2, 14))
     db.session.commit()
     assert service.act(token, LinkAction.VIEW, now=now).time == "2:00 PM"
-    assert token_of(service.mint_link(appointment=dose, now=now)) == token
+    assert token_of(minting.mint_link(appointment=dose, now=now)) == token
 
 
 def test_a_move_to_another_time_asks_the_patient_to_confirm_again(

@@ -16,7 +16,7 @@ from kapt_api.auth.models import AuditEvent
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Gone, RuleRefused
 from kapt_api.scheduling.booking.models import Appointment
-from kapt_api.scheduling.links import service
+from kapt_api.scheduling.links import minting, service
 from kapt_api.scheduling.links.models import PatientLink
 from kapt_api.scheduling.links.rules import LinkAction
 from kapt_api.scheduling.waitlist.models import WaitlistOffer
@@ -37,13 +37,13 @@ def offer(dose_to_cancel, ready, wait, cancel, tick) -> WaitlistOffer:
 
 @pytest.fixture
 def token(offer, now) -> str:
-    url = service.mint_offer_link(offer=offer, now=now)
+    url = minting.mint_offer_link(offer=offer, now=now)
     db.session.commit()
     return url.rpartition("/p/")[2]
 
 
 def test_an_offer_link_is_minted_once_and_expires_with_the_offer(offer, token, now):
-    again = service.mint_offer_link(offer=offer, now=now + timedelta(minutes=1))
+    again = minting.mint_offer_link(offer=offer, now=now + timedelta(minutes=1))
     assert again.endswith(f"/p/{token}")
     [link] = db.session.scalars(select(PatientLink).where(PatientLink.offer_id == offer.id))
     assert (link.purpose, link.expires_at) == ("offer", offer.expires_at)

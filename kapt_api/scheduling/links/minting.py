@@ -1,0 +1,86 @@
+"""Minting a patient link for a message: the subject's token (rules.token_for: derived
+from the secret key, so every message about one appointment or offer carries the same
+link) and its row, written the first time and given the latest expiry after. Only the
+token's hash is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kapt_api.db import db, new_id
+from kapt_api.scheduling.booking.models import Appointment
+from kapt_api.scheduling.links import rules
+from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
+from kapt_api.scheduling.waitlist.models import WaitlistEntry, WaitlistOffer
+
+
+def link_url(token: str) -> str:
+    return f"{str(current_app.config['KAPT_BASE_URL']).rstrip('/')}/p/{token}"
+
+
+def _minted(subject: str, *, now: datetime, **row: Any) -> str:
+    """The subject's token, its link's row written (once: asked again, as a moved
+    appointment's reminders are, the row only takes the new expiry). One upsert on the
+    token's hash instead of a read first: every booking mints its reminders' link."""
+    token = rules.token_for(_secret(), subject)
+    db.session.flush()  # the subject's own row first, as a flush would order it
+    upsert = _UPSERTS[db.session.get_bind().dialect.name]
+    db.session.connection().execute(
+        upsert,
+        {"id": new_id(), "token_hash": rules.token_hash(token), "created_at": now, **row},
+    )
+    return token
+
+
+def _upsert(insert: Callable[..., Any]) -> Any:
+    statement = insert(PatientLink.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[PatientLink.token_hash],
+        set_={"expires_at": statement.excluded.expires_at},
+    )
+
+
+# Built once per engine (their ON CONFLICT clauses are written alike).
+_UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+
+
+def mint_link(*, appointment: Appointment, now: datetime) -> str:
+    """The appointment's link for a message (its URL): the same URL every time it is
+    asked for, valid until the session starts (the row is written the first time)."""
+    token = _minted(
+        f"appointment:{appointment.id}",
+        now=now,
+        purpose=LinkPurpose.APPOINTMENT.value,
+        appointment_id=appointment.id,
+        offer_id=None,
+        patient_id=appointment.patient_id,
+        clinic_id=appointment.clinic_id,
+        expires_at=rules.expiry(starts_at=appointment.starts_at),
+    )
+    return link_url(token)
+
+
+def mint_offer_link(*, offer: WaitlistOffer, now: datetime) -> str:
+    """The offer's link for its message (its URL), working until the offer expires."""
+    entry = db.session.get(WaitlistEntry, offer.entry_id)
+    assert entry is not None
+    token = _minted(
+        f"offer:{offer.id}",
+        now=now,
+        purpose=LinkPurpose.OFFER.value,
+        appointment_id=None,
+        offer_id=offer.id,
+        patient_id=entry.patient_id,
+        clinic_id=offer.clinic_id,
+        expires_at=offer.expires_at,
+    )
+    return link_url(token)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
