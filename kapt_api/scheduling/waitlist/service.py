@@ -228,8 +228,15 @@ def end_waiting(
     if kind is not None:
         stmt = stmt.where(WaitlistEntry.kind == kind.value)
     values = {"status": EntryStatus.ENDED.value, "end_reason": reason.value, "ended_at": now}
-    ended = db.session.scalars(stmt.values(**values).returning(WaitlistEntry.id)).all()
-    _withdraw_offers(list(ended), reason, now=now)
+    # On the session's connection, past the ORM's per-statement set-up (a booking sends
+    # it); an entry the session holds is refreshed from the database when next read.
+    db.session.flush()
+    ended = db.session.connection().scalars(stmt.values(**values).returning(WaitlistEntry.id))
+    ids = list(ended)
+    for held in [o for o in db.session.identity_map.values() if isinstance(o, WaitlistEntry)]:
+        if held.id in ids:
+            db.session.expire(held)
+    _withdraw_offers(ids, reason, now=now)
 
 
 def _withdraw_offers(ids: list[uuid.UUID], reason: EndReason, *, now: datetime) -> None:
