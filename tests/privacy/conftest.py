@@ -33,6 +33,7 @@ from kapt_api.clinics.models import StaffMember
 from kapt_api.db import db
 from kapt_api.patients.models import Patient
 from kapt_api.reminders import agenda
+from kapt_api.reminders.events import EVENTS
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.links import minting as links
 from kapt_api.scheduling.waitlist import backfill
@@ -355,15 +356,8 @@ def story(
         {
             "clinic_id": str(place.clinic.id),
             "url": hook_url,
-            "events": [
-                "appointment.booked",
-                "appointment.moved",
-                "appointment.cancelled",
-                "appointment.confirmed",
-                "alert.raised",
-                "waitlist.offered",
-                "waitlist.accepted",
-            ],
+            # Every event there is: each one's post is searched for leaks.
+            "events": list(EVENTS),
         },
     )
     _enrol_and_chart(told, versions)
