@@ -3,15 +3,18 @@ read back: persistent, nothing pending, every attribute readable without a query
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import event, inspect, select, text
+import pytest
+from sqlalchemy import bindparam, event, func, inspect, literal, select, text
+from sqlalchemy.exc import OperationalError
 
 from kapt_api import clock
 from kapt_api.clinics.models import OpeningHours
 from kapt_api.db import db
 from kapt_api.reminders.models import Reminder
-from kapt_api.rows import insert_as_loaded
+from kapt_api.rows import insert_as_loaded, read
+from tests.conftest import engine_name
 
 DUE = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
@@ -82,3 +85,44 @@ def test_objects_are_persistent_and_read_without_a_query(make_clinic):
     reminder.body = "changed"
     db.session.flush()
     assert db.session.scalar(text("SELECT body FROM reminders")) == "changed"
+
+
+# A statement built once, as read's statements are: an expanding IN, a literal, aware
+# times and a label, every kind of value a day schedule reads.
+_REMINDERS_OF = select(
+    literal("reminder").label("what"), Reminder.id, Reminder.body, Reminder.due_at,
+    Reminder.next_attempt_at,
+).where(
+    Reminder.clinic_id.in_(bindparam("clinic_ids", expanding=True))
+).order_by(Reminder.body)  # fmt: skip
+_SLEEPING = select(func.pg_sleep(1))
+
+
+def test_a_read_answers_what_sqlalchemy_answers(make_clinic):
+    clinic, other = make_clinic(), make_clinic()
+    insert_as_loaded([_reminder(clinic.id, "one"), _reminder(other.id, "two")])
+    for clinic_ids in ([clinic.id], [clinic.id, other.id], []):
+        parameters = {"clinic_ids": clinic_ids}
+        expected = db.session.execute(_REMINDERS_OF, parameters).all()
+        found = read(_REMINDERS_OF, parameters)
+        assert [tuple(row) for row in found] == [tuple(row) for row in expected]
+        assert [(r.what, r.id, r.body, r.due_at) for r in found] == [
+            (r.what, r.id, r.body, r.due_at) for r in expected
+        ]
+    (row,) = read(_REMINDERS_OF, {"clinic_ids": [other.id]})
+    assert row.due_at == DUE and row.due_at.utcoffset() == timedelta(0)
+    # Listeners on the engine see what is sent (query counts, the commit's mode).
+    sent = _statements_while(lambda: read(_REMINDERS_OF, {"clinic_ids": [clinic.id]}))
+    assert len(sent) == 1 and "FROM reminders" in sent[0]
+
+
+@pytest.mark.skipif(engine_name() != "postgresql", reason="a PostgreSQL statement timeout")
+def test_a_failed_read_raises_sqlalchemys_own_error(make_clinic):
+    """retries.py and the error handlers (503, a retried conflict) catch SQLAlchemy's
+    exception classes: a read sent by the driver raises the same ones."""
+    db.session.execute(text("SET LOCAL statement_timeout = 10"))
+    with pytest.raises(OperationalError) as raised:
+        read(_SLEEPING, {})
+    assert raised.value.orig.sqlstate == "57014"  # query_canceled
+    db.session.rollback()
+    assert read(_REMINDERS_OF, {"clinic_ids": []}) == []
