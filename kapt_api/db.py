@@ -44,27 +44,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # PostgreSQL: every session is in UTC (configure_postgresql), so psycopg gives each
+        # timestamptz with the UTC tzinfo itself: taken as it comes, without a Python call
+        # per value (a slot search reads thousands of holds, a day hundreds of times).
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None or value.tzinfo is UTC:  # PostgreSQL's, in a UTC session
+        if value is None or value.tzinfo is UTC:
             return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-class UTCInstant(UTCDateTime):
-    """UTCDateTime for values read only to be compared, or shown on a clinic's clocks
-    (local_text converts them), never answered as they are: a resource hold's start and
-    end. On PostgreSQL psycopg's aware datetimes are taken as they come, whatever the
-    session's zone, without a Python call for each value (a slot search reads thousands
-    of holds); SQLite's naive ones are still made UTC."""
-
-    cache_ok = True
-
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        if dialect.name == "postgresql":
-            return None
-        return super().result_processor(dialect, coltype)
 
 
 class Base(DeclarativeBase):
@@ -119,8 +112,8 @@ READ_AUDIT = "kapt_read_audit"
 
 def configure_postgresql(engine: Engine) -> None:
     """Sessions in UTC, whatever the server's default: psycopg then gives every
-    timestamptz with the `UTC` tzinfo itself, which UTCDateTime passes through as it
-    is instead of converting each one (a slot search reads thousands). A transaction
+    timestamptz with the `UTC` tzinfo itself, which UTCDateTime takes as it comes
+    instead of converting each one (a slot search reads thousands). A transaction
     that relaxed its commit for read-audit rows is strict again before any other write."""
 
     @event.listens_for(engine, "do_connect")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, type_coerce
+from sqlalchemy import Select, bindparam, func, select
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES
@@ -27,7 +27,7 @@ from kapt_api.clinics.models import (
     WorkingHours,
 )
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
-from kapt_api.db import UTCInstant, db
+from kapt_api.db import db
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.openapi import QueryPage
 from kapt_api.patients.models import CareTeamMember
@@ -156,13 +156,13 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
 
 # Built once (each booking and slot search runs it), its parameters bound at execution.
 # A slot search reads thousands of holds: so the table's columns (Core: rows as the
-# cursor gives them, none of the ORM's handling per row), times as instants
-# (UTCInstant), and all rows fetched at once (`all`, not row by row).
+# cursor gives them, none of the ORM's handling per row; on PostgreSQL the times as
+# psycopg gives them, see UTCDateTime), and all rows fetched at once.
 _HELD = ResourceHold.__table__.c
 _HOLDS = select(
     _HELD.resource_key,
-    type_coerce(_HELD.starts_at, UTCInstant()),
-    type_coerce(_HELD.ends_at, UTCInstant()),
+    _HELD.starts_at,
+    _HELD.ends_at,
     func.coalesce(_HELD.appointment_id, _HELD.offer_id),
     _HELD.offer_id.is_not(None),
 ).where(

@@ -280,8 +280,9 @@ def test_a_held_dose_waits_for_a_prescribers_override(course, prepared, place, b
 
 
 def test_holds_are_read_as_the_instants_written_in_utc(course, prepared):
-    """queries.holds reads its times as UTCInstant (no conversion on PostgreSQL): the
-    same instants, aware, as the ORM reads them, on either engine."""
+    """queries.holds reads its times as PostgreSQL's UTC session gives them (no
+    conversion): the same instants, aware, in UTC, as the ORM reads them, on either
+    engine."""
     first = prepared[0]
     keys = [h.resource_key for h in holds_of(first.id)]
     read = queries.holds(keys, (first.starts_at - H, first.starts_at + H))
