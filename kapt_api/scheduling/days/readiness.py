@@ -17,17 +17,14 @@ flags, and `not_applicable` for the others.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from kapt_api.db import db
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, definition_of
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.rows import read
-from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses.readiness_flags import flags_of
 from kapt_api.scheduling.courses.rules import (
     doses_preparations_integrations,
@@ -205,33 +202,17 @@ def _definitions(version_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProtocolDe
     return {i: _DEFINITIONS[i] if i in _DEFINITIONS else drafts[i] for i in wanted}
 
 
-# Every session of some courses: a dose's flags are judged on its whole course. Built
-# once; only the course ids change.
-_SESSIONS_OF_COURSES = select(
-    Appointment.course_id,
-    Appointment.id,
-    Appointment.kind,
-    Appointment.starts_at,
-    Appointment.ends_at,
-    Appointment.status,
-).where(Appointment.course_id.in_(bindparam("course_ids", expanding=True)))
-
-
 _KINDS = {kind.value: kind for kind in SessionKind}
 _STATUSES = {status.value: status for status in AppointmentStatus}
 
 
-def _course_sessions(course_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CourseSession]]:
-    found: dict[uuid.UUID, list[CourseSession]] = defaultdict(list)
-    if not course_ids:
-        return found
-    rows = read(_SESSIONS_OF_COURSES, {"course_ids": list(course_ids)})
+def _course_sessions(rows: Sequence[Any]) -> list[CourseSession]:
+    """A course's sessions as the rules see them, from rows of (id, kind, starts_at,
+    ends_at, status)."""
     kinds, statuses = _KINDS, _STATUSES  # a dict lookup, not an enum's call, per row
-    for course_id, id_, kind, starts_at, ends_at, status in rows:
-        found[course_id].append(
-            CourseSession(id_, kinds[kind], starts_at, ends_at, statuses[status])
-        )
-    return found
+    return [
+        CourseSession(r.id, kinds[r.kind], r.starts_at, r.ends_at, statuses[r.status]) for r in rows
+    ]
 
 
 _NOT_A_DOSE: Answer = {
@@ -243,15 +224,22 @@ _NOT_A_DOSE: Answer = {
 }
 
 
-def of_appointments(rows: Sequence[Any], *, zone: str) -> dict[uuid.UUID, Answer]:
-    """Readiness of appointment rows (id, course_id, kind, protocol_version_id: their
-    course's) at a clinic in `zone`, in a fixed number of queries. A dose's flags
-    depend on sessions of other days; they are all of the dose's clinic, whose
-    schedule version any change bumps (cache.py), so a kept day stays right."""
+def of_appointments(
+    rows: Sequence[Any],
+    *,
+    zone: str,
+    course_sessions: Mapping[uuid.UUID, Sequence[Any]],
+    versions: Mapping[uuid.UUID, uuid.UUID],
+) -> dict[uuid.UUID, Answer]:
+    """Readiness of appointment rows (id, course_id, kind) at a clinic in `zone`, given
+    every session of the courses of their doses (rows of id, kind, starts_at, ends_at,
+    status, by course) and those courses' protocol versions, in a fixed number of
+    queries. A dose's flags depend on sessions of other days; they are all of the
+    dose's clinic, whose schedule version any change bumps (cache.py), so a kept day
+    stays right."""
     doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
-    versions = {r.course_id: r.protocol_version_id for r in doses}
     definitions = _definitions(versions.values())
-    sessions = _course_sessions(set(versions))
+    sessions = {course: _course_sessions(found) for course, found in course_sessions.items()}
     monitored = supplied_all([r.id for r in doses])
     courses: dict[uuid.UUID, _Course] = {}
     flags: dict[uuid.UUID, dict[uuid.UUID, list[str]]] = {}

@@ -10,12 +10,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, literal, or_, select, union_all
+from sqlalchemy import (
+    CTE,
+    CompoundSelect,
+    Select,
+    bindparam,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from kapt_api.auth.models import User, UserRole
 from kapt_api.clinics.models import Room, StaffMember
 from kapt_api.clinics.rules import local_day_to_utc
 from kapt_api.patients.models import Patient
+from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.rules import MAX_SESSION_MINUTES
 from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
@@ -53,63 +65,97 @@ def day_of(clinic_id: uuid.UUID, zone: str, day: date) -> Day:
 
 @dataclass(frozen=True)
 class DayRows:
-    """The day's appointment rows (with patient names and protocol versions) and the
-    staff booked on each, in their order."""
+    """The day's appointment rows (with patient names) and the staff booked on each, in
+    their order; and every session of the courses with a dose that day (a dose's
+    readiness is judged on its whole course) with those courses' protocol versions."""
 
     rows: list[Any]
     booked: dict[uuid.UUID, list[uuid.UUID]]
+    course_sessions: dict[uuid.UUID, list[Any]]
+    versions: dict[uuid.UUID, uuid.UUID]
 
 
-def _appointments_of_the_day(*, of_staff: bool) -> Select[Any]:
-    """The appointments overlapping a day at a clinic (of one staff member), with their
-    patients' names, courses' protocol versions, booking offer (unique) and staff: the
-    clinic-and-start index bounds the read. Built once per shape (module constants)."""
-    stmt = (
-        select(
-            Appointment.id,
-            Appointment.course_id,
-            Appointment.patient_id,
-            Appointment.kind,
-            Appointment.status,
-            Appointment.starts_at,
-            Appointment.ends_at,
-            Appointment.room_id,
-            Appointment.escort_confirmed_at,
-            Appointment.confirmed_at,
-            WaitlistOffer.id.label("offer_id"),
-            Patient.given_name,
-            Patient.family_name,
-            Course.protocol_version_id,
-            AppointmentStaff.staff_id,
-        )
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .join(Course, Course.id == Appointment.course_id)
-        .outerjoin(WaitlistOffer, WaitlistOffer.appointment_id == Appointment.id)
-        .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == Appointment.id)
-        .where(
-            Appointment.clinic_id == bindparam("clinic_id"),
-            Appointment.starts_at >= bindparam("earliest"),
-            Appointment.starts_at < bindparam("ends_at"),
-            Appointment.ends_at > bindparam("starts_at"),
-        )
-        .order_by(Appointment.starts_at, Appointment.id, AppointmentStaff.position)
+_DAY, _COURSE = "day", "course"
+
+
+def _overlapping(*, of_staff: bool) -> CTE:
+    """The appointments overlapping a day at a clinic (of one staff member): the
+    clinic-and-start index bounds the read."""
+    overlapping = select(
+        Appointment.id,
+        Appointment.course_id,
+        Appointment.kind,
+        Appointment.status,
+        Appointment.starts_at,
+        Appointment.ends_at,
+        Appointment.patient_id,
+        Appointment.room_id,
+        Appointment.escort_confirmed_at,
+        Appointment.confirmed_at,
+    ).where(
+        Appointment.clinic_id == bindparam("clinic_id"),
+        Appointment.starts_at >= bindparam("earliest"),
+        Appointment.starts_at < bindparam("ends_at"),
+        Appointment.ends_at > bindparam("starts_at"),
     )
     if of_staff:
         booked = select(AppointmentStaff.appointment_id).where(
             AppointmentStaff.staff_id == bindparam("staff_id")
         )
-        stmt = stmt.where(Appointment.id.in_(booked))
-    return stmt
+        overlapping = overlapping.where(Appointment.id.in_(booked))
+    return overlapping.cte("day_appointments")
 
 
-_CLINIC_DAY = _appointments_of_the_day(of_staff=False)
-_STAFF_DAY = _appointments_of_the_day(of_staff=True)
+def _day_and_courses(*, of_staff: bool) -> CompoundSelect:
+    """A day's appointments with their patients' names, booking offer (unique) and staff;
+    then every session of the courses with a dose among them, with the course's protocol
+    version: one round trip for both. Built once per shape (module constants). `part`
+    tells the two apart; a column one part does not have is null in it."""
+    day = _overlapping(of_staff=of_staff)
+    the_day = (
+        select(
+            literal(_DAY).label("part"),
+            *(column.label(column.key) for column in day.c),  # SQLite orders by names
+            WaitlistOffer.id.label("offer_id"),
+            Patient.given_name,
+            Patient.family_name,
+            AppointmentStaff.staff_id.label("staff_id"),
+            AppointmentStaff.position.label("position"),
+            null().cast(Course.protocol_version_id.type).label("protocol_version_id"),
+        )
+        .join(Patient, Patient.id == day.c.patient_id)
+        .outerjoin(WaitlistOffer, WaitlistOffer.appointment_id == day.c.id)
+        .outerjoin(AppointmentStaff, AppointmentStaff.appointment_id == day.c.id)
+    )
+    dosed = select(day.c.course_id).where(day.c.kind == SessionKind.DOSING.value)
+    courses = (
+        select(
+            literal(_COURSE),
+            Appointment.id,
+            Appointment.course_id,
+            Appointment.kind,
+            Appointment.status,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            *(null() for _ in range(9)),
+            Course.protocol_version_id,
+        )
+        .join(Appointment, Appointment.course_id == Course.id)
+        .where(Course.id.in_(dosed))
+    )
+    return union_all(the_day, courses).order_by(
+        literal_column("part").desc(), "starts_at", "id", "position"
+    )
+
+
+_CLINIC_DAY = _day_and_courses(of_staff=False)
+_STAFF_DAY = _day_and_courses(of_staff=True)
 
 
 def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
     """The appointments overlapping the day at its clinic (of one staff member), with
-    their patients' names, their courses' protocol versions and their staff, in one
-    query, whatever their number."""
+    their patients' names and their staff, and the sessions of their doses' courses, in
+    one query, whatever their number."""
     parameters = {
         "clinic_id": day.clinic_id,
         "earliest": day.starts_at - LONGEST_SESSION,
@@ -121,11 +167,17 @@ def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
         stmt, parameters["staff_id"] = _STAFF_DAY, staff_id
     rows: dict[uuid.UUID, Any] = {}
     staff: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    sessions: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    versions: dict[uuid.UUID, uuid.UUID] = {}
     for row in read(stmt, parameters):
+        if row.part == _COURSE:
+            sessions[row.course_id].append(row)
+            versions[row.course_id] = row.protocol_version_id
+            continue
         rows.setdefault(row.id, row)
         if row.staff_id is not None:
             staff[row.id].append(row.staff_id)
-    return DayRows(list(rows.values()), staff)
+    return DayRows(list(rows.values()), staff, sessions, versions)
 
 
 def _people(*, of_clinic: bool) -> Select[Any]:

@@ -104,7 +104,9 @@ def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -
         people=named.people,
         rooms=named.rooms,
         booked=found.booked,
-        readiness=readiness.of_appointments(found.rows, zone=zone),
+        readiness=readiness.of_appointments(
+            found.rows, zone=zone, course_sessions=found.course_sessions, versions=found.versions
+        ),
     )
 
 
