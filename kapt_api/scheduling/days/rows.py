@@ -78,16 +78,22 @@ class DayRows:
 _DAY, _COURSE = "day", "course"
 
 
+# What the rules read of any session (CourseSession), first in both parts of a day's rows.
+_SESSION = (
+    Appointment.id,
+    Appointment.course_id,
+    Appointment.kind,
+    Appointment.status,
+    Appointment.starts_at,
+    Appointment.ends_at,
+)
+
+
 def _overlapping(*, of_staff: bool) -> CTE:
     """The appointments overlapping a day at a clinic (of one staff member): the
     clinic-and-start index bounds the read."""
     overlapping = select(
-        Appointment.id,
-        Appointment.course_id,
-        Appointment.kind,
-        Appointment.status,
-        Appointment.starts_at,
-        Appointment.ends_at,
+        *_SESSION,
         Appointment.patient_id,
         Appointment.room_id,
         Appointment.escort_confirmed_at,
@@ -131,12 +137,7 @@ def _day_and_courses(*, of_staff: bool) -> CompoundSelect:
     courses = (
         select(
             literal(_COURSE),
-            Appointment.id,
-            Appointment.course_id,
-            Appointment.kind,
-            Appointment.status,
-            Appointment.starts_at,
-            Appointment.ends_at,
+            *_SESSION,
             *(null() for _ in range(9)),
             Course.protocol_version_id,
         )
