@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, literal_column, select
 
 from kapt_api.auth import audit
-from kapt_api.auth.models import CLINICAL_ROLES, Role, User
+from kapt_api.auth.models import CLINICAL_ROLES, User
 from kapt_api.clinics.models import Clinic, StaffMember
 from kapt_api.clinics.policy import StaffPost
 from kapt_api.db import db
@@ -196,7 +196,8 @@ def _clinic_day(clinic_id: uuid.UUID, zone: str, day: date) -> ComputedDay:
     listed = [
         person
         for person in shown.people.values()
-        if person["id"] in by_staff or CLINICAL_ROLES & {Role(r) for r in person["roles"]}
+        # Roles are StrEnum members: a role's name is found among them as it is.
+        if person["id"] in by_staff or not CLINICAL_ROLES.isdisjoint(person["roles"])
     ]
     answer = {
         **the_day.header(),
