@@ -104,14 +104,17 @@ def record_per_patient(
     if has_request_context():
         g.setdefault("audit_entries", []).extend(entries)
     begin_write_when_clean(db.session)
+    # A Core statement on the session's connection, as record's (the session's own
+    # execute only adds its ORM checks).
+    connection = db.session.connection()
     if on_postgresql():
         shared.pop("patient_id")
         relaxed = action == READ
-        db.session.execute(_FOR_EACH_PATIENT[relaxed], {**shared, "patient_ids": unique})
+        connection.execute(_FOR_EACH_PATIENT[relaxed], {**shared, "patient_ids": unique})
         if relaxed:
-            db.session.connection().info[RELAXED_COMMIT] = True
+            connection.info[RELAXED_COMMIT] = True
     else:
-        db.session.execute(
+        connection.execute(
             _INSERT_ONE, [{"id": new_id(), "outcome": "success", **e} for e in entries]
         )
 
