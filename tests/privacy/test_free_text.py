@@ -78,7 +78,6 @@ NOT_FREE_TEXT = {
             "ReadyOut.database",
             "SchedulerOut.status",
             "MeasureOut.loinc",
-            "Override.rules[]",
             "PersonOut.roles[]",
             "ReminderOut.reason",
             "RemsFormOut.sex",

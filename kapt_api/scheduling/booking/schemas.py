@@ -147,7 +147,9 @@ class StatusChangeWithReasonOut(StatusChangeOut):
 
 
 class OverrideOut(ma.Schema):
-    rules = ma.fields.List(ma.fields.String(), required=True)
+    rules = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(BOOKING_RULES)), required=True
+    )
     by = ma.fields.UUID(allow_none=True, required=True)
 
 

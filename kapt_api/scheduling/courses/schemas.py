@@ -91,7 +91,8 @@ class CourseClinicalOut(CourseOut):
         required=True,
         metadata={
             "type": "array",
-            "items": {"type": "object"},
+            # Named, not imported: outcomes sits above scheduling and registers it.
+            "items": {"$ref": "#/components/schemas/TrendOut"},
             "description": "Each instrument's (PHQ-9, GAD-7) first and latest total, the "
             "change and every score, as GET /courses/{id}/measures/trend answers",
         },
