@@ -271,7 +271,11 @@ OPENAPI_CONFIG: dict[str, Any] = {
         "info": {
             "description": (
                 "Scheduling and session-protocol API of a ketamine-assisted psychotherapy clinic. "
-                "Errors are RFC 9457 application/problem+json."
+                "Errors are RFC 9457 application/problem+json. Lists are paginated (page, "
+                "page_size) and say so in X-Pagination, X-Total-Count and a Link header "
+                "(RFC 8288: first, prev, next, last). A PATCH needs If-Match with the ETag "
+                "it changes; a GET that sends an ETag answers 304 to If-None-Match. Fields "
+                "marked as for the care team only are absent from other readers' answers."
             ),
         },
         "components": {

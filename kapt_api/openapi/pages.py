@@ -28,7 +28,8 @@ TOTAL_DOC = {
 
 def _page_url(page: int, page_size: int) -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k not in {"page", "page_size"}]
-    return f"{request.path}?{urlencode([*args, ('page', page), ('page_size', page_size)])}"
+    query = urlencode([*args, ("page", page), ("page_size", page_size)])
+    return f"{request.script_root}{request.path}?{query}"
 
 
 def page_links(page: int, page_size: int, item_count: int) -> str:
