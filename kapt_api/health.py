@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 from sqlalchemy import String, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,6 +14,7 @@ from kapt_api import clock
 from kapt_api.db import Base, db
 from kapt_api.errors import DomainError
 from kapt_api.fields import AwareDateTime
+from kapt_api.openapi.pages import Blueprint
 
 bp = Blueprint("service", __name__, description="Service health")
 HEARTBEAT_STALE_AFTER = timedelta(minutes=2)

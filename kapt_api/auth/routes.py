@@ -8,7 +8,6 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from kapt_api import clock
@@ -19,6 +18,7 @@ from kapt_api.auth.schemas import AuditEventOut, AuditQuery, LoginIn, TokenOut, 
 from kapt_api.db import begin_write, db
 from kapt_api.extensions import limiter
 from kapt_api.openapi import QueryPage
+from kapt_api.openapi.pages import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Logins, tokens and audit")
 

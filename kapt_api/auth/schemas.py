@@ -24,7 +24,9 @@ class UserOut(ma.Schema):
 
 class TokenOut(ma.Schema):
     access_token = ma.fields.String(required=True)
-    token_type = ma.fields.Constant("Bearer", required=True)
+    token_type = ma.fields.Constant(
+        "Bearer", required=True, metadata={"type": "string", "enum": ["Bearer"]}
+    )
     expires_in = ma.fields.Integer(required=True, metadata={"description": "Seconds"})
     expires_at = AwareDateTime(required=True)
     refresh_token = ma.fields.String(allow_none=True)

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user, requires
@@ -39,6 +38,7 @@ from kapt_api.clinics.schemas import (
 from kapt_api.db import db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import QueryPage, documents
+from kapt_api.openapi.pages import Blueprint
 
 bp = Blueprint("clinics", __name__, url_prefix="/api/v1", description="Clinics, rooms and staff")
 

@@ -85,7 +85,7 @@ class ClinicPatch(ClinicIn):
 class ClinicOut(ma.Schema):
     id = ma.fields.UUID(required=True)
     name = ma.fields.String(required=True)
-    time_zone = ma.fields.String(required=True, metadata={"example": "America/New_York"})
+    time_zone = TimeZoneName(required=True)
     phone = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
     opening_hours = ma.fields.List(ma.fields.Nested(OpeningHoursSchema), required=True)
@@ -190,7 +190,7 @@ class WorkingWeekIn(ma.Schema):
 class WorkingWeekOut(ma.Schema):
     staff_id = ma.fields.UUID(required=True, attribute="id")
     clinic_id = ma.fields.UUID(required=True)
-    time_zone = ma.fields.String(
+    time_zone = TimeZoneName(
         required=True,
         attribute="clinic.time_zone",
         metadata={"description": "The clinic's zone, in which the hours are given."},

@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
@@ -34,6 +33,7 @@ from kapt_api.monitoring.schemas import (
     SessionOut,
 )
 from kapt_api.openapi import documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Monitoring and alerts")

@@ -16,10 +16,12 @@ from kapt_api.fields import (
     Number,
     SameRecord,
     Text,
+    every_field_sent,
 )
 from kapt_api.monitoring.models import AlertKind, AlertStatus
 from kapt_api.monitoring.rems_rules import MG_PER_DEVICE
 from kapt_api.monitoring.rules import TimepointState
+from kapt_api.protocols.checklist import Severity
 from kapt_api.protocols.definition import TimepointKind
 from kapt_api.protocols.measurements import Measurement
 
@@ -140,6 +142,7 @@ class AcknowledgeIn(ma.Schema):
 # --- out -----------------------------------------------------------------------------------
 
 
+@every_field_sent
 class ReadingOut(ma.Schema):
     id = ma.fields.UUID()
     timepoint = ma.fields.String(allow_none=True)
@@ -153,6 +156,7 @@ class ReadingOut(ma.Schema):
     correction_reason = FreeTextOut(allow_none=True)
 
 
+@every_field_sent
 class OccurrenceOut(ma.Schema):
     timepoint = ma.fields.Function(lambda o: o.timepoint.key, metadata={"type": "string"})
     label = ma.fields.Function(lambda o: o.timepoint.label, metadata={"type": "string"})
@@ -170,6 +174,7 @@ class OccurrenceOut(ma.Schema):
     reading_id = ma.fields.UUID(allow_none=True)
 
 
+@every_field_sent
 class HoldOut(ma.Schema):
     held = ma.fields.Boolean()
     reason = ma.fields.String(
@@ -182,6 +187,7 @@ class HoldOut(ma.Schema):
     override_at = ma.fields.AwareDateTime(attribute="hold_override_at", allow_none=True)
 
 
+@every_field_sent
 class SessionOut(ma.Schema):
     id = ma.fields.UUID()
     appointment_id = ma.fields.UUID()
@@ -198,6 +204,7 @@ class SessionOut(ma.Schema):
     discharge_override_reason = FreeTextOut(allow_none=True)
 
 
+@every_field_sent
 class ChecklistOut(ma.Schema):
     session = ma.fields.Nested(SessionOut)
     min_monitoring_minutes = ma.fields.Integer()
@@ -205,6 +212,7 @@ class ChecklistOut(ma.Schema):
     readings = ma.fields.List(ma.fields.Nested(ReadingOut))
 
 
+@every_field_sent
 class AlertOut(ma.Schema):
     id = ma.fields.UUID()
     clinic_id = ma.fields.UUID()
@@ -220,22 +228,26 @@ class AlertOut(ma.Schema):
             "a no-show"
         },
     )
-    severity = ma.fields.String()
-    measurement = ma.fields.String(allow_none=True)
+    severity = ma.fields.String(validate=ma.validate.OneOf([s.value for s in Severity]))
+    measurement = ma.fields.String(
+        allow_none=True, validate=ma.validate.OneOf([m.value for m in Measurement])
+    )
     message = ma.fields.String()
     raised_at = ma.fields.AwareDateTime()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AlertStatus]))
     acknowledged_by = ma.fields.UUID(allow_none=True)
     acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
     acknowledgement_note = FreeTextOut(allow_none=True)
 
 
+@every_field_sent
 class BloodPressureOut(ma.Schema):
     systolic = ma.fields.Float()
     diastolic = ma.fields.Float()
     measured_at = ma.fields.AwareDateTime()
 
 
+@every_field_sent
 class ConcomitantMedicationsOut(ma.Schema):
     benzodiazepines = ma.fields.Boolean()
     non_benzodiazepine_sedative_hypnotics = ma.fields.Boolean()
@@ -244,6 +256,7 @@ class ConcomitantMedicationsOut(ma.Schema):
     opioids = ma.fields.Boolean(allow_none=True)
 
 
+@every_field_sent
 class RemsFormOut(ma.Schema):
     patient_name = ma.fields.String()
     date_of_birth = Date(allow_none=True)

@@ -85,6 +85,22 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+class ViolationSchema(ma.Schema):
+    """One broken rule; some rules add facts of their own (the conflicting appointment,
+    the window the rule allows) beside the two fields every violation has."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    rule = ma.fields.String(
+        required=True,
+        metadata={"description": "The rule's stable code, e.g. room_conflict"},
+    )
+    message = ma.fields.String(
+        required=True, metadata={"description": "What is wrong, in words for front-desk staff"}
+    )
+
+
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details."""
 
@@ -100,8 +116,8 @@ class ProblemSchema(ma.Schema):
         metadata={"description": "Invalid input: field name to messages"},
     )
     violations = ma.fields.List(
-        ma.fields.Dict(),
-        metadata={"description": "Every broken rule: {rule, message, ...}"},
+        ma.fields.Nested(ViolationSchema),
+        metadata={"description": "Every broken rule"},
     )
 
 
@@ -255,7 +271,11 @@ OPENAPI_CONFIG: dict[str, Any] = {
         "info": {
             "description": (
                 "Scheduling and session-protocol API of a ketamine-assisted psychotherapy clinic. "
-                "Errors are RFC 9457 application/problem+json."
+                "Errors are RFC 9457 application/problem+json. Lists are paginated (page, "
+                "page_size) and say so in X-Pagination, X-Total-Count and a Link header "
+                "(RFC 8288: first, prev, next, last). A PATCH needs If-Match with the ETag "
+                "it changes; a GET that sends an ETag answers 304 to If-None-Match. Fields "
+                "marked as for the care team only are absent from other readers' answers."
             ),
         },
         "components": {

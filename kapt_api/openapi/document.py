@@ -11,6 +11,7 @@ from typing import Any
 from flask_smorest import Api
 
 from kapt_api.fields import DATE_TIME_PATTERN
+from kapt_api.openapi.operations import name_operation
 
 LOGIN_PATH = "/api/v1/auth/tokens"
 PUBLIC_PATHS = {"/healthz", "/readyz", LOGIN_PATH, "/api/v1/auth/tokens/refresh"}
@@ -182,6 +183,7 @@ def document_errors(api: Api) -> None:
         for method, operation in operations.items():
             if method not in OPERATION_METHODS:
                 continue
+            name_operation(path, method, operation)
             responses = operation.setdefault("responses", {})
             for status in sorted(_wanted_errors(api, path, method, operation)):
                 responses.setdefault(str(status), _ref(api, status))

@@ -6,13 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import QueryPage
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.outcomes import service
 from kapt_api.outcomes.schemas import MeasureIn, MeasureOut, MeasureQuery, TrendOut
 from kapt_api.patients.policy import caller

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Choice, Integer
+from kapt_api.fields import AwareDateTime, Choice, Integer, every_field_sent
 from kapt_api.outcomes.rules import INSTRUMENTS, ITEM_MAX, Instrument
 
 INSTRUMENT_NAMES = [i.value for i in Instrument]
+SEVERITY_BANDS = sorted({name for info in INSTRUMENTS.values() for _lowest, name in info.bands})
 
 
 class MeasureIn(ma.Schema):
@@ -32,11 +33,12 @@ class MeasureQuery(ma.Schema):
     instrument = Choice(INSTRUMENT_NAMES)
 
 
+@every_field_sent
 class MeasureOut(ma.Schema):
     id = ma.fields.UUID()
     course_id = ma.fields.UUID()
     appointment_id = ma.fields.UUID(allow_none=True)
-    instrument = ma.fields.String()
+    instrument = ma.fields.String(validate=ma.validate.OneOf(INSTRUMENT_NAMES))
     items = ma.fields.List(ma.fields.Integer())
     total = ma.fields.Integer()
     loinc = ma.fields.Function(
@@ -48,16 +50,22 @@ class MeasureOut(ma.Schema):
     recorded_at = ma.fields.AwareDateTime()
 
 
+@every_field_sent
 class ScoreOut(ma.Schema):
     measured_at = ma.fields.AwareDateTime()
     total = ma.fields.Integer()
 
 
+@every_field_sent
 class TrendOut(ma.Schema):
     instrument = ma.fields.Enum(Instrument, by_value=True)
     first = ma.fields.Integer(allow_none=True)
     latest = ma.fields.Integer(allow_none=True)
     change = ma.fields.Integer(allow_none=True)
     percent_change = ma.fields.Float(allow_none=True)
-    severity = ma.fields.String(allow_none=True)
+    severity = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(SEVERITY_BANDS),
+        metadata={"description": "The conventional severity band of the latest total"},
+    )
     points = ma.fields.List(ma.fields.Nested(ScoreOut))

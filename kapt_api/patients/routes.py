@@ -13,13 +13,13 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user, requires
 from kapt_api.auth.models import Role
 from kapt_api.db import db
 from kapt_api.idempotency import idempotent
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients import policy, service
 from kapt_api.patients.models import Patient
 from kapt_api.patients.schemas import (

@@ -140,7 +140,7 @@ class PatientContactOut(ma.Schema):
     sex = ma.fields.String(allow_none=True, required=True, validate=ma.validate.OneOf(SEXES))
     email = ma.fields.String(allow_none=True, required=True)
     phone = ma.fields.String(allow_none=True, required=True)
-    time_zone = ma.fields.String(required=True)
+    time_zone = TimeZoneName(required=True)
     preferred_reminder_channel = ma.fields.String(
         required=True, validate=ma.validate.OneOf(CHANNELS)
     )
@@ -162,5 +162,16 @@ OUT_SCHEMAS: dict[PatientView, ma.Schema] = {
     PatientView.CONTACT: PatientContactOut(),
     PatientView.CLINICAL: PatientClinicalOut(),
 }
-# For the OpenAPI document: which of the two a caller gets is decided per patient.
-PATIENT_OUT_DOC = {"oneOf": [PatientContactOut, PatientClinicalOut]}
+
+
+class Patient(PatientContactOut):
+    """A patient, one schema for every view: clinicians on the care team also see
+    `clinical`, absent from the answer for others."""
+
+    clinical = ma.fields.Nested(
+        ClinicalOut, metadata={"description": "The care team only: absent for others"}
+    )
+
+
+# For the OpenAPI document: what a caller gets of it is decided per patient.
+PATIENT_OUT_DOC = Patient

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user, requires
@@ -19,6 +18,7 @@ from kapt_api.auth.models import Role
 from kapt_api.db import db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import ListPage, QueryPage, documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.protocols import service
 from kapt_api.protocols.models import Protocol, ProtocolVersion
 from kapt_api.protocols.reminder_policy import ReminderPolicy

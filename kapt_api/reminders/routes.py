@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user, public, requires
@@ -18,6 +17,7 @@ from kapt_api.db import db
 from kapt_api.extensions import limiter
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import QueryPage, documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import caller
 from kapt_api.reminders import events, inbound, service
 from kapt_api.reminders import front_desk as front_desk  # connects the receiver

@@ -7,23 +7,23 @@ from typing import Any
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Choice, Text
+from kapt_api.fields import AwareDateTime, Choice, Text, every_field_sent
 from kapt_api.reminders.events import EVENTS
+from kapt_api.reminders.models import OutboxChannel, Status
 
 
 class ReminderQuery(ma.Schema):
     appointment_id = ma.fields.UUID(required=True)
 
 
+@every_field_sent
 class ReminderOut(ma.Schema):
     id = ma.fields.UUID()
     appointment_id = ma.fields.UUID(allow_none=True)
-    channel = ma.fields.String()
+    channel = ma.fields.String(validate=ma.validate.OneOf([c.value for c in OutboxChannel]))
     offset_hours = ma.fields.Integer(allow_none=True)
     due_at = AwareDateTime()
-    status = ma.fields.String(
-        metadata={"description": "pending, sent, failed, expired, cancelled, skipped or merged"}
-    )
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in Status]))
     reason = ma.fields.String(
         allow_none=True,
         metadata={
@@ -70,14 +70,16 @@ class WebhookSubscriptionIn(ma.Schema):
     )
 
 
+@every_field_sent
 class WebhookSubscriptionOut(ma.Schema):
     id = ma.fields.UUID()
     clinic_id = ma.fields.UUID()
     url = ma.fields.String()
-    events = ma.fields.List(ma.fields.String())
+    events = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENTS)))
     created_at = AwareDateTime()
 
 
+@every_field_sent
 class WebhookSubscriptionCreated(WebhookSubscriptionOut):
     secret = ma.fields.String(
         metadata={"description": "Signs every post (HMAC-SHA256); shown only in this answer."}

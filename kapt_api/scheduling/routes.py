@@ -5,8 +5,7 @@ feeds, then slot search, plans and batch booking, then utilisation)."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.scheduling.availability import routes as availability
 from kapt_api.scheduling.booking import routes as booking
 from kapt_api.scheduling.courses import routes as courses

@@ -277,6 +277,17 @@ def test_the_list_is_paginated(client, team, headers_of, make_patient):
     assert [p["family_name"] for p in response.get_json()] == ["Cole"]
     pagination = json.loads(response.headers["X-Pagination"])
     assert (pagination["total"], pagination["page"], pagination["total_pages"]) == (3, 2, 2)
+    # The same, readable without parsing JSON: the count, and the other pages (RFC 8288).
+    assert response.headers["X-Total-Count"] == "3"
+    assert response.headers["Link"] == (
+        f'<{BASE}?page=1&page_size=2>; rel="first", <{BASE}?page=1&page_size=2>; rel="prev", '
+        f'<{BASE}?page=2&page_size=2>; rel="last"'
+    )
+    first = client.get(f"{BASE}?q=e&page_size=2", headers=headers_of(team.front_desk))
+    assert first.headers["Link"] == (
+        f'<{BASE}?q=e&page=1&page_size=2>; rel="first", <{BASE}?q=e&page=2&page_size=2>; '
+        f'rel="next", <{BASE}?q=e&page=2&page_size=2>; rel="last"'
+    )
     too_big = client.get(f"{BASE}?page_size=101", headers=headers_of(team.front_desk))
     assert_problem(too_big, 422, "page_size")
 

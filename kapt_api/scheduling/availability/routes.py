@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_smorest import Blueprint
-
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.errors import InvalidInput
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.availability import plans, slots
 from kapt_api.scheduling.availability import service as availability_service

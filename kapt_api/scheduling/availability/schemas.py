@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Integer, LocalTime, Weekday
+from kapt_api.fields import AwareDateTime, Integer, LocalTime, TimeZoneName, Weekday
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.availability.plans import (
     MAINTENANCE_DOSES,
@@ -92,7 +92,7 @@ class BatchOut(ma.Schema):
 
 class PlanOut(ma.Schema):
     course_id = ma.fields.UUID(required=True)
-    time_zone = ma.fields.String(required=True)
+    time_zone = TimeZoneName(required=True)
     sessions = ma.fields.List(ma.fields.Nested(PlannedSessionOut), required=True)
     batch = ma.fields.Nested(
         BatchOut,

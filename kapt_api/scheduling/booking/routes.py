@@ -13,13 +13,13 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import OPTIONAL_IF_MATCH, check_if_match, documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.booking import attendance, service
 from kapt_api.scheduling.booking import queries as booking_queries
@@ -46,7 +46,8 @@ APPOINTMENT_LIST = {
 }
 CONFLICT = documents([409])
 # The status steps: If-Match is optional, and a stale one answers 412.
-STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412])}
+# 422: a step a rule refuses (a flagged dose at check-in, a held dose at its start).
+STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412, 422])}
 Answer = dict[str, Any]
 
 

@@ -147,7 +147,9 @@ class StatusChangeWithReasonOut(StatusChangeOut):
 
 
 class OverrideOut(ma.Schema):
-    rules = ma.fields.List(ma.fields.String(), required=True)
+    rules = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(BOOKING_RULES)), required=True
+    )
     by = ma.fields.UUID(allow_none=True, required=True)
 
 
@@ -221,5 +223,35 @@ APPOINTMENT_VIEWS: dict[View, ma.Schema] = {
     View.REASONS: AppointmentWithReasonsOut(),
     View.CLINICAL: AppointmentClinicalOut(),
 }
-# For the OpenAPI document: which one a caller gets is decided per patient.
-APPOINTMENT_OUT_DOC = {"oneOf": [AppointmentOut, AppointmentWithReasonsOut, AppointmentClinicalOut]}
+
+
+class StatusChange(StatusChangeOut):
+    """A status change as any view shows it; `reason` only in some."""
+
+    reason = FreeTextOut(
+        allow_none=True,
+        metadata={"description": "Administrators and the care team only: absent for others"},
+    )
+
+
+class Override(OverrideOut):
+    """An override as any view shows it; `reason` only to the care team."""
+
+    reason = FreeTextOut(metadata={"description": "The care team only: absent for others"})
+
+
+class Appointment(AppointmentOut):
+    """An appointment, one schema for every view: everyone of the clinic sees the schedule;
+    administrators also see the reasons of the status history; clinicians on the patient's
+    care team also see `clinical_notes` and the override's reason. A field a caller may
+    not see is absent from the answer (never null for that reason)."""
+
+    history = ma.fields.List(ma.fields.Nested(StatusChange), required=True)
+    override = ma.fields.Nested(Override, allow_none=True, required=True)
+    clinical_notes = FreeTextOut(
+        allow_none=True, metadata={"description": "The care team only: absent for others"}
+    )
+
+
+# For the OpenAPI document: what a caller gets of it is decided per patient.
+APPOINTMENT_OUT_DOC = Appointment

@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.idempotency import idempotent
 from kapt_api.openapi import documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.courses import policy, queries
 from kapt_api.scheduling.courses import service as course_service

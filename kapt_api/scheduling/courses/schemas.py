@@ -91,7 +91,8 @@ class CourseClinicalOut(CourseOut):
         required=True,
         metadata={
             "type": "array",
-            "items": {"type": "object"},
+            # Named, not imported: outcomes sits above scheduling and registers it.
+            "items": {"$ref": "#/components/schemas/TrendOut"},
             "description": "Each instrument's (PHQ-9, GAD-7) first and latest total, the "
             "change and every score, as GET /courses/{id}/measures/trend answers",
         },
@@ -166,4 +167,24 @@ COURSE_VIEWS: dict[View, ma.Schema] = {
     View.REASONS: CourseOut(),
     View.CLINICAL: CourseClinicalOut(),
 }
-COURSE_OUT_DOC = {"oneOf": [CourseOut, CourseClinicalOut]}
+
+
+class Course(CourseClinicalOut):
+    """A course, one schema for every view: clinicians on the care team also see
+    `discontinue_reason` and `measures_trend`, absent from the answer for others."""
+
+    discontinue_reason = FreeTextOut(
+        allow_none=True, metadata={"description": "The care team only: absent for others"}
+    )
+    measures_trend = ma.fields.Function(
+        allow_none=True,
+        metadata={
+            **CourseClinicalOut._declared_fields["measures_trend"].metadata,
+            "description": "The care team only, absent for others: "
+            + CourseClinicalOut._declared_fields["measures_trend"].metadata["description"],
+        },
+    )
+
+
+# For the OpenAPI document: what a caller gets of it is decided per patient.
+COURSE_OUT_DOC = Course

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from kapt_api.auth.identity import authenticated, current_user
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.days import service
 from kapt_api.scheduling.days.cache import ComputedDay
@@ -29,8 +29,8 @@ bp = Blueprint("days", __name__)
 Answer = dict[str, Any]
 
 
-def _json(schema: Any) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
+def _tagged_json(schema: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}, "headers": {"ETag": "ETAG"}}
 
 
 def _who() -> Caller:
@@ -66,12 +66,14 @@ def _day_response(day: ComputedDay) -> Response:
 # Instances, not classes: webargs would build a schema from a class on every request.
 SCHEDULE_QUERY, STAFF_SCHEDULE_QUERY = ScheduleQuery(), StaffScheduleQuery()
 UNCHANGED = {304: {"description": "The day is unchanged since the ETag sent in If-None-Match."}}
+# A screen polls the day: it sends the ETag it last had, and a 304 costs it nothing to read.
+POLLED = ["IF_NONE_MATCH"]
 
 
-@bp.route("/schedule")
+@bp.route("/schedule", parameters=POLLED)
 @bp.arguments(SCHEDULE_QUERY, location="query")
 @bp.response(200)
-@bp.doc(responses={200: _json(ClinicDayOut), **UNCHANGED})
+@bp.doc(responses={200: _tagged_json(ClinicDayOut), **UNCHANGED})
 @authenticated
 def clinic_schedule(query: Answer) -> Response:
     """A clinic's day by room and by staff member, each appointment with its readiness
@@ -82,10 +84,10 @@ def clinic_schedule(query: Answer) -> Response:
     return _day_response(day)
 
 
-@bp.route("/staff/<uuid:staff_id>/schedule")
+@bp.route("/staff/<uuid:staff_id>/schedule", parameters=POLLED)
 @bp.arguments(STAFF_SCHEDULE_QUERY, location="query")
 @bp.response(200)
-@bp.doc(responses={200: _json(StaffDayOut), **UNCHANGED})
+@bp.doc(responses={200: _tagged_json(StaffDayOut), **UNCHANGED})
 @authenticated
 def staff_schedule(query: Answer, staff_id: uuid.UUID) -> Response:
     """One staff member's day (their own; anyone's for front desk and administrators)."""

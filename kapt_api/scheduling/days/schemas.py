@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date
+from kapt_api.fields import AwareDateTime, Date, TimeZoneName
 from kapt_api.scheduling.courses.schemas import KINDS, STATUSES, readiness_flags
 from kapt_api.scheduling.days.readiness import CHECKLIST_STATES, ESCORT_STATES
 
@@ -108,7 +108,7 @@ class ScheduledAppointmentOut(ma.Schema):
 class DayOut(ma.Schema):
     clinic_id = ma.fields.UUID(required=True)
     date = Date(required=True)
-    time_zone = ma.fields.String(required=True)
+    time_zone = TimeZoneName(required=True)
     starts_at = AwareDateTime(required=True, metadata={"description": "The day's first instant"})
     ends_at = AwareDateTime(required=True, metadata={"description": "The next day's first"})
     hours = ma.fields.Float(required=True, metadata={"description": "23, 24 or 25"})

@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, url_for
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user, public
 from kapt_api.db import begin_write, db
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.feeds import service
 from kapt_api.scheduling.feeds.schemas import CalendarFeedOut

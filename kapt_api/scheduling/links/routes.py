@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, render_template
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import public
@@ -19,6 +18,7 @@ from kapt_api.db import begin_write, db
 from kapt_api.errors import DomainError
 from kapt_api.extensions import limiter
 from kapt_api.openapi import documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.scheduling.links import service
 from kapt_api.scheduling.links.rules import LinkAction
 from kapt_api.scheduling.links.schemas import PatientLinkOut

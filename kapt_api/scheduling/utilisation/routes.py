@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from kapt_api.auth.identity import authenticated, current_user
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import caller
 from kapt_api.scheduling.utilisation import service
 from kapt_api.scheduling.utilisation.schemas import UtilisationOut, UtilisationQuery

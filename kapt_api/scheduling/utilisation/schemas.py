@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from kapt_api.fields import AwareDateTime, Date
+from kapt_api.fields import AwareDateTime, Date, TimeZoneName
 from kapt_api.scheduling.days.schemas import RoomBriefOut
 
 BOOKED = (
@@ -55,7 +55,7 @@ class UtilisationOut(_Hours):
     """A clinic's dosing chair hours over a range of its calendar days."""
 
     clinic_id = ma.fields.UUID(required=True)
-    time_zone = ma.fields.String(required=True)
+    time_zone = TimeZoneName(required=True)
     from_ = Date(data_key="from", required=True, metadata={"description": "Included"})
     to = Date(required=True, metadata={"description": "Included"})
     starts_at = AwareDateTime(required=True, metadata={"description": "The range's first instant"})

@@ -11,12 +11,12 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from kapt_api import clock
 from kapt_api.auth.identity import authenticated, current_user
 from kapt_api.db import begin_write, db
 from kapt_api.openapi import documents
+from kapt_api.openapi.pages import Blueprint
 from kapt_api.patients.policy import Caller, caller
 from kapt_api.scheduling.booking.routes import all_shown
 from kapt_api.scheduling.booking.schemas import APPOINTMENT_OUT_DOC
