@@ -7,9 +7,9 @@ protocol cannot take the index: the upgrade stops and says how many there are, s
 clinic discontinues the extra ones (POST /courses/{id}/discontinue) and upgrades again.
 Nothing is discontinued for them: which course is the right one is a clinical call.
 
-SQLite cannot make a column NOT NULL in place: the table is rebuilt, its
-foreign-key checks deferred to the commit so the rows that refer to courses stay
-valid, and its triggers (migration 0009's schedule versions) created again.
+SQLite cannot add a NOT NULL column with a foreign key in place: the table is
+rebuilt from its own CREATE TABLE text, and its indexes and triggers (migration
+0009's schedule versions) are created again.
 
 Revision ID: 0018_one_active_course
 Revises: 0017_freed_staff_time
@@ -63,7 +63,12 @@ NEW_KEY = f", \n\tCONSTRAINT {FOREIGN_KEY} FOREIGN KEY(protocol_id) REFERENCES p
 
 def _sqlite_rebuilt(edit, columns, values):
     """Rebuild courses from its CREATE TABLE text changed by `edit`, its `columns`
-    filled with `values` from the old table, its indexes and triggers made again."""
+    filled with `values` from the old table, its indexes and triggers made again.
+
+    The rows wait in a plain copy while courses is dropped and made again: the rows
+    that refer to courses are missing their course from the drop until the copy is
+    back, so their checks are deferred to the commit. (Renaming courses aside instead
+    would point their foreign keys at the renamed table.)"""
     bind = op.get_bind()
     found = bind.execute(
         sa.text("SELECT type, sql FROM sqlite_master WHERE tbl_name = :t AND sql IS NOT NULL"),
@@ -71,15 +76,20 @@ def _sqlite_rebuilt(edit, columns, values):
     ).all()
     table = next(sql for kind, sql in found if kind == "table")
     others = [sql for kind, sql in found if kind != "table"]
-    op.execute("PRAGMA defer_foreign_keys = ON")
-    # After a rename SQLite stores the name quoted: CREATE TABLE "courses" (...
+    # After a rebuild SQLite may store the name quoted: CREATE TABLE "courses" (...
     body = table[table.index("(") :]
-    op.execute(f"CREATE TABLE {TABLE}_new {edit(body)}")
-    op.execute(f"INSERT INTO {TABLE}_new ({columns}) SELECT {values} FROM {TABLE}")
+    op.execute("PRAGMA defer_foreign_keys = ON")
+    op.execute(f"CREATE TABLE {TABLE}_copy AS SELECT * FROM {TABLE}")
     op.execute(f"DROP TABLE {TABLE}")
-    op.execute(f"ALTER TABLE {TABLE}_new RENAME TO {TABLE}")
+    op.execute(f"CREATE TABLE {TABLE} {edit(body)}")
+    op.execute(f"INSERT INTO {TABLE} ({columns}) SELECT {values} FROM {TABLE}_copy AS {TABLE}")
+    op.execute(f"DROP TABLE {TABLE}_copy")
     for statement in others:
         op.execute(statement)
+    problems = [
+        row for row in bind.execute(sa.text("PRAGMA foreign_key_check")) if TABLE in row[:3:2]
+    ]
+    assert not problems, f"{len(problems)} rows of or about courses refer to missing rows"
 
 
 def _with_protocol(table):
