@@ -22,7 +22,6 @@ from kapt_api.errors import Conflict, InvalidInput, NotFound
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols import service as protocols
-from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.courses import (
     policy,
     progress,
@@ -139,12 +138,10 @@ def _already_active() -> Conflict:
 
 def _refuse_second_active_course(patient_id: uuid.UUID, protocol_id: uuid.UUID) -> None:
     running = db.session.scalar(
-        select(Course.id)
-        .join(ProtocolVersion, ProtocolVersion.id == Course.protocol_version_id)
-        .where(
+        select(Course.id).where(
             Course.patient_id == patient_id,
             Course.status == CourseStatus.ACTIVE.value,
-            ProtocolVersion.protocol_id == protocol_id,
+            Course.protocol_id == protocol_id,
         )
     )
     if running is not None:
