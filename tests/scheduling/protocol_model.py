@@ -32,7 +32,6 @@ NOT_OVERRIDABLE = frozenset(
     {"staff_conflict", "room_conflict", "patient_conflict", "in_the_past", "course_not_active"}
 )
 RESOURCE_RULES = frozenset({"staff_conflict", "room_conflict", "patient_conflict"})
-SEVEN_DAYS = timedelta(hours=168)
 
 Finding = tuple[str, frozenset[str]]
 
@@ -207,10 +206,10 @@ def findings(protocol: Protocol, sessions: Iterable[Session], zone: str) -> set[
     for a, b in pairwise(doses):
         if b.starts_at - a.starts_at < timedelta(hours=protocol.min_hours):
             found.add(("too_soon_after_previous_dose", frozenset({a.id, b.id})))
+    # 7 consecutive calendar days on the clinic's clocks, from any dose's day.
+    day = {d.id: d.starts_at.astimezone(ZoneInfo(zone)).date() for d in doses}
     for dose in doses:
-        window = [
-            d.id for d in doses if dose.starts_at <= d.starts_at < dose.starts_at + SEVEN_DAYS
-        ]
+        window = [d.id for d in doses if 0 <= (day[d.id] - day[dose.id]).days < 7]
         if len(window) > protocol.max_per_7_days:
             found.add(("weekly_dose_limit", frozenset(window)))
     found.update(_phase_periods(protocol, doses, zone))

@@ -66,7 +66,8 @@ BOOKING_RULE_MEANINGS = {
     "preparation_incomplete": "the first dose would come before the protocol's preparation "
     "sessions are over",
     "too_soon_after_previous_dose": "less than the protocol's minimum time between doses",
-    "weekly_dose_limit": "more doses than the protocol allows in any 7 days",
+    "weekly_dose_limit": "more doses than the protocol allows in any 7 consecutive clinic "
+    "calendar days",
     "phase_frequency": "more doses in a course week (or period of weeks) than its phase "
     "allows; course weeks are 7 clinic calendar days counted from the day of the first dose",
     "course_dose_limit": "more doses than the course has (none with a maintenance phase)",

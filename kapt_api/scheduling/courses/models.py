@@ -1,7 +1,9 @@
 """A course: a patient's treatment on one published protocol version, with its care
 team. A course pins the version it was enrolled on, so editing a protocol never
-rewrites a patient's plan. The CHECK helpers here are shared by every scheduling
-table that stores a status or a reason category."""
+rewrites a patient's plan. A patient has at most one active course on a protocol,
+whichever of its versions: the database keeps it so (`ONE_ACTIVE_COURSE`), so two
+enrolments racing each other leave one course, not two. The CHECK helpers here are
+shared by every scheduling table that stores a status or a reason category."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     Text,
 )
@@ -34,6 +37,12 @@ def known_category(column: str) -> str:
     return f"{column} IS NULL OR {one_of(column, ReasonCategory)}"
 
 
+# The unique index that keeps one active course per patient and protocol (migration
+# 0018_one_active_course); enrol answers its violation as course_already_active.
+ONE_ACTIVE_COURSE = "uq_courses_one_active"
+ACTIVE = "status = 'active'"
+
+
 class Course(IdMixin, TimestampMixin, Base):
     """A patient's treatment on one published protocol version, with its care team."""
 
@@ -47,6 +56,14 @@ class Course(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             known_category("discontinue_reason_category"), name="discontinue_reason_category_known"
         ),
+        Index(
+            ONE_ACTIVE_COURSE,
+            "patient_id",
+            "protocol_id",
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -54,6 +71,9 @@ class Course(IdMixin, TimestampMixin, Base):
     protocol_version_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("protocol_versions.id"), index=True
     )
+    # The protocol of protocol_version_id, kept here so the database can hold one
+    # active course per patient and protocol (ONE_ACTIVE_COURSE).
+    protocol_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("protocols.id"))
     status: Mapped[str] = mapped_column(String(20), default=CourseStatus.ACTIVE.value)
     prescriber_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
     therapist_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))

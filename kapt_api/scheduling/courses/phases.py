@@ -64,7 +64,7 @@ def period_of(definition: ProtocolDefinition, first_day: date, week: int) -> Per
     )
 
 
-def _day_text(day: date) -> str:
+def day_text(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
@@ -95,9 +95,9 @@ def phase_frequency(
                 "phase_frequency",
                 frozenset(d.id for d in held),
                 f"The phase {phase.name} ({phase.weeks_text()}) allows {phase.limit_text()}; "
-                f"{period.weeks_text()} ({_day_text(period.first_day)} to "
-                f"{_day_text(period.last_day)}) would hold {len(held)}: {times}. "
-                f"{COURSE_WEEK_DEFINITION} ({_day_text(first_day)}).",
+                f"{period.weeks_text()} ({day_text(period.first_day)} to "
+                f"{day_text(period.last_day)}) would hold {len(held)}: {times}. "
+                f"{COURSE_WEEK_DEFINITION} ({day_text(first_day)}).",
                 {
                     "phase": phase.name,
                     "doses_per_period": phase.doses_per_period,

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 from kapt_api.protocols.definition import Phase, ProtocolDefinition, SessionKind, SessionType
 from kapt_api.scheduling.courses.phases import WEEK_DAYS, local_date, midnight, phase_room_from
-from kapt_api.scheduling.courses.rules import ROLLING_WINDOW, integration_window, scheduled
+from kapt_api.scheduling.courses.rules import integration_window, scheduled
 from kapt_api.scheduling.courses.values import AppointmentStatus, CourseSession
+from kapt_api.scheduling.courses.weekly_limit import next_dose_allowed_from
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,7 @@ def _dose_bounds(
         earliest = _latest(
             earliest, doses[-1].starts_at + timedelta(hours=sequencing.min_hours_between_doses)
         )
-    limit = sequencing.max_doses_per_7_days
-    if len(doses) >= limit:
-        earliest = _latest(earliest, doses[-limit].starts_at + ROLLING_WINDOW)
+    earliest = _latest(earliest, next_dose_allowed_from(definition, doses, zone))
     required = sequencing.preparation_sessions_required
     if not doses and required:
         if len(preparations) < required:

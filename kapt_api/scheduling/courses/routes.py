@@ -55,7 +55,13 @@ class Courses(MethodView):
     @bp.doc(responses={201: ONE_COURSE}, **CONFLICT)
     @authenticated
     def post(self, data: dict[str, Any]) -> tuple[Answer, dict[str, str]]:
-        """Enrol a patient on a published protocol version with a care team."""
+        """Enrol a patient on a published protocol version with a care team.
+
+        409 `course_already_active` when the patient already has an active course on the
+        protocol (on any of its versions): the database holds one active course per
+        patient and protocol, so of enrolments sent at the same moment one makes the
+        course and every other is answered this.
+        """
         who = _who()
         begin_write(db.session)
         course = course_service.enroll(**data, by=who, now=clock.now())

@@ -1,5 +1,6 @@
 """A course's schedule against its protocol's sequencing (DOMAIN.md §0.3, §0.6): the
-course's dose count, the minimum time between doses, the rolling 7-day limit, the
+course's dose count, the minimum time between doses, the rolling 7-day limit
+(weekly_limit.py: clinic calendar days), the
 phases' frequency by course week (phases.py), preparation sessions before the first
 dose, and integration after each dose.
 
@@ -29,8 +30,7 @@ from kapt_api.scheduling.courses.values import (
     CourseSession,
     Finding,
 )
-
-ROLLING_WINDOW = timedelta(days=7)
+from kapt_api.scheduling.courses.weekly_limit import weekly_dose_limit
 
 
 def _hours(delta: timedelta) -> str:
@@ -73,7 +73,7 @@ def schedule_findings(
     return [
         *_dose_count(definition, doses),
         *_spacing(definition, doses, zone),
-        *_rolling_limit(definition, doses, zone),
+        *weekly_dose_limit(definition, doses, zone),
         *phase_frequency(definition, doses, zone),
         *_preparations(definition, doses, preparations, zone),
         *_integrations_in_window(definition, doses, integrations, zone),
@@ -162,29 +162,6 @@ def _spacing(
         for first, second in pairwise(doses)
         if second.starts_at - first.starts_at < minimum
     ]
-
-
-def _rolling_limit(
-    definition: ProtocolDefinition, doses: Sequence[CourseSession], zone: str
-) -> list[Finding]:
-    """No more than max_doses_per_7_days doses in any 7 days (168 hours from any dose)."""
-    limit = definition.sequencing.max_doses_per_7_days
-    findings: dict[frozenset[uuid.UUID], Finding] = {}
-    for dose in doses:
-        window = [
-            d for d in doses if dose.starts_at <= d.starts_at < dose.starts_at + ROLLING_WINDOW
-        ]
-        group = frozenset(d.id for d in window)
-        if len(window) > limit and group not in findings:
-            findings[group] = Finding(
-                "weekly_dose_limit",
-                group,
-                f"{len(window)} doses would fall within 7 days ({when(window[0].starts_at, zone)} "
-                f"to {when(window[-1].starts_at, zone)}); this protocol allows at most {limit} "
-                "in any 7 days.",
-                {"max_doses_per_7_days": limit},
-            )
-    return list(findings.values())
 
 
 def _preparations(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from kapt_api.auth import audit
 from kapt_api.auth.models import Role
@@ -21,7 +22,6 @@ from kapt_api.errors import Conflict, InvalidInput, NotFound
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols import service as protocols
-from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.courses import (
     policy,
     progress,
@@ -30,7 +30,7 @@ from kapt_api.scheduling.courses import (
     signals,
     staffing,
 )
-from kapt_api.scheduling.courses.models import Course
+from kapt_api.scheduling.courses.models import ONE_ACTIVE_COURSE, Course
 from kapt_api.scheduling.courses.values import CourseStatus, ReasonCategory
 
 RESOURCE = "course"
@@ -112,12 +112,13 @@ def enroll(
         patient_id=patient.id,
         clinic_id=patient.clinic_id,
         protocol_version_id=version.id,
+        protocol_id=version.protocol_id,
         status=CourseStatus.ACTIVE.value,
         enrolled_at=now,
         enrolled_by=by.user_id,
         **{field: member[0] if member else None for field, member in team.items()},
     )
-    db.session.add(course)
+    _write_only_active_course(course)
     joined = [i for i in course.care_team_ids if i not in patient.care_team_ids]
     patient.care_team = [*patient.care_team, *(CareTeamMember(staff_id=i) for i in joined)]
     db.session.flush()
@@ -127,22 +128,46 @@ def enroll(
     return course
 
 
+def _already_active() -> Conflict:
+    return Conflict(
+        "This patient already has an active course on this protocol; complete or "
+        "discontinue it first.",
+        code="course_already_active",
+    )
+
+
 def _refuse_second_active_course(patient_id: uuid.UUID, protocol_id: uuid.UUID) -> None:
     running = db.session.scalar(
-        select(Course.id)
-        .join(ProtocolVersion, ProtocolVersion.id == Course.protocol_version_id)
-        .where(
+        select(Course.id).where(
             Course.patient_id == patient_id,
             Course.status == CourseStatus.ACTIVE.value,
-            ProtocolVersion.protocol_id == protocol_id,
+            Course.protocol_id == protocol_id,
         )
     )
     if running is not None:
-        raise Conflict(
-            "This patient already has an active course on this protocol; complete or "
-            "discontinue it first.",
-            code="course_already_active",
-        )
+        raise _already_active()
+
+
+def _write_only_active_course(course: Course) -> None:
+    """Write the course; a second active one the database refuses (an enrolment that
+    committed after the check above read) is answered as the check would have."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(course)
+            db.session.flush()
+    except IntegrityError as error:
+        if not _is_second_active(error):
+            raise
+        raise _already_active() from None
+
+
+def _is_second_active(error: IntegrityError) -> bool:
+    """The unique index ONE_ACTIVE_COURSE refused the row: PostgreSQL names the index,
+    SQLite its columns."""
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == ONE_ACTIVE_COURSE
+    return "courses.patient_id, courses.protocol_id" in str(error.orig)
 
 
 def discontinue(

@@ -73,6 +73,11 @@ slots = st.integers(0, len(STARTS) - 1)
 
 # --- the independent checks --------------------------------------------------------------
 
+
+def _day(appointment: Appointment) -> date:
+    return appointment.starts_at.astimezone(MONDAY.tzinfo).date()
+
+
 # A dose left without its preparation or integration by a cancel is accepted and flagged
 # (issue 12): such a problem names the rule and the dose it holds back.
 NOT_READY = "not ready: "
@@ -96,10 +101,9 @@ def protocol_problems(definition: ProtocolDefinition, appointments: list[Appoint
     for first, second in pairwise(doses):
         if second.starts_at - first.starts_at < timedelta(hours=sequencing.min_hours_between_doses):
             problems.append(f"doses at {first.starts_at} and {second.starts_at} too close")
+    # 7 consecutive calendar days on the clinic's (New York) clocks, from any dose's day.
     for dose in doses:
-        week = [
-            d for d in doses if dose.starts_at <= d.starts_at < dose.starts_at + timedelta(days=7)
-        ]
+        week = [d for d in doses if 0 <= (_day(d) - _day(dose)).days < 7]
         if len(week) > sequencing.max_doses_per_7_days:
             problems.append(f"{len(week)} doses in the 7 days from {dose.starts_at}")
     if doses:

@@ -98,9 +98,10 @@ CASES = {
     "course_dose_limit": Case(
         IV_KEY, ((0, 10), (2, 10), (7, 10), (9, 10), (14, 10), (16, 10)), 0, (21, 10)
     ),
-    # Esketamine, at most 2 in any 7 days: Monday, Friday, then the next Monday an hour
-    # earlier is a third within 7 days, though only the second of its course week.
-    "weekly_dose_limit": Case(ESKETAMINE_KEY, ((0, 10), (4, 10)), 1, (7, 9)),
+    # Esketamine, at most 2 in any 7 clinic calendar days: Monday, Friday and the next
+    # Monday, then Wednesday is a third on the 7 days from Friday, though only the second
+    # of its course week.
+    "weekly_dose_limit": Case(ESKETAMINE_KEY, ((0, 10), (4, 10), (7, 10)), 1, (9, 10)),
     # 25 hours after Wednesday's dose (and a day's notice after the clock moves there).
     "too_soon_after_previous_dose": Case(ESKETAMINE_KEY, ((2, 10),), 0, (3, 11)),
     # Esketamine weeks 5-8 allow 1 dose a week; course weeks start on the first dose's

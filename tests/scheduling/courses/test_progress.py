@@ -105,7 +105,8 @@ def test_the_rolling_limit_pushes_the_next_esketamine_dose_a_week_past_the_earli
     doses = [session(DOSING, MONDAY, ESKETAMINE), session(DOSING, MONDAY + 2 * DAY, ESKETAMINE)]
     (dose,) = due_of(course_progress(ESKETAMINE, doses, now=NOW, zone=ZONE), DOSING)
     assert dose.number == 3
-    assert dose.earliest == MONDAY + 7 * DAY
+    # The start of the 8th clinic calendar day from the first dose's day.
+    assert dose.earliest == midnight(MONDAY + 7 * DAY)
     assert dose.latest == midnight(MONDAY + 14 * DAY)  # twice weekly: doses 3 and 4 in week 2
     assert dose.phase == "Induction, twice weekly"
 

@@ -95,14 +95,22 @@ def test_a_third_dose_inside_7_days_breaks_the_weekly_limit():
     # Three in course week 1, where the induction allows two, breaks its phase too.
     assert codes(found) == ["weekly_dose_limit", "phase_frequency"]
     assert "3 doses would fall within 7 days" in found[0].message
+    assert "at most 2 in any 7 consecutive calendar days on the clinic's clocks" in (
+        found[0].message
+    )
     assert found[0].details["max_doses_per_7_days"] == 2
 
 
-def test_the_rolling_window_is_168_hours_from_any_dose():
+def test_the_rolling_window_is_7_clinic_calendar_days_from_any_dose_day():
     doses = esketamine_doses(0, 2)
-    assert dose_check(MONDAY + 7 * DAY, *doses, definition=ESKETAMINE) == []
-    found = dose_check(MONDAY + 7 * DAY - H, *doses, definition=ESKETAMINE)
-    assert codes(found) == ["weekly_dose_limit"]
+    # Next Monday at 09:00 is 167 hours after Monday's 10:00 dose, on the 8th day.
+    assert dose_check(MONDAY + 7 * DAY - H, *doses, definition=ESKETAMINE) == []
+    # Sunday at 23:00 New York is Monday in UTC, and still the 7th day on the clinic's.
+    late_sunday = session(DOSING, MONDAY + 6 * DAY + 13 * H, ESKETAMINE)
+    found = schedule_findings(ESKETAMINE, [*doses, late_sunday], ZONE)
+    (limit,) = [f for f in found if f.rule == "weekly_dose_limit"]
+    assert limit.details["counted_in"] == "7 consecutive calendar days on the clinic's clocks"
+    assert "from Mon 7 Dec 2026 to Sun 13 Dec 2026" in limit.message
 
 
 def test_a_dose_squeezed_between_two_others_breaks_spacing_on_both_sides():

@@ -4,11 +4,14 @@ active course per protocol) and who may discontinue."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
+from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, RuleRefused
 from kapt_api.protocols import service as protocols
 from kapt_api.scheduling.courses import service as course_service
 from kapt_api.scheduling.courses import signals
+from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import CourseStatus
 from tests.scheduling.conftest import ESKETAMINE_KEY, audit_rows, rules_of
 
@@ -105,8 +108,38 @@ def test_enrolling_on_a_draft_version_is_refused(place, patient, versions, admin
 
 
 def test_a_second_active_course_on_the_same_protocol_is_refused(course, make_course):
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         make_course()
+    assert refused.value.code == "course_already_active"
+
+
+def _active_courses(patient_id: object) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Course)
+        .where(Course.patient_id == patient_id, Course.status == CourseStatus.ACTIVE.value)
+    )
+
+
+def test_an_enrolment_that_lost_the_race_past_the_check_is_refused_by_the_database(
+    course, make_course, monkeypatch
+):
+    # The check read before the other enrolment committed: only the database sees both.
+    monkeypatch.setattr(course_service, "_refuse_second_active_course", lambda *_: None)
+    with pytest.raises(Conflict) as refused:
+        make_course()
+    assert refused.value.code == "course_already_active"
+    db.session.rollback()
+    assert _active_courses(course.patient_id) == 1
+
+
+def test_a_discontinued_course_leaves_room_for_a_new_one(
+    course, make_course, admin, caller_of, now
+):
+    course_service.discontinue(course=course, reason="Paused", by=caller_of(admin), now=now)
+    again = make_course()
+    assert again.status == CourseStatus.ACTIVE and again.protocol_id == course.protocol_id
+    assert _active_courses(course.patient_id) == 1
 
 
 # --- discontinuing ---------------------------------------------------------------------------
