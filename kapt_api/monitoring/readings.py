@@ -46,8 +46,9 @@ def record_reading(
     correction_reason: str | None = None,
 ) -> Reading:
     """Store a reading (for a timepoint or ad hoc) and raise an alert for every threshold
-    it crosses; a baseline beyond the hold threshold holds the dose. A correction names
-    the reading it supersedes and why."""
+    it crosses; a baseline beyond the hold threshold holds the dose. A reading taken
+    outside its timepoint's tolerance is stored unscheduled and the timepoint stays due.
+    A correction names the reading it supersedes and why."""
     template = template_of(session)
     point = _timepoint(template, timepoint)
     given = [rules.Value(v["measurement"], float(v["value"]), v["unit"]) for v in values]
@@ -57,10 +58,11 @@ def record_reading(
     _check_correction(session, supersedes_id, correction_reason, problems)
     if problems:
         raise InvalidInput(problems)
+    filed = _filing(session, template, point, measured_at=measured_at, now=now)
     reading = Reading(
         session_id=session.id,
-        timepoint=timepoint,
-        slot_minutes=_slot(session, template, point, measured_at=measured_at, now=now),
+        timepoint=filed.timepoint,
+        slot_minutes=filed.slot_minutes,
         measured_at=measured_at,
         values={v.measurement: v.value for v in given},
         note=note,
@@ -70,29 +72,30 @@ def record_reading(
         correction_reason=correction_reason,
     )
     _store(reading, session=session, by=by)
-    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, point))
+    # Unscheduled or not, its values raise their alerts.
+    filed_point = point if filed.timepoint is not None else None
+    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, filed_point))
     _alert_on(session, reading, found, now)
     return reading
 
 
-def _slot(
+def _filing(
     session: MonitoringSession,
     template: ChecklistTemplate,
     point: Timepoint | None,
     *,
     measured_at: datetime,
     now: datetime,
-) -> int | None:
-    """The occurrence of its timepoint the reading fills (None for an ad hoc reading)."""
-    if point is None:
-        return None
+) -> rules.Filing:
+    """The timepoint and occurrence the reading fills, or unscheduled outside its
+    tolerance (checklist_rules.filing)."""
     end = (
         rules.end_minutes(template, dose_started_at=session.dose_started_at, discharged_at=now)
         if session.dose_started_at is not None
         else template.min_monitoring_minutes
     )
-    return rules.slot_for(
-        point, dose_started_at=session.dose_started_at, measured_at=measured_at, end=end
+    return rules.filing(
+        template, point, dose_started_at=session.dose_started_at, measured_at=measured_at, end=end
     )
 
 

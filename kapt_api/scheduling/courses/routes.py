@@ -55,7 +55,11 @@ class Courses(MethodView):
     @bp.doc(responses={201: ONE_COURSE}, **CONFLICT)
     @authenticated
     def post(self, data: dict[str, Any]) -> tuple[Answer, dict[str, str]]:
-        """Enrol a patient on a published protocol version with a care team."""
+        """Enrol a patient on a published protocol version with a care team.
+
+        The front desk (the clinic's intake), administrators and prescribers enrol;
+        nurses and therapists get 403. The audit log names who enrolled.
+        """
         who = _who()
         begin_write(db.session)
         course = course_service.enroll(**data, by=who, now=clock.now())
