@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +46,9 @@ def record_reading(
     supersedes_id: uuid.UUID | None = None,
     correction_reason: str | None = None,
 ) -> Reading:
-    """Store a reading (for a timepoint or ad hoc) and raise an alert for every threshold
-    it crosses; a baseline beyond the hold threshold holds the dose. A reading taken
-    outside its timepoint's tolerance is stored unscheduled and the timepoint stays due.
-    A correction names the reading it supersedes and why."""
+    """Store a reading (for a timepoint inside its tolerance, else unscheduled) and raise
+    an alert for every threshold it crosses; a baseline beyond the hold threshold holds
+    the dose. A correction names the reading it supersedes and why."""
     template = template_of(session)
     point = _timepoint(template, timepoint)
     given = [rules.Value(v["measurement"], float(v["value"]), v["unit"]) for v in values]
@@ -58,11 +58,9 @@ def record_reading(
     _check_correction(session, supersedes_id, correction_reason, problems)
     if problems:
         raise InvalidInput(problems)
-    filed = _filing(session, template, point, measured_at=measured_at, now=now)
     reading = Reading(
         session_id=session.id,
-        timepoint=filed.timepoint,
-        slot_minutes=filed.slot_minutes,
+        **asdict(_filing(session, template, point, measured_at=measured_at, now=now)),
         measured_at=measured_at,
         values={v.measurement: v.value for v in given},
         note=note,
@@ -72,9 +70,7 @@ def record_reading(
         correction_reason=correction_reason,
     )
     _store(reading, session=session, by=by)
-    # Unscheduled or not, its values raise their alerts.
-    filed_point = point if filed.timepoint is not None else None
-    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, filed_point))
+    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, point, reading))
     _alert_on(session, reading, found, now)
     return reading
 
@@ -107,13 +103,12 @@ def _store(reading: Reading, *, session: MonitoringSession, by: Caller) -> None:
     )
 
 
-def _pre_dose(session: MonitoringSession, point: Timepoint | None) -> bool:
-    # Before the dose, the pre-dose thresholds (the hold among them) apply.
-    return (
-        point.kind is TimepointKind.PRE_DOSE
-        if point is not None
-        else session.dose_started_at is None
-    )
+def _pre_dose(session: MonitoringSession, point: Timepoint | None, reading: Reading) -> bool:
+    # Before the dose, the pre-dose thresholds (the hold among them) apply. An unscheduled
+    # reading still raises its alerts, by when it was taken rather than what it was sent for.
+    if point is not None and reading.timepoint is not None:
+        return point.kind is TimepointKind.PRE_DOSE
+    return session.dose_started_at is None
 
 
 def _time_problem(session: MonitoringSession, measured_at: datetime, *, now: datetime) -> str:

@@ -51,6 +51,20 @@ def transition_violation(current: AppointmentStatus, wanted: AppointmentStatus) 
     )
 
 
+# The rules a check-in, start or complete refused for its time names (registered with the
+# booking rules in rules.py), and why nobody overrides them.
+STEP_RULE_MEANINGS = {
+    "check_in_not_open": "a check-in, start or complete before the clinic's check-in window "
+    "opens (check_in_opens_minutes before the booked start)",
+    "before_previous_step": "a start before the check-in's time, or a complete before the "
+    "start's time",
+}
+STEP_NOT_OVERRIDABLE_BECAUSE = {
+    "check_in_not_open": "a session is run at its booked time; move it to run it earlier",
+    "before_previous_step": "a session's steps happen in order",
+}
+
+
 # The steps a patient's arrival opens: what each is called in a refusal, and the step
 # it follows (whose time it cannot precede).
 _ARRIVAL_STEPS: dict[AppointmentStatus, tuple[str, AppointmentStatus | None, str]] = {
