@@ -46,7 +46,7 @@ APPOINTMENT_LIST = {
 }
 CONFLICT = documents([409])
 # The status steps: If-Match is optional, and a stale one answers 412.
-STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412])}
+STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412, 422])}
 Answer = dict[str, Any]
 
 
