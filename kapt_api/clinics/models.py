@@ -38,6 +38,9 @@ class Clinic(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "waitlist_offer_minutes BETWEEN 1 AND 1440", name="waitlist_offer_minutes_range"
         ),
+        CheckConstraint(
+            "check_in_opens_minutes BETWEEN 0 AND 1440", name="check_in_opens_minutes_range"
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -48,6 +51,10 @@ class Clinic(IdMixin, TimestampMixin, Base):
     # patient offered it, and whether offer messages go out (the desk always sees them).
     waitlist_offer_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
     waitlist_offers_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # How long before a booked start check-in opens; start and complete follow it
+    # (scheduling/booking/status_rules.py). Earlier, a step is refused, so a session
+    # cannot be run days before its time.
+    check_in_opens_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         cascade="all, delete-orphan",
         lazy="selectin",

@@ -76,6 +76,13 @@ class ClinicIn(ma.Schema):
     waitlist_offers_enabled = Flag(
         metadata={"description": "Whether patients are messaged their waitlist offers (true)"}
     )
+    check_in_opens_minutes = Integer(
+        validate=ma.validate.Range(min=0, max=1440),
+        metadata={
+            "description": "How many minutes before a booked start check-in opens (60); "
+            "start and complete are refused before it too (check_in_not_open)"
+        },
+    )
 
 
 class ClinicPatch(ClinicIn):
@@ -91,6 +98,7 @@ class ClinicOut(ma.Schema):
     opening_hours = ma.fields.List(ma.fields.Nested(OpeningHoursSchema), required=True)
     waitlist_offer_minutes = ma.fields.Integer(required=True)
     waitlist_offers_enabled = ma.fields.Boolean(required=True)
+    check_in_opens_minutes = ma.fields.Integer(required=True)
 
 
 # --- rooms ----------------------------------------------------------------------------------

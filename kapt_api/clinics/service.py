@@ -63,6 +63,7 @@ CLINIC_COLUMNS = (
     "address",
     "waitlist_offer_minutes",
     "waitlist_offers_enabled",
+    "check_in_opens_minutes",
 )
 ROOM_COLUMNS = ("name", "kind", "active")
 STAFF_COLUMNS = ("credentials", "phone")

@@ -56,18 +56,48 @@ def end_minutes(
     return max(template.min_monitoring_minutes, minutes_between(dose_started_at, discharged_at))
 
 
-def slot_for(
-    timepoint: Timepoint, *, dose_started_at: datetime | None, measured_at: datetime, end: int
-) -> int | None:
-    """The occurrence of a timepoint a reading taken at `measured_at` belongs to: the one
-    whose due time is nearest (None for the baseline and the before-discharge check)."""
+@dataclass(frozen=True)
+class Filing:
+    """Where a reading is filed: a timepoint and its occurrence, or unscheduled (both
+    None), which satisfies no timepoint."""
+
+    timepoint: str | None
+    slot_minutes: int | None
+
+
+UNSCHEDULED = Filing(None, None)
+
+
+def filing(
+    template: ChecklistTemplate,
+    timepoint: Timepoint | None,
+    *,
+    dose_started_at: datetime | None,
+    measured_at: datetime,
+    end: int,
+) -> Filing:
+    """Where a reading sent for `timepoint` at `measured_at` is filed: under it only
+    inside its tolerance (the baseline before the dose; the before-discharge check from
+    the minimum monitoring time less the tolerance; any other at the occurrence whose due
+    time is nearest, within the tolerance), else unscheduled and the timepoint stays due.
+    The checklist, the discharge gate and the REMS form all read this filing."""
+    if timepoint is None:
+        return UNSCHEDULED
+    if timepoint.kind is TimepointKind.PRE_DOSE:
+        before = dose_started_at is None or measured_at <= dose_started_at
+        return Filing(timepoint.key, None) if before else UNSCHEDULED
+    if dose_started_at is None:
+        return UNSCHEDULED  # the other timepoints count from the dose
+    minutes = (measured_at - dose_started_at).total_seconds() / 60
+    tolerance = timepoint.tolerance_minutes
+    if timepoint.kind is TimepointKind.BEFORE_DISCHARGE:
+        ready = minutes >= template.min_monitoring_minutes - tolerance
+        return Filing(timepoint.key, None) if ready else UNSCHEDULED
     offsets = timepoint.due_offsets(end)
     if not offsets:
-        return None
-    if dose_started_at is None:
-        return offsets[0]
-    minutes = (measured_at - dose_started_at).total_seconds() / 60
-    return min(offsets, key=lambda offset: (abs(offset - minutes), offset))
+        return UNSCHEDULED
+    nearest = min(offsets, key=lambda offset: (abs(offset - minutes), offset))
+    return Filing(timepoint.key, nearest) if abs(nearest - minutes) <= tolerance else UNSCHEDULED
 
 
 def checklist_status(

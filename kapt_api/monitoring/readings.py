@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -45,9 +46,9 @@ def record_reading(
     supersedes_id: uuid.UUID | None = None,
     correction_reason: str | None = None,
 ) -> Reading:
-    """Store a reading (for a timepoint or ad hoc) and raise an alert for every threshold
-    it crosses; a baseline beyond the hold threshold holds the dose. A correction names
-    the reading it supersedes and why."""
+    """Store a reading (for a timepoint inside its tolerance, else unscheduled) and raise
+    an alert for every threshold it crosses; a baseline beyond the hold threshold holds
+    the dose. A correction names the reading it supersedes and why."""
     template = template_of(session)
     point = _timepoint(template, timepoint)
     given = [rules.Value(v["measurement"], float(v["value"]), v["unit"]) for v in values]
@@ -59,8 +60,7 @@ def record_reading(
         raise InvalidInput(problems)
     reading = Reading(
         session_id=session.id,
-        timepoint=timepoint,
-        slot_minutes=_slot(session, template, point, measured_at=measured_at, now=now),
+        **asdict(_filing(session, template, point, measured_at=measured_at, now=now)),
         measured_at=measured_at,
         values={v.measurement: v.value for v in given},
         note=note,
@@ -70,29 +70,28 @@ def record_reading(
         correction_reason=correction_reason,
     )
     _store(reading, session=session, by=by)
-    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, point))
+    found = rules.breaches(template, reading.values, pre_dose=_pre_dose(session, point, reading))
     _alert_on(session, reading, found, now)
     return reading
 
 
-def _slot(
+def _filing(
     session: MonitoringSession,
     template: ChecklistTemplate,
     point: Timepoint | None,
     *,
     measured_at: datetime,
     now: datetime,
-) -> int | None:
-    """The occurrence of its timepoint the reading fills (None for an ad hoc reading)."""
-    if point is None:
-        return None
+) -> rules.Filing:
+    """The timepoint and occurrence the reading fills, or unscheduled outside its
+    tolerance (checklist_rules.filing)."""
     end = (
         rules.end_minutes(template, dose_started_at=session.dose_started_at, discharged_at=now)
         if session.dose_started_at is not None
         else template.min_monitoring_minutes
     )
-    return rules.slot_for(
-        point, dose_started_at=session.dose_started_at, measured_at=measured_at, end=end
+    return rules.filing(
+        template, point, dose_started_at=session.dose_started_at, measured_at=measured_at, end=end
     )
 
 
@@ -104,13 +103,12 @@ def _store(reading: Reading, *, session: MonitoringSession, by: Caller) -> None:
     )
 
 
-def _pre_dose(session: MonitoringSession, point: Timepoint | None) -> bool:
-    # Before the dose, the pre-dose thresholds (the hold among them) apply.
-    return (
-        point.kind is TimepointKind.PRE_DOSE
-        if point is not None
-        else session.dose_started_at is None
-    )
+def _pre_dose(session: MonitoringSession, point: Timepoint | None, reading: Reading) -> bool:
+    # Before the dose, the pre-dose thresholds (the hold among them) apply. An unscheduled
+    # reading still raises its alerts, by when it was taken rather than what it was sent for.
+    if point is not None and reading.timepoint is not None:
+        return point.kind is TimepointKind.PRE_DOSE
+    return session.dose_started_at is None
 
 
 def _time_problem(session: MonitoringSession, measured_at: datetime, *, now: datetime) -> str:

@@ -26,7 +26,6 @@ from kapt_api.protocols.measurements import Measurement
 
 SUBMIT_WITHIN = timedelta(days=7)
 BP_PEAK_MINUTES = 40
-BP_PEAK_WINDOW_MINUTES = 10
 ADVERSE_EVENTS = ("sedation", "dissociation", "respiratory_depression", "bp_increase")
 
 
@@ -214,17 +213,12 @@ def _duration(session: MonitoringSession) -> int | None:
 
 
 def _bp_near_peak(session: MonitoringSession, readings: list[Reading]) -> BloodPressure | None:
-    """The blood pressure taken nearest 40 minutes after the first device (within 10)."""
+    """The blood pressure filed at the checklist's occurrence 40 minutes after the first
+    device: the filing the checklist and the discharge gate read (checklist_rules.filing),
+    so a reading outside that timepoint's tolerance is not the 40-minute check here either."""
     if session.first_device_at is None:
         return None
-    peak = session.first_device_at + timedelta(minutes=BP_PEAK_MINUTES)
-    window = timedelta(minutes=BP_PEAK_WINDOW_MINUTES)
-    near = [
-        (abs(r.measured_at - peak), bp)
-        for r in readings
-        if (bp := _bp(r)) is not None and abs(r.measured_at - peak) <= window
-    ]
-    return min(near, key=lambda pair: pair[0])[1] if near else None
+    return _bp(_last(r for r in readings if r.slot_minutes == BP_PEAK_MINUTES and _bp(r)))
 
 
 def _in_range(

@@ -9,12 +9,13 @@ No database, no Flask; `now` is passed in.
 from __future__ import annotations
 
 from kapt_api.monitoring.checklist_rules import (
+    Filing,
     Occurrence,
     ReadingFact,
     TimepointState,
     checklist_status,
     end_minutes,
-    slot_for,
+    filing,
 )
 from kapt_api.monitoring.discharge_rules import DischargeFacts, discharge_violations
 from kapt_api.monitoring.reading_rules import (
@@ -28,6 +29,7 @@ from kapt_api.monitoring.reading_rules import (
 __all__ = [
     "Breach",
     "DischargeFacts",
+    "Filing",
     "Occurrence",
     "ReadingFact",
     "TimepointState",
@@ -36,7 +38,7 @@ __all__ = [
     "checklist_status",
     "discharge_violations",
     "end_minutes",
+    "filing",
     "latest_values",
-    "slot_for",
     "value_problems",
 ]

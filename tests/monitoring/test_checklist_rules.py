@@ -10,6 +10,7 @@ import pytest
 
 from kapt_api.monitoring import checklist_rules as rules
 from kapt_api.monitoring.checklist_rules import ReadingFact, TimepointState
+from kapt_api.protocols.definition import TimepointKind
 from kapt_api.protocols.templates import TEMPLATES
 
 IM_KAP = TEMPLATES["im-kap"].definition.checklist
@@ -90,7 +91,46 @@ def test_a_later_discharge_extends_the_repeating_timepoints():
     assert max(slot for key, slot in found if key == "every_15_min") == 150
 
 
-@pytest.mark.parametrize(("taken", "slot"), [(14, 15), (22, 15), (23, 30), (200, 120), (-5, 15)])
-def test_a_reading_belongs_to_the_nearest_occurrence(taken, slot):
-    every = next(t for t in IM_KAP.timepoints if t.key == "every_15_min")
-    assert rules.slot_for(every, dose_started_at=DOSE, measured_at=minutes(taken), end=120) == slot
+def filed(key: str, taken: float | None, *, dose: datetime | None = DOSE, end: int = 120):
+    point = next(t for t in IM_KAP.timepoints if t.key == key)
+    at = minutes(taken) if taken is not None else CHECK_IN
+    found = rules.filing(IM_KAP, point, dose_started_at=dose, measured_at=at, end=end)
+    return (found.timepoint, found.slot_minutes)
+
+
+@pytest.mark.parametrize(
+    ("taken", "slot"), [(14, 15), (20, 15), (25, 30), (120, 120), (124, 120), (10, 15)]
+)
+def test_a_reading_inside_the_tolerance_is_filed_at_the_nearest_occurrence(taken, slot):
+    assert filed("every_15_min", taken) == ("every_15_min", slot)
+
+
+@pytest.mark.parametrize("taken", [22, 23, 200, -5, 9])
+def test_a_reading_outside_every_occurrences_tolerance_is_unscheduled(taken):
+    assert filed("every_15_min", taken) == (None, None)
+
+
+def test_a_reading_at_minute_0_is_not_the_40_minute_blood_pressure():
+    # The fault this guards against: a reading right after the dose marked the 40-minute
+    # check done. The blood-pressure peak check takes 30 to 50 minutes (±10).
+    assert filed("bp_40_min", 0) == (None, None)
+    assert filed("bp_40_min", 29) == (None, None)
+    assert filed("bp_40_min", 30) == ("bp_40_min", 40)
+    assert filed("bp_40_min", 50) == ("bp_40_min", 40)
+    assert filed("bp_40_min", 51) == (None, None)
+    assert filed("bp_40_min", 40, dose=None) == (None, None)
+
+
+def test_the_baseline_is_before_the_dose_and_the_final_check_near_its_end():
+    assert filed("baseline", None) == ("baseline", None)
+    assert filed("baseline", None, dose=None) == ("baseline", None)
+    assert filed("baseline", 1) == (None, None)
+    final = next(t for t in IM_KAP.timepoints if t.kind is TimepointKind.BEFORE_DISCHARGE)
+    early = IM_KAP.min_monitoring_minutes - final.tolerance_minutes
+    assert filed(final.key, early - 1) == (None, None)
+    assert filed(final.key, early) == (final.key, None)
+
+
+def test_an_unscheduled_reading_leaves_its_timepoint_due():
+    found = status([reading(None, None, minutes(0), systolic_bp=120)], now=minutes(41))
+    assert found[("bp_40_min", 40)].state is TimepointState.DUE

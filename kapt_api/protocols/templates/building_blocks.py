@@ -167,9 +167,18 @@ def timepoint(key: str, label: str, kind: TimepointKind, *ms: M, **timing: int) 
 
 
 def bp_peak(label: str, *extra: M) -> Timepoint:
-    # Blood pressure peaks 30-40 minutes after the dose (DOMAIN.md §1.3, §2.3).
+    # Blood pressure peaks 30-40 minutes after the dose (DOMAIN.md §0.4, §1.3, §2.3): the
+    # label's check is "about 40 minutes", so a reading 30-50 minutes after the dose is it
+    # (±10); one taken earlier misses the peak and is filed unscheduled.
     return timepoint(
-        "bp_40_min", label, TimepointKind.AT, *VITALS, M.MOAA_S, *extra, offset_minutes=40
+        "bp_40_min",
+        label,
+        TimepointKind.AT,
+        *VITALS,
+        M.MOAA_S,
+        *extra,
+        offset_minutes=40,
+        tolerance_minutes=10,
     )
 
 

@@ -1,10 +1,10 @@
 """Cancelling an appointment and its status steps: check in, start, complete, no-show.
 
-The status machine is strict (status_rules.TRANSITIONS); a step it does not allow answers 409
-naming the current and the wanted status. Every step is kept in the appointment's
-history with who, when and why (the reason, and its category for staff off the care
-team). A cancelled or no-show appointment releases its resource holds. They flush and
-never commit.
+The status machine is strict (status_rules.TRANSITIONS); a step it does not allow answers
+409 naming the current and the wanted status, one before its time 422 (arrival.py). Every
+step is kept in the appointment's history with who, when and why (the reason, and its
+category for staff off the care team). A cancelled or no-show appointment releases its
+resource holds. They flush and never commit.
 
 Cancelling (or missing) a session a booked dose depends on is accepted: the patient is
 not coming whatever the answer. The dose is flagged instead (courses/readiness_flags.py),
@@ -23,7 +23,7 @@ from kapt_api.db import db
 from kapt_api.errors import Conflict, InvalidInput, RuleRefused, Violation
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling.booking import holds, rules, signals, status_rules
+from kapt_api.scheduling.booking import arrival, holds, rules, signals, status_rules
 from kapt_api.scheduling.booking import policy as booking_policy
 from kapt_api.scheduling.booking.models import Appointment, StatusChange
 from kapt_api.scheduling.booking.overrides import (
@@ -54,6 +54,7 @@ def _step(
     refused = status_rules.transition_violation(current, to)
     if refused is not None:
         raise Conflict(refused.message, code="illegal_status_change", violations=[refused])
+    arrival.refuse_before_time(appointment, to, now=now)
     appointment.status = to.value
     change = StatusChange(from_status=current.value, to_status=to.value, at=now, by=by.user_row)
     change.reason, change.reason_category = reason, reason_category

@@ -46,7 +46,8 @@ APPOINTMENT_LIST = {
 }
 CONFLICT = documents([409])
 # The status steps: If-Match is optional, and a stale one answers 412.
-# 422: a step a rule refuses (a flagged dose at check-in, a held dose at its start).
+# 422: a step a rule refuses (a flagged dose at check-in, a held dose at its start, a
+# step before the check-in window opens).
 STEP = {"parameters": [OPTIONAL_IF_MATCH], **documents([409, 412, 422])}
 Answer = dict[str, Any]
 

@@ -18,14 +18,11 @@ from datetime import date, datetime, time, timedelta
 from kapt_api.clinics.rules import LocalTimeProblem, local_text, strict_local_to_utc
 from kapt_api.errors import Violation
 from kapt_api.protocols.definition import SessionKind, SessionType
+from kapt_api.scheduling.booking import status_rules
 from kapt_api.scheduling.booking.resource_rules import CONFLICT_RULES, calendar_violations
 from kapt_api.scheduling.booking.values import BookingRequest, Calendar, held_until, session_end
 from kapt_api.scheduling.courses.readiness_flags import READINESS_RULES
-from kapt_api.scheduling.courses.rules import (
-    brought_findings,
-    changed_findings,
-    schedule_findings,
-)
+from kapt_api.scheduling.courses.rules import brought_findings, changed_findings, schedule_findings
 from kapt_api.scheduling.courses.staffing import session_name
 from kapt_api.scheduling.courses.values import (
     NEW_SESSION,
@@ -79,6 +76,7 @@ BOOKING_RULE_MEANINGS = {
     "minimum_notice": "less notice than the session type needs",
     "pre_dose_gate": "the last monitoring checklist holds the next dose",
     "held_for_waitlist_offer": "the time is held for a patient offered it from the waitlist",
+    **status_rules.STEP_RULE_MEANINGS,
 }
 BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
 RESOURCE_RULES = frozenset({*CONFLICT_RULES.values(), "held_for_waitlist_offer"})
@@ -90,6 +88,7 @@ NOT_OVERRIDABLE_BECAUSE = {
     "in_the_past": "a session cannot be booked in the past",
     "course_not_active": "a course that has ended takes no more sessions",
     "held_for_waitlist_offer": "the patient offered the time decides first, or the offer expires",
+    **status_rules.STEP_NOT_OVERRIDABLE_BECAUSE,
 }
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
 LOCAL_TIME_RULES = {"nonexistent": "nonexistent_local_time", "ambiguous": "ambiguous_local_time"}

@@ -2,8 +2,11 @@
 
 - Everyone sees only their own clinic's courses and appointments (admins: every
   clinic); anything else answers 404.
-- Admins and prescribers enrol patients on a course; admins and the care team's
-  prescribers discontinue one.
+- The front desk (the clinic's intake), admins and prescribers enrol patients on a
+  course; nurses and therapists do not. Enrolling records the protocol and care team
+  the prescriber chose at the intake visit (DOMAIN.md §3: intake is prescriber and
+  therapist); it gives no clinical detail, and the audit names who enrolled. Admins and
+  the care team's prescribers discontinue a course.
 - What people write about the patient is shown to clinicians on the care team: the
   clinical notes, override reasons, why a course was discontinued, and the reasons of
   the status history (cancellations, no-shows). Admins see the status history's
@@ -22,7 +25,7 @@ from kapt_api.auth.models import Role
 from kapt_api.errors import Forbidden
 from kapt_api.patients.policy import Caller, clinician_of, is_on_care_team
 
-ENROLLERS = frozenset({Role.ADMIN, Role.PRESCRIBER})
+ENROLLERS = frozenset({Role.FRONT_DESK, Role.ADMIN, Role.PRESCRIBER})
 
 
 def can_see(who: Caller, clinic_id: uuid.UUID) -> bool:

@@ -57,6 +57,9 @@ class Courses(MethodView):
     def post(self, data: dict[str, Any]) -> tuple[Answer, dict[str, str]]:
         """Enrol a patient on a published protocol version with a care team.
 
+        The front desk (the clinic's intake), administrators and prescribers enrol;
+        nurses and therapists get 403. The audit log names who enrolled.
+
         409 `course_already_active` when the patient already has an active course on the
         protocol (on any of its versions): the database holds one active course per
         patient and protocol, so of enrolments sent at the same moment one makes the

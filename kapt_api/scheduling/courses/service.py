@@ -94,7 +94,8 @@ def enroll(
 ) -> Course:
     """Enrol a patient on a published protocol version with a care team."""
     policy.ensure(
-        policy.can_enroll(by), "Only administrators and prescribers enrol patients on a course."
+        policy.can_enroll(by),
+        "Only the front desk, administrators and prescribers enrol patients on a course.",
     )
     patient = _patient(patient_id, by)
     try:

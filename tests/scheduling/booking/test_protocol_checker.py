@@ -50,6 +50,7 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+CHECK_IN_OPENS_MINUTES = 60  # the clinic's default check-in window
 REASON = "Checker: the prescriber decided so"
 STEPS = {
     "check-in": "checked_in",
@@ -294,11 +295,18 @@ class ProtocolChecker(RuleBasedStateMachine):
             # Cancelling a dose whose integration is booked would leave that session
             # following no dose: cancel the integration first (or override).
             return self.course.cancelling(session), 422
-        if step == "check-in":
+        if step == "check-in" and self.course.flags(session) - session.override:
             # spec12.md: a dose whose preparation or previous integration went missing
             # checks in only with an override (or its booking's own).
             return self.course.flags(session) - session.override, 422
-        return set(), 422
+        return self._too_early(session, step), 422
+
+    def _too_early(self, session: model.Session, step: str) -> set[str]:
+        """Check-in opens the clinic's window (60 minutes) before the booked start; start
+        and complete follow it."""
+        opens = session.starts_at - timedelta(minutes=CHECK_IN_OPENS_MINUTES)
+        early = step in ("check-in", "start", "complete") and self.now < opens
+        return {"check_in_not_open"} if early else set()
 
     def _step(self, session: model.Session, step: str, override: bool = False) -> None:
         expected, refused = self._expected_step(session, step)
@@ -310,7 +318,7 @@ class ProtocolChecker(RuleBasedStateMachine):
             body = {}
         if override and expected and refused == 422 and step == "check-in":
             body = {"override": {"rules": sorted(expected), "reason": REASON}}
-            who, expected = "admin", set()
+            who, expected = "admin", self._too_early(session, step)
         response = self._send(who, "POST", f"/appointments/{session.id}/{step}", body)
         request = f"{step} {session.kind} {session.status} at {self._when(session.starts_at)}"
         if self._judge(f"{request} {self.log[-1]}", expected, response, 200, refused):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kapt_api import clock
 from kapt_api.db import db
 from kapt_api.scheduling.booking.models import Appointment
 from tests.scheduling.conftest import (
@@ -261,6 +262,7 @@ def test_the_status_steps_through_http_and_an_illegal_one_names_both_statuses(
     assert refused["violations"][0]["current_status"] == "booked"
     assert refused["violations"][0]["wanted_status"] == "in_progress"
     problem(client.post(f"{base}/check-in", headers=headers(place.therapist)), 403)
+    clock.freeze(at(0, 9))  # check-in opens shortly before the booked start
     assert client.post(f"{base}/check-in", headers=headers(place.front_desk)).status_code == 200
     assert client.post(f"{base}/start", headers=headers(place.therapist)).status_code == 200
     done = client.post(

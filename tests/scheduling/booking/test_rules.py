@@ -65,11 +65,12 @@ def test_a_first_dose_after_the_preparations_breaks_nothing():
 
 
 def test_every_rule_code_is_listed_once():
-    assert len(set(booking_rules.BOOKING_RULES)) == len(booking_rules.BOOKING_RULES) == 20
+    assert len(set(booking_rules.BOOKING_RULES)) == len(booking_rules.BOOKING_RULES) == 22
     conflicts = {"staff_conflict", "room_conflict", "patient_conflict", "held_for_waitlist_offer"}
     assert conflicts == booking_rules.RESOURCE_RULES
     assert (
-        booking_rules.RESOURCE_RULES | {"in_the_past", "course_not_active"}
+        booking_rules.RESOURCE_RULES
+        | {"in_the_past", "course_not_active", "check_in_not_open", "before_previous_step"}
         == booking_rules.NOT_OVERRIDABLE
     )
 

@@ -414,9 +414,10 @@ def test_a_move_to_a_new_time_that_needs_no_override_drops_it(course, place, cal
 
 def test_only_a_booked_appointment_moves(course, prepared, place, caller_of, now):
     desk = caller_of(place.front_desk)
-    attendance.check_in(appointment=prepared[0], by=desk, now=now)
+    arrived = prepared[0].starts_at  # check-in opens shortly before the booked start
+    attendance.check_in(appointment=prepared[0], by=desk, now=arrived)
     with pytest.raises(Conflict) as refused:
-        service.move(appointment=prepared[0], starts_at=at(0, 11), by=desk, now=now)
+        service.move(appointment=prepared[0], starts_at=at(0, 11), by=desk, now=arrived)
     assert refused.value.violations[0].details["current_status"] == "checked_in"
 
 
@@ -463,13 +464,14 @@ def test_the_status_steps_are_kept_with_who_and_when(
     course, prepared, place, caller_of, now, received
 ):
     appointment = prepared[0]
-    attendance.check_in(appointment=appointment, by=caller_of(place.front_desk), now=now)
-    attendance.start(appointment=appointment, by=caller_of(place.therapist), now=now + H)
+    arrived = appointment.starts_at
+    attendance.check_in(appointment=appointment, by=caller_of(place.front_desk), now=arrived)
+    attendance.start(appointment=appointment, by=caller_of(place.therapist), now=arrived)
     attendance.complete(
         appointment=appointment,
         clinical_notes="Intentions set.",
         by=caller_of(place.therapist),
-        now=now + 2 * H,
+        now=arrived + H,
     )
     steps = [(c.from_status, c.to_status, c.by) for c in appointment.history]
     assert steps == [
@@ -493,11 +495,12 @@ def test_an_illegal_step_answers_409_naming_both_statuses(course, prepared, plac
 
 
 def test_who_may_take_each_step(course, prepared, place, caller_of, now):
+    arrived = prepared[0].starts_at
     with pytest.raises(Forbidden):
-        attendance.check_in(appointment=prepared[0], by=caller_of(place.therapist), now=now)
-    attendance.check_in(appointment=prepared[0], by=caller_of(place.front_desk), now=now)
+        attendance.check_in(appointment=prepared[0], by=caller_of(place.therapist), now=arrived)
+    attendance.check_in(appointment=prepared[0], by=caller_of(place.front_desk), now=arrived)
     with pytest.raises(Forbidden):
-        attendance.start(appointment=prepared[0], by=caller_of(place.front_desk), now=now)
+        attendance.start(appointment=prepared[0], by=caller_of(place.front_desk), now=arrived)
 
 
 def test_a_no_show_frees_the_time_but_only_once_it_has_begun(course, prepared, place, caller_of):

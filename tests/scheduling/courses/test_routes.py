@@ -10,6 +10,7 @@ from kapt_api.scheduling.booking.models import Appointment
 from tests.scheduling.conftest import (
     API,
     ESKETAMINE_KEY,
+    audit_rows,
     problem,
 )
 
@@ -45,16 +46,31 @@ def test_enrolling_answers_201_with_the_pinned_version_and_care_team(
     assert shown.status_code == 200 and "discontinue_reason" not in shown.get_json()
 
 
-def test_enrolling_by_front_desk_is_forbidden_and_bad_references_are_422(
+def test_the_front_desk_enrols_as_the_readme_says_and_the_audit_names_them(
     client, headers, place, patient, versions
 ):
+    # The clinic's intake enrols: the front desk records the protocol and care team the
+    # prescriber chose; nurses and therapists do not enrol.
     body = {
         "patient_id": str(patient.id),
         "protocol_version_id": str(versions[ESKETAMINE_KEY].id),
         "care_team": {"prescriber_id": str(place.prescriber.id)},
     }
-    problem(client.post(f"{API}/courses", json=body, headers=headers(place.front_desk)), 403)
-    body["protocol_version_id"] = str(place.clinic.id)
+    for who in (place.nurse, place.therapist):
+        problem(client.post(f"{API}/courses", json=body, headers=headers(who)), 403)
+    enrolled = client.post(f"{API}/courses", json=body, headers=headers(place.front_desk))
+    assert enrolled.status_code == 201, enrolled.get_json()
+    course_id = enrolled.get_json()["id"]
+    (created,) = audit_rows(resource_type="course", resource_id=course_id, action="create")
+    assert created.actor_id == place.front_desk.user_id
+
+
+def test_enrolling_a_bad_reference_is_422(client, headers, place, patient, versions):
+    body = {
+        "patient_id": str(patient.id),
+        "protocol_version_id": str(place.clinic.id),
+        "care_team": {"prescriber_id": str(place.prescriber.id)},
+    }
     found = problem(
         client.post(f"{API}/courses", json=body, headers=headers(place.prescriber)), 422
     )

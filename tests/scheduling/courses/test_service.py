@@ -33,8 +33,10 @@ def test_enrolling_pins_the_version_and_puts_the_care_team_on_the_patients(
     ]
 
 
-def test_enrolling_needs_an_administrator_or_a_prescriber(place, patient, versions, caller_of, now):
-    for who in (place.front_desk, place.nurse, place.therapist):
+def test_enrolling_needs_the_front_desk_an_administrator_or_a_prescriber(
+    place, patient, versions, caller_of, now
+):
+    for who in (place.nurse, place.therapist):
         with pytest.raises(Forbidden):
             course_service.enroll(
                 patient_id=patient.id,

@@ -139,6 +139,7 @@ def test_a_preparation_cancelled_after_the_first_dose_was_booked_flags_it(
     (email,) = db.session.scalars(select(Reminder).where(Reminder.purpose == "alert"))
     assert email.recipient == place.prescriber.email and "dose not ready" in email.body
 
+    clock.freeze(at(2, 10))  # the day of the dose: check-in is open
     found = refusal(step(dose, "check-in"))
     (violation,) = found["violations"]
     assert violation["rule"] == "preparation_incomplete"
@@ -215,6 +216,7 @@ def test_the_front_desk_cannot_override_at_check_in(place, first_dose, step):
     preparations, dose = first_dose
     assert step(preparations[0], "cancel", reason="Patient asked").status_code == 200
     body = {"rules": ["preparation_incomplete"], **OVERRIDE}
+    clock.freeze(at(2, 10))
 
     forbidden = step(dose, "check-in", override=body)
 
@@ -234,12 +236,14 @@ def test_a_dose_whose_booking_overrode_the_flag_checks_in_without_one(place, boo
         override={"rules": ["preparation_incomplete"], **OVERRIDE},
     )
     assert flags_on(dose, FIRST_DOSE_DAY) == ["preparation_incomplete"]
+    clock.freeze(at(2, 10))
     checked_in = step(dose, "check-in")
     assert checked_in.status_code == 200, checked_in.get_json()
 
 
 def test_the_check_in_body_is_optional_and_strict(first_dose, step, place, client, headers):
     _preparations, dose = first_dose
+    clock.freeze(at(2, 10))
     problem = step(dose, "check-in", notes="hello")
     assert problem.status_code == 422 and "notes" in problem.get_json()["errors"]
     bad_rule = step(
