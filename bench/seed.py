@@ -121,11 +121,36 @@ def seeded_url(name: str, server: str = SERVER) -> str:
     instead of failing on a column the old schema lacks. The rows stay as seeded
     (a new table starts empty, a new column takes its default)."""
     url = database_url(name, server)
+    _finish_extra_courses(url)
     with bench_app(url).app_context():
         upgrade()
         db.session.remove()
         db.engine.dispose()
     return url
+
+
+# A database seeded before migration 0018 holds several active courses per patient
+# (one per epoch), which the migration's unique index refuses; the seed now writes only
+# the course holding the latest days as active, and this brings an older seed in line.
+EXTRA_COURSES_SQL = """
+WITH latest AS (
+    SELECT c.id, c.patient_id, c.protocol_version_id, max(a.starts_at) AS last_day
+    FROM courses c LEFT JOIN appointments a ON a.course_id = c.id
+    WHERE c.status = 'active' GROUP BY c.id
+), kept AS (
+    SELECT DISTINCT ON (patient_id, protocol_version_id) id FROM latest
+    ORDER BY patient_id, protocol_version_id, last_day DESC NULLS LAST, id
+)
+UPDATE courses SET status = 'completed', completed_at = now()
+WHERE status = 'active' AND id NOT IN (SELECT id FROM kept)"""
+
+
+def _finish_extra_courses(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        if sa.inspect(connection).has_table("courses"):
+            connection.execute(sa.text(EXTRA_COURSES_SQL))
+    engine.dispose()
 
 
 def recreate_database(name: str, server: str = SERVER) -> str:
@@ -197,13 +222,17 @@ REFERENCE_SQL = [
               date '1980-01-01' + p,
               (CAST(:zones AS text[]))[c % 3 + 1], 'email', false, true, false, now(), now()
        FROM generate_series(0, :clinics - 1) AS c, generate_series(0, :patients - 1) AS p""",
+    # One active course per patient and protocol (migration 0018): the one holding the
+    # latest seeded days; the earlier ones are over.
     """INSERT INTO courses (id, patient_id, clinic_id, protocol_version_id, status,
-                            prescriber_id, therapist_id, nurse_id, enrolled_at,
+                            prescriber_id, therapist_id, nurse_id, enrolled_at, completed_at,
                             created_at, updated_at)
        SELECT md5('course' || c || '-' || p || '-' || e)::uuid,
               md5('patient' || c || '-' || p)::uuid, md5('clinic' || c)::uuid, :version,
-              'active', md5('staff' || c || '-12')::uuid, md5('staff' || c || '-0')::uuid,
-              md5('staff' || c || '-9')::uuid, now(), now(), now()
+              CASE WHEN e = :current THEN 'active' ELSE 'completed' END,
+              md5('staff' || c || '-12')::uuid, md5('staff' || c || '-0')::uuid,
+              md5('staff' || c || '-9')::uuid, now(),
+              CASE WHEN e = :current THEN NULL ELSE now() END, now(), now()
        FROM generate_series(0, :clinics - 1) AS c, generate_series(0, :patients - 1) AS p,
             generate_series(0, :epochs - 1) AS e""",
 ]
@@ -365,6 +394,7 @@ def _reference(connection: sa.Connection, shape: Shape, version_id: uuid.UUID) -
         "family": FAMILY,
         "version": version_id,
         "epochs": shape.days // DAYS_PER_COURSE + 1,
+        "current": (shape.days - 1) // DAYS_PER_COURSE,
     }
     for statement in REFERENCE_SQL:
         names = [name for name in params if f":{name}" in statement]
