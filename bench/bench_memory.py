@@ -14,11 +14,16 @@ the last 5,000 of 10,000 and so hide the very growth this measures; `--recycle` 
 the production setting, and the growth is then taken over the workers that lived
 through the window.
 
-Before the load, a dose is brought to in_progress through the API as the clinic does
-it (dose_in_progress: two preparations booked, held and completed, the dose booked,
-checked in, which opens its monitoring checklist, and started by the course's nurse),
-on the two weekdays after the seeded days, for the seed's dose patient at clinic 0
-(seed.dose_course: a course no other benchmark books on or clears).
+Before the load, and before gunicorn starts, a dose is brought to in_progress in
+process, through the services the routes call (dose_in_progress): its two preparations
+booked, run and completed on the days before, the dose booked, checked in (which opens
+its monitoring checklist) and started by the course's nurse, each step with the clock
+travelled to its moment. Session steps follow the clock (check-in opens a clinic-set
+window before the booked start) and the load's readings are measured at the real "now",
+so the dose is placed to have started a few minutes before the real "now", whatever the
+hour: an administrator's override covers the clinic's and the staff's hours. It is the
+seed's dose patient's course at clinic 0 (seed.dose_course: a course no other benchmark
+books on or clears).
 
 Four client threads send, in a fixed pattern of 19 requests: 6 clinic day schedules
 (clinic 0, whose days every booking and cancel changes, and clinic 1, whose kept days
@@ -27,9 +32,9 @@ GET /api/v1/appointments?page_size=50, 2 readings (POST .../monitoring/readings 
 dose, as its nurse) and one booking: a slot search (GET /api/v1/courses/{id}/slots) for
 one of the seed's fresh courses at clinic 0, POST /api/v1/appointments of its first
 slot, and a cancel of what was booked, so the slots stay free. The days are the 10
-weekdays from the seed's "now". Everything the run booked (the dose, its checklist and
-readings included) is deleted at the end; the dose's also at the start, in case a run
-was interrupted.
+weekdays from the seed's "now". Everything the run booked (the dose and its preparations, its
+checklist and readings included) is deleted at the end; the dose's also at the start, in
+case a run was interrupted.
 
 The resident size of each worker (VmRSS in /proc, the workers found as the children of
 the gunicorn master) is read every 1,000 requests (60 with --quick); at the end, for
@@ -51,12 +56,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 
 from bench import bench_http, bench_scale, seed
+from kapt_api import clock
+from kapt_api.auth.models import User
+from kapt_api.db import db
+from kapt_api.demo.replay import travelled
+from kapt_api.patients.policy import Caller, caller
+from kapt_api.protocols.definition import SessionKind
+from kapt_api.scheduling.booking import attendance
+from kapt_api.scheduling.booking import rules as booking_rules
+from kapt_api.scheduling.booking import service as booking_service
+from kapt_api.scheduling.booking.models import Appointment
 
 APPOINTMENTS = 10_000
 THREADS = 4
@@ -74,9 +88,25 @@ OTHER_DESK = "staff14@clinic1.bench"
 # 0 day computed again replaces its older version), so what a worker keeps stops growing
 # once each has been read.
 DAYS = 10
-# The dose the readings go to is set up on the Monday after the seeded days (NOW is a
-# Monday), whose rooms and people are free: its preparations that day, itself the next.
-DOSE_MONDAY = seed.NOW.date() + timedelta(weeks=seed.WEEKS_AHEAD)
+# The dose the readings go to (dose_in_progress) started this long before the real "now",
+# checked in CHECKED_IN_BEFORE its start; its preparations are these days before it.
+DOSE_STARTED_AGO = timedelta(minutes=5)
+CHECKED_IN_BEFORE = timedelta(minutes=5)
+PREPARATIONS_BEFORE = (timedelta(days=3), timedelta(days=2))
+# Each session of the set-up is booked this long before its start: more notice than
+# any session type asks.
+BOOKED_AHEAD = timedelta(days=7)
+# A start the seed's days hold is tried again this much earlier, up to a day back.
+DOSE_STEP = timedelta(minutes=30)
+DOSE_STEPS = 48
+THERAPY_ROOMS = [seed.room_id(0, r) for r in range(seed.THERAPY_ROOMS)]
+DOSING_ROOMS = [seed.room_id(0, seed.THERAPY_ROOMS + r) for r in range(seed.DOSING_ROOMS)]
+# The set-up runs at the real hour of the run, which may be outside clinic 0's opening
+# hours and its staff's working hours; an administrator overrides those two rules only.
+OFF_HOURS = {
+    "rules": ["outside_clinic_hours", "outside_working_hours"],
+    "reason": "Benchmark: a dose in progress at whatever hour the benchmark runs",
+}
 
 
 @dataclass(frozen=True)
@@ -333,58 +363,85 @@ def staff_email(clinic: int, staff: int) -> str:
     return f"staff{staff}@clinic{clinic}.bench"  # as bench/seed.py writes the users
 
 
-def first_slot(port: int, token: str, course: uuid.UUID, kind: str, day: date) -> dict[str, Any]:
-    """The first start the slot search offers `course` for `kind` on `day` (UTC)."""
-    window = f"from={quote(f'{day}T00:00:00+00:00')}&to={quote(f'{day}T23:59:00+00:00')}"
-    path = f"/api/v1/courses/{course}/slots?kind={kind}&{window}&limit=1"
-    status, answer = bench_http.request(port, "GET", path, token=token)
-    found = json.loads(answer) if status == 200 else []
-    if not found:
-        raise SystemExit(
-            f"no {kind} slot for the dose's course on {day}: {status} {answer[:300]!r}"
-        )
-    return dict(found[0])
+def _caller(email: str) -> Caller:
+    user = db.session.scalars(sa.select(User).where(User.email == email)).one()
+    return caller(user)
 
 
-def setup_step(
-    port: int, token: str, method: str, path: str, body: object = None
-) -> dict[str, Any]:
-    """One request of the dose's set-up, which must succeed."""
-    data = json.dumps(body).encode() if body is not None else None
-    status, answer = bench_http.request(port, method, path, data, token)
-    if status not in (200, 201):
-        raise SystemExit(f"{method} {path} answered {status}: {answer[:300]!r}")
-    return dict(json.loads(answer))
+def _book_at_or_before(
+    latest: datetime, kind: SessionKind, course: uuid.UUID, admin: Caller
+) -> Appointment:
+    """Book `kind` at the latest start, on steps of DOSE_STEP back from `latest`, that
+    the course's team and a room of its kind have free, with the clock travelled to
+    BOOKED_AHEAD before it (a session is booked before its time, with notice)."""
+    rooms = DOSING_ROOMS if kind is SessionKind.DOSING else THERAPY_ROOMS
+    for back in range(DOSE_STEPS):
+        starts_at = latest - back * DOSE_STEP
+        for room in rooms:
+            try:
+                with db.session.begin_nested(), travelled(starts_at - BOOKED_AHEAD):
+                    return booking_service.book(
+                        course_id=course,
+                        kind=kind,
+                        starts_at=starts_at,
+                        room_id=room,
+                        override=OFF_HOURS,
+                        by=admin,
+                        now=clock.now(),
+                    )
+            except booking_service.BookingRefused as refused:
+                if any(v.rule not in booking_rules.RESOURCE_RULES for v in refused.violations):
+                    codes = sorted({v.rule for v in refused.violations})
+                    raise SystemExit(
+                        f"the dose's {kind.value} at {starts_at} refused: {codes}"
+                    ) from None
+    raise SystemExit(f"no free {kind.value} for the dose's course up to {latest}")
 
 
-def book(port: int, desk: str, course: uuid.UUID, kind: str, day: date) -> str:
-    slot = first_slot(port, desk, course, kind, day)
-    body = {"course_id": str(course), "kind": kind, "starts_at": slot["starts_at"]}
-    body |= {"room_id": slot["room_id"], "staff_ids": slot["staff_ids"]}
-    return str(setup_step(port, desk, "POST", "/api/v1/appointments", body)["id"])
+def _run(appointment: Appointment, desk: Caller, clinician: Caller, *, complete: bool) -> None:
+    """Check in CHECKED_IN_BEFORE the booked start, start on time and, if asked,
+    complete at the booked end, the clock travelled to each moment."""
+    with travelled(appointment.starts_at - CHECKED_IN_BEFORE):
+        attendance.check_in(appointment=appointment, by=desk, now=clock.now())
+    with travelled(appointment.starts_at):
+        attendance.start(appointment=appointment, by=clinician, now=clock.now())
+    if complete:
+        with travelled(appointment.ends_at):
+            attendance.complete(appointment=appointment, by=clinician, now=clock.now())
 
 
-def dose_in_progress(port: int, desk: str, course: uuid.UUID) -> tuple[uuid.UUID, str]:
-    """Bring a dose of `course` to in_progress through the API, as the clinic does: the
-    front desk books the two preparations IM KAP asks for, the therapist holds them, the
-    desk books the dose and checks the patient in (which opens the monitoring
-    checklist), the nurse starts it. Returns the dose and the nurse's token.
+def dose_in_progress(url: str, course: uuid.UUID) -> uuid.UUID:
+    """Bring a dose of `course` to in_progress in process, through the services a route
+    calls, as the clinic does: the two preparations IM KAP asks for booked, run and
+    completed on the days before, the dose booked, checked in (which opens its
+    monitoring checklist) and started by the course's nurse a few minutes ago.
 
-    The server's clock is the real one, so every step is taken before the appointment's
-    own time (no status step asks for it); the days are those after the seeded ones,
-    where the course's therapist, nurse and rooms are free."""
-    therapist = login_as(port, staff_email(0, 0))  # the seed's care team at clinic 0
-    nurse = login_as(port, staff_email(0, 9))
-    appointment = "/api/v1/appointments/{}/{}"
-    for _ in range(2):
-        preparation = book(port, desk, course, "preparation", DOSE_MONDAY)
-        setup_step(port, desk, "POST", appointment.format(preparation, "check-in"))
-        setup_step(port, therapist, "POST", appointment.format(preparation, "start"))
-        setup_step(port, therapist, "POST", appointment.format(preparation, "complete"))
-    dose = book(port, desk, course, "dosing", DOSE_MONDAY + timedelta(days=1))
-    setup_step(port, desk, "POST", appointment.format(dose, "check-in"))
-    setup_step(port, nurse, "POST", appointment.format(dose, "start"))
-    return uuid.UUID(dose), nurse
+    Session steps follow the clock (check-in opens a clinic-set window before the booked
+    start), and the load's readings are measured at the real "now", which must fall after
+    the dose's check-in. So each step is taken with the clock travelled to its moment,
+    and the dose starts DOSE_STARTED_AGO before the real "now": in progress, with hours
+    of monitoring ahead, while the load runs. An administrator's override covers the
+    clinic's and the staff's hours, which the real hour of a run may fall outside; a
+    time the seed already fills (its weekdays, 08:00-18:00 at the clinic) is not
+    overridable, so a session then takes the latest earlier start that is free (a dose
+    started earlier stays in progress, and its readings accepted, past its booked end)."""
+    real_now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with seed.bench_app(url).app_context():
+        admin, desk = _caller(seed.ADMIN_EMAIL), _caller(staff_email(0, 14))
+        therapist, nurse = _caller(staff_email(0, 0)), _caller(staff_email(0, 9))
+        dose_at = real_now - DOSE_STARTED_AGO
+        preparations = [
+            _book_at_or_before(dose_at - days_before, SessionKind.PREPARATION, course, admin)
+            for days_before in PREPARATIONS_BEFORE
+        ]
+        dose = _book_at_or_before(dose_at, SessionKind.DOSING, course, admin)
+        for preparation in preparations:
+            _run(preparation, desk, therapist, complete=True)
+        _run(dose, desk, nurse, complete=False)
+        db.session.commit()
+        found = dose.id
+        db.session.remove()
+    return found
 
 
 def login_as(port: int, email: str) -> str:
@@ -475,14 +532,15 @@ def main() -> None:
         flush=True,
     )
     try:
+        # Before gunicorn starts, so no worker has read the days the set-up books on.
+        dose = dose_in_progress(url, dose_course)
+        print(f"dose {dose} in progress after {time.monotonic() - started:.1f} s", flush=True)
         with tempfile.TemporaryDirectory() as folder:
             body = Path(folder) / "unused.json"  # http_app's memory route is not requested
             with bench_http.gunicorn(url, body, 4, settings) as base:
                 print(f"gunicorn up after {time.monotonic() - started:.1f} s", flush=True)
                 port = int(urlsplit(base).port or 0)
                 desk = bench_http.login(port)
-                dose, nurse = dose_in_progress(port, desk, dose_course)
-                print(f"dose {dose} in progress after {time.monotonic() - started:.1f} s")
                 target = Target(
                     port=port,
                     token=desk,
@@ -491,7 +549,7 @@ def main() -> None:
                     booking_days=weekdays(seed.NOW.date() + timedelta(days=7), 20),
                     courses=courses,
                     dosing=dose,
-                    nurse_token=nurse,
+                    nurse_token=login_as(port, staff_email(0, 9)),  # the dose's nurse
                 )
                 tally, seconds = run_load(target, load, Curve(gunicorn_master()))
     finally:
