@@ -224,11 +224,12 @@ REFERENCE_SQL = [
        FROM generate_series(0, :clinics - 1) AS c, generate_series(0, :patients - 1) AS p""",
     # One active course per patient and protocol (migration 0018): the one holding the
     # latest seeded days; the earlier ones are over.
-    """INSERT INTO courses (id, patient_id, clinic_id, protocol_version_id, status,
-                            prescriber_id, therapist_id, nurse_id, enrolled_at, completed_at,
-                            created_at, updated_at)
+    """INSERT INTO courses (id, patient_id, clinic_id, protocol_version_id, protocol_id,
+                            status, prescriber_id, therapist_id, nurse_id, enrolled_at,
+                            completed_at, created_at, updated_at)
        SELECT md5('course' || c || '-' || p || '-' || e)::uuid,
               md5('patient' || c || '-' || p)::uuid, md5('clinic' || c)::uuid, :version,
+              (SELECT protocol_id FROM protocol_versions WHERE id = :version),
               CASE WHEN e = :current THEN 'active' ELSE 'completed' END,
               md5('staff' || c || '-12')::uuid, md5('staff' || c || '-0')::uuid,
               md5('staff' || c || '-9')::uuid, now(),
