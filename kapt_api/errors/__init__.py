@@ -3,7 +3,7 @@
 Views raise; nothing builds an error body by hand. Every answer carries the
 request id so a front-desk report can be matched to the server's logs. The errors
 are in domain.py, their rendering in problems.py, the handlers the app installs in
-handlers.py.
+handlers.py, the closed list of rule codes a violation may carry in rules.py.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kapt_api.errors.problems import (
     render_domain_error,
     render_http_exception,
 )
+from kapt_api.errors.rules import UnregisteredRule, register_rules, registered_rules
 
 __all__ = [
     "HTTP_PROBLEMS",
@@ -45,10 +46,13 @@ __all__ = [
     "NotFound",
     "RuleRefused",
     "Unauthorized",
+    "UnregisteredRule",
     "Violation",
     "flatten_messages",
     "problem",
     "register",
+    "register_rules",
+    "registered_rules",
     "render_domain_error",
     "render_http_exception",
 ]

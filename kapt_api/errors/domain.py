@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kapt_api.errors.rules import unregistered
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -41,6 +43,7 @@ class DomainError(Exception):
         self.code = code or self.code
         self.errors = {k: list(v) for k, v in (errors or {}).items()}
         self.violations = list(violations)
+        unregistered(v.rule for v in self.violations)  # raises under test (rules.py)
         self.headers = dict(headers or {})
 
 

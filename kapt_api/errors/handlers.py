@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from kapt_api.errors.domain import DatabaseBusy, DomainError
 from kapt_api.errors.problems import problem, render_domain_error, render_http_exception
+from kapt_api.errors.rules import unregistered
 
 JSON_DECODER_FILE = str(Path("json", "decoder.py"))
 log = structlog.get_logger("kapt.errors")
@@ -36,7 +37,15 @@ def register(app: Flask) -> None:
 
 def _domain(exc: DomainError) -> Response:
     _rollback()
+    _check_rule_codes(exc)
     return render_domain_error(exc)
+
+
+def _check_rule_codes(exc: DomainError) -> None:
+    """A code outside the document's enum breaks every generated client that meets it;
+    the refusal is still answered (never a 500 for it), and the code logged."""
+    if unknown := unregistered(v.rule for v in exc.violations):
+        log.warning("unregistered_rule", rules=unknown, code=exc.code)
 
 
 def _integrity(exc: IntegrityError) -> Response:

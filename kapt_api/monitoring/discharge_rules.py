@@ -10,10 +10,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 from kapt_api.monitoring.checklist_rules import Occurrence, TimepointState, minutes_between
 from kapt_api.monitoring.reading_rules import breaches
 from kapt_api.protocols.definition import READINGS_WITHIN_RANGE, ChecklistTemplate, TimepointKind
+
+# Why a patient may not leave yet: these rules', and the sign-off's own (discharge.py).
+DISCHARGE_RULES = register_rules(
+    "dose_not_started",
+    "minimum_monitoring_time",
+    "timepoint_missing",
+    "readings_out_of_range",
+    "discharge_criterion_unconfirmed",
+    "administration_missing",
+    "adverse_events_missing",
+    "rems_evaluation_missing",
+)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,10 @@ class ViolationSchema(ma.Schema):
 
     rule = ma.fields.String(
         required=True,
-        metadata={"description": "The rule's stable code, e.g. room_conflict"},
+        metadata={
+            "description": "The rule's stable code, e.g. room_conflict; the list is closed "
+            "and a new code is a change of this document"
+        },
     )
     message = ma.fields.String(
         required=True, metadata={"description": "What is wrong, in words for front-desk staff"}

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_smorest import Api
 
+from kapt_api.errors import registered_rules
 from kapt_api.fields import DATE_TIME_PATTERN
 from kapt_api.openapi.operations import name_operation
 
@@ -174,8 +175,16 @@ def _answer_times_in_utc(api: Api) -> None:
             _drop_date_time_patterns((item.get(method) or {}).get("responses"))
 
 
+def _close_rule_codes(api: Api) -> None:
+    """Violation.rule as the closed list every domain registered (errors/rules.py), read
+    once the blueprints, and with them every domain's rules, are loaded."""
+    rule = api.spec.components.schemas["Violation"]["properties"]["rule"]
+    rule["enum"] = sorted(registered_rules())
+
+
 def document_errors(api: Api) -> None:
     """Add to every operation the error answers it can give, and its security."""
+    _close_rule_codes(api)
     _plain_numbers(api.spec.components.schemas)
     _plain_numbers(api.spec._paths)
     _answer_times_in_utc(api)

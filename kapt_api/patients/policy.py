@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from kapt_api.auth.models import CLINICAL_ROLES, Role, User
 from kapt_api.clinics.policy import StaffPost, clinic_scope, staff_post
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 from kapt_api.patients.models import Patient
 
 CLINICAL_KEY = "clinical"
@@ -41,6 +41,7 @@ CONTACT_FIELDS = frozenset(
 )
 CONTACT_EDITORS = frozenset({Role.FRONT_DESK, Role.ADMIN})
 
+register_rules("clinical_fields_care_team_only", "contact_fields_front_desk_or_admin")
 CLINICAL_RULE = Violation(
     "clinical_fields_care_team_only",
     "Only prescribers, nurses and therapists on this patient's care team may see or "

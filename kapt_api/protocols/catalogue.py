@@ -9,11 +9,14 @@ from sqlalchemy import Select, or_, select
 
 from kapt_api.auth.models import User
 from kapt_api.db import db
-from kapt_api.errors import NotFound, RuleRefused, Violation
+from kapt_api.errors import NotFound, RuleRefused, Violation, register_rules
 from kapt_api.protocols import policy
 from kapt_api.protocols.definition import Medication, Route
 from kapt_api.protocols.models import Protocol, ProtocolVersion
 from kapt_api.protocols.templates import ProtocolTemplate, find_template
+
+# A patient is enrolled only on a published version.
+register_rules("protocol_version_not_published")
 
 
 def list_protocols(

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from kapt_api.clinics.rules import local_text
 from kapt_api.db import db
-from kapt_api.errors import DomainError, InvalidInput, RuleRefused, Violation
+from kapt_api.errors import DomainError, InvalidInput, RuleRefused, Violation, register_rules
 from kapt_api.patients.policy import Caller
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.scheduling.availability.service import availability
@@ -39,6 +39,7 @@ from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.courses.values import CourseSession
 
 # The calendars are read once for this long; no session is planned beyond it.
+register_rules("no_slot_found")  # a planned session with no free time in its window
 PLAN_HORIZON = timedelta(days=183)
 # How far past the start of its window each session is looked for.
 SEARCH_SPAN = timedelta(days=31)

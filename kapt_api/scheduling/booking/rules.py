@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from kapt_api.clinics.rules import LocalTimeProblem, local_text, strict_local_to_utc
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.booking import status_rules
 from kapt_api.scheduling.booking.resource_rules import CONFLICT_RULES, calendar_violations
@@ -78,7 +78,7 @@ BOOKING_RULE_MEANINGS = {
     "held_for_waitlist_offer": "the time is held for a patient offered it from the waitlist",
     **status_rules.STEP_RULE_MEANINGS,
 }
-BOOKING_RULES = tuple(BOOKING_RULE_MEANINGS)
+BOOKING_RULES = register_rules(*BOOKING_RULE_MEANINGS)
 RESOURCE_RULES = frozenset({*CONFLICT_RULES.values(), "held_for_waitlist_offer"})
 # Why nobody may override these (API.md: "a clinical rule (not a resource conflict)").
 NOT_OVERRIDABLE_BECAUSE = {
@@ -92,7 +92,7 @@ NOT_OVERRIDABLE_BECAUSE = {
 }
 NOT_OVERRIDABLE = frozenset(NOT_OVERRIDABLE_BECAUSE)
 LOCAL_TIME_RULES = {"nonexistent": "nonexistent_local_time", "ambiguous": "ambiguous_local_time"}
-
+register_rules(*LOCAL_TIME_RULES.values())
 
 # Whoever books (the front desk, mostly) is told that the dose is held, not the reading
 # that holds it: the care team sees that in the checklist.

@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 from kapt_api.protocols.definition import SessionType
 from kapt_api.scheduling.courses.values import AppointmentStatus
+
+# A change the status machine does not allow, and a no-show marked before the start.
+STATUS_RULES = register_rules("illegal_status_change", "not_started_yet")
 
 # The appointment status machine: booked -> checked_in -> in_progress -> completed;
 # booked -> cancelled | no_show. Completed, cancelled and no_show are final.

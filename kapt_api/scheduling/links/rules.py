@@ -19,10 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 
 # 128 bits (22 characters): unguessable, and short enough that a text reminder can
 # carry its link within 160 characters.
+# Why a link no longer works or does not do what was asked, why its offer is gone, and
+# an escort confirmed for a session that needs none.
+LINK_RULES = register_rules(
+    "link_used",
+    "link_expired",
+    "link_wrong_purpose",
+    "offer_taken",
+    "offer_declined",
+    "offer_expired",
+    "escort_not_needed",
+)
 TOKEN_BYTES = 16
 # An appointment's link stops working when its session starts (checked against the
 # appointment as it is then, so a moved appointment's links follow it); the stored

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from kapt_api.clinics.rules import as_zone
-from kapt_api.errors import Violation
+from kapt_api.errors import Violation, register_rules
 
+# Why an offer can no longer be accepted.
+OFFER_RULES = register_rules("offer_taken", "offer_declined", "offer_expired")
 MAX_WAIT_DAYS = 183  # the longest span of dates one entry may cover (half a year)
 
 
