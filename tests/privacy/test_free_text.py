@@ -94,7 +94,6 @@ NOT_FREE_TEXT = {
             "OccurrenceOut.timepoint",
             "Problem.type",
             "Problem.code",
-            "Violation.rule",
             "Problem.request_id",
             "PatientLinkOut.status",
         ],
