@@ -34,8 +34,8 @@ from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.waitlist.models import WaitlistOffer
 
-# An appointment overlapping a day started at most this long before the day began.
 Answer = dict[str, Any]
+# An appointment overlapping a day started at most this long before the day began.
 LONGEST_SESSION = timedelta(minutes=MAX_SESSION_MINUTES)
 
 
