@@ -1,6 +1,6 @@
 """Every model, imported once so metadata (and Alembic) sees the whole schema."""
 
-from kapt_api.auth.models import AuditEvent, LoginSession, User, UserRole
+from kapt_api.auth.models import AuditEvent, AuditEventPatient, LoginSession, User, UserRole
 from kapt_api.clinics.models import Clinic, OpeningHours, Room, StaffMember, TimeOff, WorkingHours
 from kapt_api.health import SchedulerHeartbeat
 from kapt_api.idempotency import IdempotencyRecord
@@ -25,6 +25,7 @@ __all__ = [
     "Appointment",
     "AppointmentStaff",
     "AuditEvent",
+    "AuditEventPatient",
     "CalendarFeed",
     "CalendarRevision",
     "CareTeamMember",

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from flask import Flask, Response, g, has_request_context
 from sqlalchemy import (
+    ColumnElement,
     Executable,
     Table,
     Uuid,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
     true,
 )
@@ -29,7 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from kapt_api import clock
 from kapt_api.auth.identity import current_user_id
-from kapt_api.auth.models import AuditEvent
+from kapt_api.auth.models import AuditEvent, AuditEventPatient
 from kapt_api.db import (
     READ_AUDIT,
     RELAXED_COMMIT,
@@ -83,7 +85,7 @@ def record(
     db.session.connection().execute(_INSERT_ONE, {"id": new_id(), "outcome": "success", **entry})
 
 
-def record_per_patient(
+def record_shown(
     action: str,
     resource_type: str,
     resource_id: Any = None,
@@ -91,37 +93,40 @@ def record_per_patient(
     patient_ids: Iterable[uuid.UUID],
     actor_id: uuid.UUID | None = None,
 ) -> None:
-    """Note `action` once for each patient a screen shows (a day schedule), in this
-    transaction and in one statement: a busy list is read all day long."""
-    unique = list(dict.fromkeys(patient_ids))
-    if not unique:
+    """Note `action` once for a screen that shows several patients (a day schedule),
+    with every patient it shows, in this transaction: one event, and one narrow row per
+    patient in audit_event_patients (a busy list is read all day long)."""
+    shown = list(dict.fromkeys(patient_ids))
+    if not shown:
         return
-    # One actor, one request, one instant: the rows differ by patient only.
-    shared = _entry(
+    entry = _entry(
         action, resource_type, resource_id, patient_id=None, actor_id=actor_id, reason=None
     )
-    entries = [{**shared, "patient_id": p} for p in unique]
     if has_request_context():
-        g.setdefault("audit_entries", []).extend(entries)
+        g.setdefault("audit_entries", []).append({**entry, SHOWN: shown})
     begin_write_when_clean(db.session)
-    # A Core statement on the session's connection, as record's (the session's own
+    # Core statements on the session's connection, as record's (the session's own
     # execute only adds its ORM checks).
     connection = db.session.connection()
     if on_postgresql():
-        shared.pop("patient_id")
+        entry.pop("patient_id")
         relaxed = action == READ
-        connection.execute(_FOR_EACH_PATIENT[relaxed], {**shared, "patient_ids": unique})
+        connection.execute(_SHOWN_STATEMENT[relaxed], {**entry, "patient_ids": shown})
         if relaxed:
             connection.info[RELAXED_COMMIT] = True
-    else:
-        connection.execute(
-            _INSERT_ONE, [{"id": new_id(), "outcome": "success", **e} for e in entries]
-        )
+        return
+    event_id = new_id()
+    connection.execute(_INSERT_ONE, {"id": event_id, "outcome": "success", **entry})
+    connection.execute(_INSERT_SHOWN, [{"event_id": event_id, "patient_id": p} for p in shown])
 
 
 _TABLE = cast(Table, AuditEvent.__table__)
+_SHOWN_TABLE = cast(Table, AuditEventPatient.__table__)
 _INSERT_ONE = _TABLE.insert()
+_INSERT_SHOWN = _SHOWN_TABLE.insert()
 READ = "read"
+# The key of an entry noted for a screen: the patients it showed.
+SHOWN = "shown"
 _SHARED = ("actor_id", "action", "resource_type", "resource_id", "request_id", "reason")
 
 
@@ -137,46 +142,64 @@ _TIME_ORDERED_ID = literal_column(
 )
 
 
-def _insert_for_each_patient(*, relaxed: bool) -> Executable:
-    """PostgreSQL: the rows of one audited read in one statement over an array of patient
-    ids (an executemany would run one INSERT per patient on the server). A Core statement
-    on the table, built once (only its parameters change from read to read), so the
-    session sends it as it is, without the ORM's bulk-insert bookkeeping.
+# synchronous_commit off for this transaction only, when it has written nothing yet.
+_RELAX_COMMIT = (
+    select(func.set_config("synchronous_commit", "off", True).label("relaxed"))
+    .where(func.pg_current_xact_id_if_assigned().is_(None))
+    .cte("relax_commit")
+    .prefix_with("MATERIALIZED")
+)
+
+
+def _insert_shown(*, relaxed: bool) -> Executable:
+    """PostgreSQL: a screen's audit event and its patients' rows in one statement, the
+    patients an array unnested by the server (an executemany would run one INSERT per
+    patient). A Core statement on the tables, built once (only its parameters change
+    from read to read), so the session sends it as it is, without the ORM's bulk-insert
+    bookkeeping.
 
     `relaxed`, for the audit of a read: when the transaction has written nothing before
     (no transaction id yet: not a row written or locked), it also turns
     synchronous_commit off for this transaction only (set_config(..., true) is SET
     LOCAL), in the same statement: no round trip more. A materialized CTE, evaluated
-    once before the first row is inserted. Why losing such rows to a crash is
-    acceptable, and what may never be lost: docs/audit.md. db.py makes the commit
-    strict again before any later write of the transaction."""
+    once before the event is inserted. Why losing such rows to a crash is acceptable,
+    and what may never be lost: docs/audit.md. db.py makes the commit strict again
+    before any later write of the transaction."""
+    columns = (*_SHARED, "occurred_at")
+    one_row = select(literal_column("1").label("one")).subquery("one_row")
+    event = select(
+        _TIME_ORDERED_ID,
+        *(bindparam(c, type_=_TABLE.c[c].type) for c in columns),
+        literal("success", type_=_TABLE.c.outcome.type),
+    ).select_from(one_row)
+    if relaxed:
+        event = event.outerjoin(_RELAX_COMMIT, true())
+    written = (
+        insert(_TABLE)
+        .from_select(["id", *columns, "outcome"], event)
+        .returning(_TABLE.c.id)
+        .cte("audit_event")
+    )
     each = (
         func.unnest(bindparam("patient_ids", type_=ARRAY(Uuid)))
         .table_valued("patient_id")
         .render_derived()
     )
-    columns = (*_SHARED, "occurred_at")
-    rows = select(
-        _TIME_ORDERED_ID,
-        *(bindparam(c, type_=_TABLE.c[c].type) for c in columns),
-        literal("success", type_=_TABLE.c.outcome.type),
-        each.c.patient_id,
-    ).select_from(each)
-    if relaxed:
-        relax = (
-            select(func.set_config("synchronous_commit", "off", True).label("relaxed"))
-            .where(func.pg_current_xact_id_if_assigned().is_(None))
-            .cte("relax_commit")
-            .prefix_with("MATERIALIZED")
-        )
-        rows = rows.outerjoin(relax, true())
-    stmt = insert(_TABLE).from_select(["id", *columns, "outcome", "patient_id"], rows)
+    patients = select(each.c.patient_id, written.c.id).select_from(written).join(each, true())
+    stmt = insert(_SHOWN_TABLE).from_select(["patient_id", "event_id"], patients)
     return stmt.execution_options(**{READ_AUDIT: True}) if relaxed else stmt
 
 
-_FOR_EACH_PATIENT = {
-    relaxed: _insert_for_each_patient(relaxed=relaxed) for relaxed in (False, True)
+_SHOWN_STATEMENT = {
+    relaxed: _insert_shown(relaxed=relaxed) for relaxed in (False, True)
 }
+
+
+def concerning(patient_id: uuid.UUID) -> ColumnElement[bool]:
+    """The audit events that concern a patient: theirs alone, or a screen that showed
+    them among others (both found by an index that leads with the patient)."""
+    shown = select(AuditEventPatient.event_id).where(AuditEventPatient.patient_id == patient_id)
+    return or_(AuditEvent.patient_id == patient_id, AuditEvent.id.in_(shown))
 
 
 def start_over() -> None:
@@ -203,6 +226,10 @@ def install(app: Flask) -> None:
             return response
         db.session.rollback()
         outcome = _outcome(response.status_code)
-        db.session.add_all(AuditEvent(outcome=outcome, **entry) for entry in entries)
+        for entry in entries:
+            shown = entry.pop(SHOWN, ())
+            event = AuditEvent(id=new_id(), outcome=outcome, **entry)
+            db.session.add(event)
+            db.session.add_all(AuditEventPatient(event_id=event.id, patient_id=p) for p in shown)
         db.session.commit()
         return response

@@ -103,3 +103,32 @@ class AuditEvent(IdMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # The patients of an event that showed several (a day schedule): patient_id is then
+    # null. Loaded with the event for the audit log's answer.
+    shown: Mapped[list[AuditEventPatient]] = relationship(
+        primaryjoin="foreign(AuditEventPatient.event_id) == AuditEvent.id",
+        viewonly=True,
+        lazy="selectin",
+    )
+
+    @property
+    def patient_ids(self) -> list[uuid.UUID]:
+        """Every patient the event concerns: its one patient, or the patients it showed."""
+        if self.patient_id is not None:
+            return [self.patient_id]
+        return sorted((row.patient_id for row in self.shown), key=str)
+
+
+class AuditEventPatient(Base):
+    """A patient shown by an audit event that showed several: one event per read of a
+    screen listing patients (a busy day schedule lists fifty), one row here per patient
+    on it. The key leads with the patient, so "who saw this patient" reads the key.
+
+    No foreign key to the event: the rows are written in the statement that writes
+    their event and never change (both tables are append-only), and a foreign-key check
+    per row cost as much as writing the row (docs/audit.md)."""
+
+    __tablename__ = "audit_event_patients"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

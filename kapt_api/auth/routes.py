@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from kapt_api import clock
 from kapt_api.auth import service
+from kapt_api.auth.audit import concerning
 from kapt_api.auth.identity import authenticated, current_user, public, requires
 from kapt_api.auth.models import AuditEvent, Role
 from kapt_api.auth.schemas import AuditEventOut, AuditQuery, LoginIn, TokenOut, UserOut
@@ -95,9 +96,11 @@ class AuditEvents(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Who read or changed which record, when (newest first)."""
         stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
-        for name in ("actor_id", "patient_id", "resource_type", "action", "outcome"):
+        for name in ("actor_id", "resource_type", "action", "outcome"):
             if name in query:
                 stmt = stmt.where(getattr(AuditEvent, name) == query[name])
+        if "patient_id" in query:
+            stmt = stmt.where(concerning(query["patient_id"]))
         if "occurred_from" in query:
             stmt = stmt.where(AuditEvent.occurred_at >= query["occurred_from"])
         if "occurred_to" in query:

@@ -36,7 +36,9 @@ class TokenOut(ma.Schema):
 
 class AuditQuery(ma.Schema):
     actor_id = ma.fields.UUID()
-    patient_id = ma.fields.UUID()
+    patient_id = ma.fields.UUID(
+        metadata={"description": "Events concerning this patient, alone or among others"}
+    )
     resource_type = Text(max_length=40)
     action = Text(max_length=40)
     outcome = Choice(["success", "denied", "refused", "failed"])
@@ -51,7 +53,18 @@ class AuditEventOut(ma.Schema):
     action = ma.fields.String(required=True)
     resource_type = ma.fields.String(required=True)
     resource_id = ma.fields.String(allow_none=True)
-    patient_id = ma.fields.UUID(allow_none=True)
+    patient_id = ma.fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "The one patient the event concerns; null when it showed "
+            "several (a day schedule), listed in patient_ids"
+        },
+    )
+    patient_ids = ma.fields.List(
+        ma.fields.UUID(),
+        required=True,
+        metadata={"description": "Every patient the event concerns (none, one or several)"},
+    )
     request_id = ma.fields.String(allow_none=True)
     outcome = ma.fields.String(required=True)
     reason = FreeTextOut(

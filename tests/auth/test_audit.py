@@ -23,6 +23,7 @@ from tests.separate_app import separate_app
 
 URL = "/api/v1/audit-events"
 START = datetime(2026, 4, 6, 8, 0, tzinfo=UTC)
+SECOND_ON_SCREEN = uuid.UUID(int=2)
 
 
 def _event(minutes: int, **values) -> AuditEvent:
@@ -182,7 +183,17 @@ def audited_app(database_url):
                 raise Forbidden("Not on this patient's care team.")
             return jsonify(id=str(patient_id))
 
+        @requires()
+        def screen(patient_id: uuid.UUID):
+            """A screen showing this patient and a second one, refused like `look`."""
+            shown = [patient_id, SECOND_ON_SCREEN]
+            audit.record_shown("read", "schedule", patient_ids=shown)
+            if patient_id.int % 2:
+                raise Forbidden("Not this clinic's day.")
+            return jsonify(shown=[str(p) for p in shown])
+
         application.add_url_rule("/api/v1/test-look/<uuid:patient_id>", view_func=look)
+        application.add_url_rule("/api/v1/test-screen/<uuid:patient_id>", view_func=screen)
         yield application
 
 
@@ -218,6 +229,43 @@ def test_a_refused_look_is_audited_as_denied(look, admin):
     assert (event.actor_id, event.action, event.outcome) == (admin.id, "read", "denied")
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["shown", "refused"])
+def test_a_screen_of_several_patients_is_one_event_found_by_each_patient(
+    audited_app, admin, auth_headers, admin_headers, client, refused
+):
+    value = uuid.uuid4().int
+    patient_id = uuid.UUID(int=value | 1 if refused else value & ~1)
+    screen = audited_app.test_client().get(
+        f"/api/v1/test-screen/{patient_id}", headers=auth_headers(admin)
+    )
+    assert screen.status_code == (403 if refused else 200)
+
+    for shown in (patient_id, SECOND_ON_SCREEN):
+        found = client.get(URL, headers=admin_headers, query_string={"patient_id": shown})
+        assert found.status_code == 200
+        (event,) = found.get_json()
+        assert (event["action"], event["resource_type"]) == ("read", "schedule")
+        assert event["outcome"] == ("denied" if refused else "success")
+        assert event["patient_id"] is None
+        assert event["patient_ids"] == sorted([str(patient_id), str(SECOND_ON_SCREEN)])
+        assert event["request_id"] == screen.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_event_patients SET patient_id = event_id", "DELETE FROM audit_event_patients"],
+)
+def test_the_database_refuses_to_change_or_remove_who_a_screen_showed(statement):
+    audit.record_shown("read", "schedule", patient_ids=[SECOND_ON_SCREEN])
+
+    with pytest.raises(DBAPIError) as refused, db.session.begin_nested():
+        db.session.execute(text(statement))
+
+    assert "append-only" in str(refused.value)
+    (event,) = db.session.scalars(select(AuditEvent))
+    assert event.patient_ids == [SECOND_ON_SCREEN]
+
+
 # --- the commit of a read's audit rows (PostgreSQL) ------------------------------------------
 
 on_postgresql = pytest.mark.skipif(
@@ -232,7 +280,7 @@ def _commit_setting() -> str:
 
 def _read_audited() -> None:
     patients = [uuid.uuid4(), uuid.uuid4()]
-    audit.record_per_patient(
+    audit.record_shown(
         "read", "schedule", uuid.uuid4(), patient_ids=patients, actor_id=uuid.uuid4()
     )
 
@@ -297,7 +345,7 @@ def test_a_screens_audit_rows_have_time_ordered_ids_with_the_write_time_in_them(
     after = int(db.session.scalar(milliseconds))
     written = select(AuditEvent.id).where(AuditEvent.resource_type == "schedule")
     ids = db.session.scalars(written).all()
-    assert len(ids) == len(set(ids)) == 4
+    assert len(ids) == len(set(ids)) == 2  # one event per read, its patients beside it
     for found in ids:
         assert found.version == 7 and found.variant == uuid.RFC_4122
         assert before <= found.int >> 80 <= after

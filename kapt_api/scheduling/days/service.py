@@ -111,8 +111,8 @@ def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -
 
 
 def _audited(day: ComputedDay, resource_id: uuid.UUID, by: Caller) -> ComputedDay:
-    """One audited read per patient shown (their name is on the screen)."""
-    audit.record_per_patient(
+    """One audited read naming every patient shown (their names are on the screen)."""
+    audit.record_shown(
         "read", AUDITED_AS, resource_id, patient_ids=day.patient_ids, actor_id=by.user_id
     )
     return day

@@ -318,11 +318,11 @@ def test_an_appointment_running_past_midnight_shows_on_both_days(place, course, 
         assert _items(shown, "by_room")["Oak"] == [str(late.id)]
 
 
-def test_reading_a_day_audits_one_read_per_patient_shown(place, week, caller_of):
+def test_reading_a_day_audits_one_read_with_every_patient_shown(place, week, caller_of):
     service.clinic_day(clinic_id=place.clinic.id, day=MONDAY, by=caller_of(place.front_desk))
     rows = audit_rows(resource_type="schedule")
-    assert [(r.action, r.patient_id, r.actor_id) for r in rows] == [
-        ("read", week[0].patient_id, place.front_desk.user_id)
+    assert [(r.action, r.patient_ids, r.actor_id) for r in rows] == [
+        ("read", [week[0].patient_id], place.front_desk.user_id)
     ]
 
 
@@ -349,7 +349,7 @@ def _read_and_audited(read: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...
     except (Forbidden, NotFound) as refused:
         answer = (type(refused), refused.code, refused.detail)
     audited = [r for r in audit_rows(resource_type="schedule") if r.id not in before]
-    return answer, sorted((r.action, r.patient_id, r.actor_id, r.resource_id) for r in audited)
+    return answer, sorted((r.action, r.patient_ids, r.actor_id, r.resource_id) for r in audited)
 
 
 def test_the_routes_read_of_the_caller_with_the_clinic_answers_as_the_general_one(
