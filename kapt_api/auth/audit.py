@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 from flask import Flask, Response, g, has_request_context
@@ -17,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Table,
+    Text,
     Uuid,
     bindparam,
     func,
@@ -26,6 +29,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -85,18 +91,36 @@ def record(
     db.session.connection().execute(_INSERT_ONE, {"id": new_id(), "outcome": "success", **entry})
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The patients a screen shows, each once, in the order shown. A screen kept between
+    reads (a day schedule) keeps this too: the array PostgreSQL reads them from is then
+    written once, not on every read."""
+
+    ids: tuple[uuid.UUID, ...]
+
+    @classmethod
+    def of(cls, patient_ids: Iterable[uuid.UUID]) -> Shown:
+        return cls(tuple(dict.fromkeys(patient_ids)))
+
+    @cached_property
+    def array(self) -> str:
+        """The ids as a PostgreSQL array literal, cast to uuid[] by the statement."""
+        return "{" + ",".join(map(str, self.ids)) + "}"
+
+
 def record_shown(
     action: str,
     resource_type: str,
     resource_id: Any = None,
     *,
-    patient_ids: Iterable[uuid.UUID],
+    patients: Shown,
     actor_id: uuid.UUID | None = None,
 ) -> None:
     """Note `action` once for a screen that shows several patients (a day schedule),
     with every patient it shows, in this transaction: one event, and one narrow row per
     patient in audit_event_patients (a busy list is read all day long)."""
-    shown = list(dict.fromkeys(patient_ids))
+    shown = patients.ids
     if not shown:
         return
     entry = _entry(
@@ -111,7 +135,7 @@ def record_shown(
     if on_postgresql():
         entry.pop("patient_id")
         relaxed = action == READ
-        connection.execute(_SHOWN_STATEMENT[relaxed], {**entry, "patient_ids": shown})
+        connection.execute(_SHOWN_STATEMENT[relaxed], {**entry, "patient_ids": patients.array})
         if relaxed:
             connection.info[RELAXED_COMMIT] = True
         return
@@ -181,7 +205,7 @@ def _insert_shown(*, relaxed: bool) -> Executable:
         .cte("audit_event")
     )
     each = (
-        func.unnest(bindparam("patient_ids", type_=ARRAY(Uuid)))
+        func.unnest(sql_cast(bindparam("patient_ids", type_=Text), ARRAY(Uuid)))
         .table_valued("patient_id")
         .render_derived()
     )
@@ -190,9 +214,7 @@ def _insert_shown(*, relaxed: bool) -> Executable:
     return stmt.execution_options(**{READ_AUDIT: True}) if relaxed else stmt
 
 
-_SHOWN_STATEMENT = {
-    relaxed: _insert_shown(relaxed=relaxed) for relaxed in (False, True)
-}
+_SHOWN_STATEMENT = {relaxed: _insert_shown(relaxed=relaxed) for relaxed in (False, True)}
 
 
 def concerning(patient_id: uuid.UUID) -> ColumnElement[bool]:

@@ -187,7 +187,7 @@ def audited_app(database_url):
         def screen(patient_id: uuid.UUID):
             """A screen showing this patient and a second one, refused like `look`."""
             shown = [patient_id, SECOND_ON_SCREEN]
-            audit.record_shown("read", "schedule", patient_ids=shown)
+            audit.record_shown("read", "schedule", patients=audit.Shown.of(shown))
             if patient_id.int % 2:
                 raise Forbidden("Not this clinic's day.")
             return jsonify(shown=[str(p) for p in shown])
@@ -256,7 +256,7 @@ def test_a_screen_of_several_patients_is_one_event_found_by_each_patient(
     ["UPDATE audit_event_patients SET patient_id = event_id", "DELETE FROM audit_event_patients"],
 )
 def test_the_database_refuses_to_change_or_remove_who_a_screen_showed(statement):
-    audit.record_shown("read", "schedule", patient_ids=[SECOND_ON_SCREEN])
+    audit.record_shown("read", "schedule", patients=audit.Shown.of([SECOND_ON_SCREEN]))
 
     with pytest.raises(DBAPIError) as refused, db.session.begin_nested():
         db.session.execute(text(statement))
@@ -279,10 +279,8 @@ def _commit_setting() -> str:
 
 
 def _read_audited() -> None:
-    patients = [uuid.uuid4(), uuid.uuid4()]
-    audit.record_shown(
-        "read", "schedule", uuid.uuid4(), patient_ids=patients, actor_id=uuid.uuid4()
-    )
+    patients = audit.Shown.of([uuid.uuid4(), uuid.uuid4()])
+    audit.record_shown("read", "schedule", uuid.uuid4(), patients=patients, actor_id=uuid.uuid4())
 
 
 def _new_clinic() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from kapt_api.auth.audit import Shown
 from kapt_api.db import db
 from kapt_api.scheduling.booking.models import ScheduleVersion
 
@@ -38,16 +39,16 @@ class ComputedDay:
     (more than its bytes) are let go, and read back from the bytes if asked for again,
     so a process's kept days cost their bytes, not both."""
 
-    def __init__(self, answer: dict[str, Any], patient_ids: tuple[uuid.UUID, ...]) -> None:
+    def __init__(self, answer: dict[str, Any], patients: Shown) -> None:
         self._answer: dict[str, Any] | None = answer
-        self.patient_ids = patient_ids
+        self.patients = patients
         self._encoded: bytes | None = None
         self._etag: str | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ComputedDay):
             return NotImplemented
-        return (self.answer, self.patient_ids) == (other.answer, other.patient_ids)
+        return (self.answer, self.patients) == (other.answer, other.patients)
 
     __hash__ = None  # type: ignore[assignment]  # equal by content, and not frozen
 

@@ -112,14 +112,12 @@ def _shown(clinic_id: uuid.UUID, zone: str, found: DayRows, *, everyone: bool) -
 
 def _audited(day: ComputedDay, resource_id: uuid.UUID, by: Caller) -> ComputedDay:
     """One audited read naming every patient shown (their names are on the screen)."""
-    audit.record_shown(
-        "read", AUDITED_AS, resource_id, patient_ids=day.patient_ids, actor_id=by.user_id
-    )
+    audit.record_shown("read", AUDITED_AS, resource_id, patients=day.patients, actor_id=by.user_id)
     return day
 
 
-def _shown_patients(rows: Sequence[Any]) -> tuple[uuid.UUID, ...]:
-    return tuple(dict.fromkeys(r.patient_id for r in rows))
+def _shown_patients(rows: Sequence[Any]) -> audit.Shown:
+    return audit.Shown.of(r.patient_id for r in rows)
 
 
 def _by_name(entries: Iterable[Answer]) -> list[Answer]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kapt_api import clock
+from kapt_api.auth.audit import Shown
 from kapt_api.auth.models import Role, User, UserRole
 from kapt_api.clinics.models import Clinic, Room
 from kapt_api.db import db
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("now")
 
 
 def _day(name: str) -> ComputedDay:
-    return ComputedDay({"name": name}, ())
+    return ComputedDay({"name": name}, Shown(()))
 
 
 # --- the cache over plain values --------------------------------------------------------------
@@ -51,7 +52,7 @@ def test_a_kept_day_is_served_only_at_the_version_it_was_computed_at():
 def test_an_encoded_day_keeps_its_bytes_and_gives_the_same_answer_back():
     answer = {"date": "2026-12-07", "by_room": [{"room": {"id": "r", "name": "Cedar"},
               "appointments": [{"hours": 2.5, "late": False, "note": None}]}]}  # fmt: skip
-    day = ComputedDay(answer, (uuid.uuid4(),))
+    day = ComputedDay(answer, Shown((uuid.uuid4(),)))
     encoded = day.encoded(lambda a: json.dumps(a, separators=(",", ":")).encode())
     # What a process keeps is the bytes; the Python answer is read back from them.
     assert day._answer is None and day._encoded is encoded
