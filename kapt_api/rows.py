@@ -113,8 +113,21 @@ def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
     return _on_the_driver(statement, connection.dialect).rows(connection, parameters)
 
 
+def write(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
+    """Send a write built once (a module constant of SQL text, whose parameters are all
+    given) on the session's connection, as read sends a SELECT: on PostgreSQL through
+    psycopg, prepared, past SQLAlchemy's set-up of each execution (a booking sends three
+    such). The rows it returns (RETURNING), else none. Nothing is flushed first, as on
+    the connection itself: the caller flushes what must be written before."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement, parameters)
+        return result.all() if result.returns_rows else []
+    return _on_the_driver(statement, connection.dialect).rows(connection, parameters)
+
+
 class _OnTheDriver:
-    """A SELECT compiled once for PostgreSQL and run on the connection's psycopg cursor.
+    """A statement compiled once for PostgreSQL and run on the connection's psycopg cursor.
 
     What SQLAlchemy does around each execution that a caller can tell is kept: the
     parameters go through the statement's bind processors (an expanding IN is expanded as
@@ -150,7 +163,7 @@ class _OnTheDriver:
             listener(connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values, prepare=True)
-            found = cursor.fetchall()
+            found = cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as error:
             lost = connection.dialect.is_disconnect(cast(Any, error), driver, cursor)
             if lost:

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import bindparam, text
 
 from kapt_api.db import db, new_id
+from kapt_api.rows import write
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.links import rules
 from kapt_api.scheduling.links.models import LinkPurpose, PatientLink
@@ -28,10 +29,8 @@ def _minted(subject: str, *, now: datetime, **row: Any) -> str:
     token's hash instead of a read first: every booking mints its reminders' link."""
     token = rules.token_for(_secret(), subject)
     db.session.flush()  # the subject's own row first, as a flush would order it
-    db.session.connection().execute(
-        _UPSERT,
-        {"id": new_id(), "token_hash": rules.token_hash(token), "created_at": now, **row},
-    )
+    written = {"id": new_id(), "token_hash": rules.token_hash(token), "created_at": now, **row}
+    write(_UPSERT, written)
     return token
 
 
