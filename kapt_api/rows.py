@@ -114,11 +114,12 @@ def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
 
 
 def write(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
-    """Send a write built once (a module constant of SQL text, whose parameters are all
-    given) on the session's connection, as read sends a SELECT: on PostgreSQL through
-    psycopg, prepared, past SQLAlchemy's set-up of each execution (a booking sends three
-    such). The rows it returns (RETURNING), else none. Nothing is flushed first, as on
-    the connection itself: the caller flushes what must be written before."""
+    """Send a write built once (a module constant: SQL text, or an INSERT of a table with
+    every column given, since no Python-side default is filled in here) on the session's
+    connection, as read sends a SELECT: on PostgreSQL through psycopg, prepared, past
+    SQLAlchemy's set-up of each execution (a booking sends four such). The rows it
+    returns (RETURNING), else none. Nothing is flushed first, as on the connection
+    itself: the caller flushes what must be written before."""
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(statement, parameters)
@@ -163,7 +164,10 @@ class _OnTheDriver:
             listener(connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values, prepare=True)
-            found = cursor.fetchall() if cursor.description is not None else []
+            # A write without RETURNING has no columns, nothing to fetch (asked of the
+            # result itself: the cursor's description builds a column object each).
+            result = cursor.pgresult
+            found = cursor.fetchall() if result is not None and result.nfields else []
         except psycopg.Error as error:
             lost = connection.dialect.is_disconnect(cast(Any, error), driver, cursor)
             if lost:
