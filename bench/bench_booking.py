@@ -112,12 +112,12 @@ class Capture:
 
 
 def _issuer() -> str:
-    """The innermost kapt_api function on the stack; "autoflush" when a query of it
-    flushed rows another function added (the audit row, flushed by the next SELECT)."""
+    """The innermost kapt_api function on the stack past the modules that send for others
+    (db.py, rows.py); "autoflush" when a query of it flushed rows another function added
+    (the audit row, flushed by the next SELECT)."""
     stack = traceback.extract_stack()
-    frames = [
-        f for f in stack if "/kapt_api/" in f.filename and not f.filename.endswith("kapt_api/db.py")
-    ]
+    senders = ("kapt_api/db.py", "kapt_api/rows.py")
+    frames = [f for f in stack if "/kapt_api/" in f.filename and not f.filename.endswith(senders)]
     if not frames:
         return "?"
     flushed = " (autoflush)" if any(f.name == "_autoflush" for f in stack) else ""

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Column, Connection, Executable, Table, insert, inspect
+from sqlalchemy import Column, Connection, Executable, Table, bindparam, insert, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 
@@ -43,12 +43,15 @@ def insert_as_loaded(objects: Sequence[Any]) -> None:
         table, row = _row_of(obj)
         rows.setdefault((table, frozenset(row)), []).append((obj, row))
     for (table, columns), found in rows.items():
-        numbered = [c for c in table.primary_key.columns if c.key not in columns]
-        statement = _insert_of(table, tuple(numbered))
+        numbered = tuple(c for c in table.primary_key.columns if c.key not in columns)
         written = [row for _, row in found]
-        result = connection.execute(statement, written[0] if len(written) == 1 else written)
+        if len(written) == 1:  # every column given: sent as write sends it
+            returned = write(_insert_of_one(table, columns, numbered), written[0])
+        else:
+            result = connection.execute(_insert_of(table, numbered), written)
+            returned = result.all() if numbered else []
         if numbered:
-            for (obj, _), key in zip(found, result.all(), strict=True):
+            for (obj, _), key in zip(found, returned, strict=True):
                 for column, value in zip(numbered, key, strict=True):
                     setattr(obj, column.key, value)
     for obj in objects:
@@ -94,6 +97,16 @@ def _insert_of(table: Table, numbered: tuple[Any, ...]) -> Any:
     return statement.returning(*numbered, sort_by_parameter_order=True) if numbered else statement
 
 
+@functools.cache
+def _insert_of_one(table: Table, columns: frozenset[str], numbered: tuple[Any, ...]) -> Any:
+    """One row's statement per table and set of columns, naming those columns only (the
+    defaults are filled in already), so write can send it compiled once: most of the
+    rows a booking writes come one to a table."""
+    given: dict[str, Any] = {c.key: bindparam(c.key) for c in table.columns if c.key in columns}
+    statement = insert(table).values(given)
+    return statement.returning(*numbered) if numbered else statement
+
+
 def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
     """The rows of a SELECT of columns (never of whole objects), executed on the
     session's connection once what the session holds is flushed, as its own execute
@@ -113,8 +126,22 @@ def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
     return _on_the_driver(statement, connection.dialect).rows(connection, parameters)
 
 
+def write(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
+    """Send a write built once (a module constant: SQL text, or an INSERT of a table with
+    every column given, since no Python-side default is filled in here) on the session's
+    connection, as read sends a SELECT: on PostgreSQL through psycopg, prepared, past
+    SQLAlchemy's set-up of each execution (a booking sends four such). The rows it
+    returns (RETURNING), else none. Nothing is flushed first, as on the connection
+    itself: the caller flushes what must be written before."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement, parameters)
+        return result.all() if result.returns_rows else []
+    return _on_the_driver(statement, connection.dialect).rows(connection, parameters)
+
+
 class _OnTheDriver:
-    """A SELECT compiled once for PostgreSQL and run on the connection's psycopg cursor.
+    """A statement compiled once for PostgreSQL and run on the connection's psycopg cursor.
 
     What SQLAlchemy does around each execution that a caller can tell is kept: the
     parameters go through the statement's bind processors (an expanding IN is expanded as
@@ -150,7 +177,10 @@ class _OnTheDriver:
             listener(connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values, prepare=True)
-            found = cursor.fetchall()
+            # A write without RETURNING has no columns, nothing to fetch (asked of the
+            # result itself: the cursor's description builds a column object each).
+            result = cursor.pgresult
+            found = cursor.fetchall() if result is not None and result.nfields else []
         except psycopg.Error as error:
             lost = connection.dialect.is_disconnect(cast(Any, error), driver, cursor)
             if lost:

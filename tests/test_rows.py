@@ -3,17 +3,18 @@ read back: persistent, nothing pending, every attribute readable without a query
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import bindparam, event, func, inspect, literal, select, text
+from sqlalchemy import String, Uuid, bindparam, event, func, inspect, literal, select, text
 from sqlalchemy.exc import OperationalError
 
 from kapt_api import clock
 from kapt_api.clinics.models import OpeningHours
-from kapt_api.db import db
+from kapt_api.db import UTCDateTime, db
 from kapt_api.reminders.models import Reminder
-from kapt_api.rows import insert_as_loaded, read
+from kapt_api.rows import insert_as_loaded, read, write
 from tests.conftest import engine_name
 
 DUE = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -126,3 +127,26 @@ def test_a_failed_read_raises_sqlalchemys_own_error(make_clinic):
     assert raised.value.orig.sqlstate == "57014"  # query_canceled
     db.session.rollback()
     assert read(_REMINDERS_OF, {"clinic_ids": []}) == []
+
+
+_RENAME = text("UPDATE reminders SET body = :body WHERE clinic_id = :clinic_id").bindparams(
+    bindparam("clinic_id", type_=Uuid)
+)
+_RENAME_RETURNING = (
+    text("UPDATE reminders SET body = :body WHERE clinic_id = :clinic_id RETURNING body, due_at")
+    .bindparams(bindparam("clinic_id", type_=Uuid))
+    .columns(body=String, due_at=UTCDateTime)
+)
+
+
+def test_a_write_answers_what_sqlalchemy_answers(make_clinic):
+    clinic = make_clinic()
+    insert_as_loaded([_reminder(clinic.id, "one")])
+    sent = _statements_while(lambda: write(_RENAME, {"clinic_id": clinic.id, "body": "two"}))
+    # No rows returned, none read; the listeners saw the statement.
+    assert len(sent) == 1 and sent[0].startswith("UPDATE reminders")
+    assert db.session.scalar(select(Reminder.body).where(Reminder.clinic_id == clinic.id)) == "two"
+    found = write(_RENAME_RETURNING, {"clinic_id": clinic.id, "body": "three"})
+    assert [(r.body, r.due_at) for r in found] == [("three", DUE)]
+    assert found[0].due_at.utcoffset() == timedelta(0)
+    assert write(_RENAME_RETURNING, {"clinic_id": uuid.uuid4(), "body": "nobody's"}) == []

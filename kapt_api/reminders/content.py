@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
+from icalendar.parser import Contentline
 
 from kapt_api.clinics.models import Clinic
 from kapt_api.protocols.reminder_text import SMS_LIMIT, ReminderContext
@@ -52,10 +53,6 @@ def joint_text(appointments: list[Appointment], clinic: Clinic) -> str | None:
 def calendar_event(appointment: Appointment, clinic: Clinic, *, domain: str, now: datetime) -> str:
     """A one-event iCalendar file: stable UID per appointment, so a moved appointment's
     new reminder updates the event already in the patient's calendar."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//kapt-api//reminders//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
     event = Event()
     event.add("uid", f"appointment-{appointment.id}@{domain}")
     event.add("dtstamp", now)
@@ -63,5 +60,29 @@ def calendar_event(appointment: Appointment, clinic: Clinic, *, domain: str, now
     event.add("dtend", appointment.ends_at)
     event.add("summary", f"Appointment: {clinic.name}")
     event.add("location", clinic.address or clinic.name)
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+    lines = "".join(f"{_folded(line)}\r\n" for line in event.content_lines() if line)
+    return f"{_CALENDAR_OPENS}{lines}{_CALENDAR_ENDS}"
+
+
+# RFC 5545 folds a line of 75 octets or more; icalendar folds every line character by
+# character, a third of an event's cost (every emailed reminder carries one), though
+# few lines are that long. A shorter line is left as it is, as icalendar would leave it.
+FOLD_AT = 75
+
+
+def _folded(line: Contentline) -> str:
+    return line if len(line.encode()) < FOLD_AT else line.to_ical().decode()
+
+
+def _calendar_around() -> tuple[str, str]:
+    """The calendar's own lines, before and after its one event: the same in every file,
+    written once (icalendar writes a component's events after its properties)."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//kapt-api//reminders//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    opens, ends, _ = calendar.to_ical().decode().rpartition("END:VCALENDAR\r\n")
+    return opens, ends
+
+
+_CALENDAR_OPENS, _CALENDAR_ENDS = _calendar_around()

@@ -75,6 +75,11 @@ def sms_due_times(patient_id: Any, besides: Any = None) -> list[datetime]:
     )
 
 
+# Built once: asked on every booking, and building the option cost more than the look-up
+# it qualifies (the patient is usually in the session already).
+_WITHOUT_CARE_TEAM = (lazyload(Patient.care_team),)
+
+
 def drafts_for(
     appointment: Appointment, *, now: datetime, keep_passed: bool = False
 ) -> list[Draft]:
@@ -82,7 +87,7 @@ def drafts_for(
     (with `keep_passed`, those too: a text re-rendered as its own keeps its offset)."""
     # In the session already (locked_course read them); the care team is not needed.
     course = db.session.get(Course, appointment.course_id)
-    patient = db.session.get(Patient, appointment.patient_id, options=[lazyload(Patient.care_team)])
+    patient = db.session.get(Patient, appointment.patient_id, options=_WITHOUT_CARE_TEAM)
     clinic = db.session.get(Clinic, appointment.clinic_id)
     assert course is not None and patient is not None and clinic is not None
     definition = course.definition

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kapt_api.db import db, new_id
-from kapt_api.rows import insert_as_loaded
+from kapt_api.rows import insert_as_loaded, write
 from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 
@@ -89,7 +89,7 @@ def write_new(appointment: Appointment, keys: Sequence[str]) -> str | None:
     written = {"appointment_id": appointment.id, "ids": [new_id() for _ in keys],
                "keys": list(keys), "starts_at": appointment.starts_at,
                "ends_at": appointment.held_until}  # fmt: skip
-    held = set(db.session.connection().execute(_HOLD_NEW, written).scalars())
+    held = {row.resource_key for row in write(_HOLD_NEW, written)}
     refused = [key for key in keys if key not in held]
     if not refused:
         return None

@@ -19,7 +19,7 @@ from kapt_api.db import db, on_postgresql
 from kapt_api.patients.models import CareTeamMember, Patient
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.rows import read
+from kapt_api.rows import read, write
 from kapt_api.scheduling.booking.models import (
     Appointment,
 )
@@ -235,4 +235,5 @@ def lock_schedules(clinic_ids: Iterable[uuid.UUID]) -> None:
 
 def _lock_schedule_of(course_id: uuid.UUID) -> uuid.UUID | None:
     """lock_schedules for the clinic of one course; None when there is no such course."""
-    return db.session.connection().execute(_TAKE_COURSE_CLINIC, {"course_id": course_id}).scalar()
+    taken = write(_TAKE_COURSE_CLINIC, {"course_id": course_id})
+    return taken[0][0] if taken else None

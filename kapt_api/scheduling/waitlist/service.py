@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 
 from kapt_api.auth import audit
 from kapt_api.clinics.rules import as_zone
@@ -217,22 +217,35 @@ def end(found: Sequence[WaitlistEntry], reason: EndReason, *, now: datetime) -> 
     _withdraw_offers([entry.id for entry in found], reason, now=now)
 
 
+def _ending(*, of_kind: bool) -> Any:
+    stmt = update(WaitlistEntry).where(
+        WaitlistEntry.course_id == bindparam("course"),
+        WaitlistEntry.status == EntryStatus.WAITING.value,
+    )
+    if of_kind:
+        stmt = stmt.where(WaitlistEntry.kind == bindparam("wanted_kind"))
+    return stmt.values(
+        status=EntryStatus.ENDED.value, end_reason=bindparam("reason"), ended_at=bindparam("now")
+    ).returning(WaitlistEntry.id)
+
+
+# Built once: every booking sends one, and building it (with its cache key) anew each
+# time cost more than the rest of ending a course's wait.
+_ENDING = {kind: _ending(of_kind=kind) for kind in (False, True)}
+
+
 def end_waiting(
     course_id: uuid.UUID, reason: EndReason, *, now: datetime, kind: SessionKind | None = None
 ) -> None:
     """End the course's waiting entries (of this kind), withdrawing their open offers:
     one UPDATE, no read first (every booking asks it, and a course seldom waits)."""
-    stmt = update(WaitlistEntry).where(
-        WaitlistEntry.course_id == course_id, WaitlistEntry.status == EntryStatus.WAITING.value
-    )
+    values: dict[str, Any] = {"course": course_id, "reason": reason.value, "now": now}
     if kind is not None:
-        stmt = stmt.where(WaitlistEntry.kind == kind.value)
-    values = {"status": EntryStatus.ENDED.value, "end_reason": reason.value, "ended_at": now}
+        values["wanted_kind"] = kind.value
     # On the session's connection, past the ORM's per-statement set-up (a booking sends
     # it); an entry the session holds is refreshed from the database when next read.
     db.session.flush()
-    ended = db.session.connection().scalars(stmt.values(**values).returning(WaitlistEntry.id))
-    ids = list(ended)
+    ids = list(db.session.connection().scalars(_ENDING[kind is not None], values))
     for held in [o for o in db.session.identity_map.values() if isinstance(o, WaitlistEntry)]:
         if held.id in ids:
             db.session.expire(held)
