@@ -350,3 +350,28 @@ def test_login_rate_limits_are_shared_by_every_worker_through_redis(stack):
     # KAPT_LOGIN_RATE_LIMIT's default: 5 failures a minute, counted across workers.
     assert statuses == [401] * 5 + [429]
     assert redis.Redis.from_url(stack.redis_url).dbsize() > 0
+
+
+def test_workers_retired_by_max_requests_are_forked_again_and_reach_the_database(
+    stack, tmp_path
+):
+    """The configuration preloads the application in the master: each replacement
+    worker is forked from it and opens its own database connections (post_fork empties
+    the pool it inherits), however many times workers are retired."""
+    port = free_ports(1)[0]
+    command = [PYTHON, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    command += ["--max-requests", "3", "--max-requests-jitter", "0", "wsgi:app"]
+    running: list[subprocess.Popen[bytes]] = []
+    try:
+        gunicorn = serve(running, tmp_path, "recycled", command, stack.environ, port)
+        workers: set[int] = set()
+        answers = []
+        for _ in range(24):
+            answer = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=START_TIMEOUT)
+            answers.append((answer.status_code, answer.json()["database"]))
+            workers |= worker_pids(gunicorn.pid)
+        assert answers == [(200, "ok")] * 24, log_tail(tmp_path)
+        assert len(workers) > 2  # some were retired and replaced on the way
+    finally:
+        stop_all(running)
