@@ -352,9 +352,7 @@ def test_login_rate_limits_are_shared_by_every_worker_through_redis(stack):
     assert redis.Redis.from_url(stack.redis_url).dbsize() > 0
 
 
-def test_workers_retired_by_max_requests_are_forked_again_and_reach_the_database(
-    stack, tmp_path
-):
+def test_workers_retired_by_max_requests_are_forked_again_and_reach_the_database(stack, tmp_path):
     """The configuration preloads the application in the master: each replacement
     worker is forked from it and opens its own database connections (post_fork empties
     the pool it inherits), however many times workers are retired."""
