@@ -12,8 +12,9 @@ the day schedule answered. One keeps computed days as production does (a day is 
 while its clinic's schedule version is unchanged); the other keeps none
 (KAPT_SCHEDULE_CACHE_DAYS=0), so it recomputes the day on every request, as every first
 read after a change does. Both still check the token, read the version and write the
-read's audit (one event naming every patient shown) on every request. The load comes from `wrk` (Debian package
-`wrk`) when it is installed, else from a bounded loop of requests in threads. Each
+read's audit (one event naming every patient shown) on every request. The load comes
+from `wrk` (Debian package `wrk`) when it is installed, else from a bounded loop of
+requests in threads. Each
 round runs every route once, in alternating order, so a busy moment of the shared
 machine falls on all of them alike; each ratio is the median of the rounds' ratios (the
 full run: 6 rounds of 10 s per route; --quick: 3 rounds of 3 s).
