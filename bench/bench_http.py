@@ -14,10 +14,9 @@ while its clinic's schedule version is unchanged); the other keeps none
 read after a change does. Both still check the token, read the version and write the
 read's audit (one event naming every patient shown) on every request. The load comes
 from `wrk` (Debian package `wrk`) when it is installed, else from a bounded loop of
-requests in threads. Each
-round runs every route once, in alternating order, so a busy moment of the shared
-machine falls on all of them alike; each ratio is the median of the rounds' ratios (the
-full run: 6 rounds of 10 s per route; --quick: 3 rounds of 3 s).
+requests in threads. Each round runs every route once, in alternating order, so a busy
+moment of the shared machine falls on all of them alike; each ratio is the median of
+the rounds' ratios (the full run: 6 rounds of 10 s per route; --quick: 3 rounds of 3 s).
 
 Goals: the kept day at least 0.7 of the memory route, the recomputed day at least 0.4,
 no failed request. One line per figure, `name: value (goal: ...)`, MISSED on a miss;
