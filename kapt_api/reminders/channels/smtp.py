@@ -3,8 +3,11 @@ the row's id in the Message-ID."""
 
 from __future__ import annotations
 
+import functools
 import html
+import secrets
 import smtplib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import policy
@@ -55,10 +58,29 @@ class _Headers(HeaderRegistry):
 POLICY = policy.default.clone(header_factory=_Headers())
 
 
+@functools.lru_cache(maxsize=64)
+def _from(sender: str) -> BaseHeader:
+    """The From header, parsed once per sender: a header is an immutable string."""
+    header: BaseHeader = POLICY.header_factory("From", sender)
+    return header
+
+
+def _boundary(*texts: str) -> str:
+    """A boundary of the generator's own form, chosen before the parts are added. Left
+    to the generator, it compiles a regular expression for each message to check its
+    random boundary against the parts, then rewrites the Content-Type header to carry
+    it: a sixth of sending a reminder. Fifteen '=' in a row never occur in
+    quoted-printable or base64 text, and the texts sent as they are are checked."""
+    while True:
+        boundary = f"==============={secrets.randbelow(sys.maxsize):019d}=="
+        if not any(boundary in text for text in texts):
+            return boundary
+
+
 def email_message(message: Outgoing, *, sender: str, domain: str) -> EmailMessage:
     """Text and HTML parts, and the calendar event attached as invite.ics."""
     mail = EmailMessage(policy=POLICY)
-    mail["From"] = sender
+    mail["From"] = _from(sender)
     mail["To"] = message.recipient
     mail["Subject"] = message.subject or ""
     mail["Date"] = formatdate(localtime=False)
@@ -69,8 +91,12 @@ def email_message(message: Outgoing, *, sender: str, domain: str) -> EmailMessag
         for p in message.body.split("\n\n")
         if p.strip()
     )
-    mail.add_alternative(f"<!doctype html><html><body>{paragraphs}</body></html>", subtype="html")
+    page = f"<!doctype html><html><body>{paragraphs}</body></html>"
+    texts = (message.body, page, message.attachment or "")
+    mail.make_alternative(boundary=_boundary(*texts))
+    mail.add_alternative(page, subtype="html")
     if message.attachment:
+        mail.make_mixed(boundary=_boundary(*texts))
         mail.add_attachment(
             message.attachment.encode(),
             maintype="text",
