@@ -14,7 +14,7 @@ from sqlalchemy import Column, Connection, Executable, Table, bindparam, insert,
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 
-from kapt_api.db import db
+from kapt_api.db import READ_AUDIT, READ_AUDIT_SQL, db
 
 
 def insert_as_loaded(objects: Sequence[Any]) -> None:
@@ -154,6 +154,8 @@ class _OnTheDriver:
     def __init__(self, statement: Executable, dialect: Any) -> None:
         compiled = cast(Any, statement).compile(dialect=dialect)
         self.compiled = compiled
+        if statement.get_execution_options().get(READ_AUDIT):
+            READ_AUDIT_SQL.add(compiled.string)  # db.py's commit mode tells it by its text
         self.fixed = not (compiled.post_compile_params or compiled.literal_execute_params)
         self.binds = {n: p for n, p in compiled._bind_processors.items() if p is not None}
         found = [c.type._cached_result_processor(dialect, None) for c in compiled._result_columns]
