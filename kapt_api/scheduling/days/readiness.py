@@ -245,8 +245,7 @@ def of_appointments(
     queries. A dose's flags depend on sessions of other days; they are all of the
     dose's clinic, whose schedule version any change bumps (cache.py), so a kept day
     stays right."""
-    dosing = _DOSING
-    doses = [r for r in rows if r.kind == dosing]
+    doses = [r for r in rows if r.kind == _DOSING]
     definitions = _definitions(versions.values())
     sessions = {course: _course_sessions(found) for course, found in course_sessions.items()}
     monitored = supplied_all([r.id for r in doses])
@@ -255,13 +254,12 @@ def of_appointments(
     by_id: dict[uuid.UUID, CourseSession] = {}
     for course_id, course in sessions.items():
         definition = definitions[versions[course_id]]
-        # Sorted by kind once for both the readiness and the flags of its doses.
-        courses[course_id] = kept = _Course(course, definition)
+        courses[course_id] = kept = _Course(course, definition)  # sorted by kind once
         flags[course_id] = flags_of(definition, course, zone, split=kept.split)
         by_id.update((s.id, s) for s in course)
     answers: dict[uuid.UUID, Answer] = {}
     for row in rows:
-        if row.kind != dosing:
+        if row.kind != _DOSING:
             answers[row.id] = dict(_NOT_A_DOSE, flags=[])
             continue
         answer = {
