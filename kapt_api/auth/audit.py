@@ -45,7 +45,7 @@ from kapt_api.db import (
     db,
     new_id,
 )
-from kapt_api.rows import write
+from kapt_api.rows import ids_for, write
 
 
 def _entry(
@@ -107,7 +107,7 @@ class Shown:
     @cached_property
     def array(self) -> str:
         """The ids as a PostgreSQL array literal, cast to uuid[] by the statement."""
-        return "{" + ",".join(map(str, self.ids)) + "}"
+        return ids_for(self.ids, postgresql=True)
 
 
 def record_shown(
