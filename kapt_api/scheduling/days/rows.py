@@ -26,11 +26,10 @@ from sqlalchemy import (
 from kapt_api.auth.models import User, UserRole
 from kapt_api.clinics.models import Room, StaffMember
 from kapt_api.clinics.rules import local_day_to_utc
-from kapt_api.db import on_postgresql
 from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import SessionKind
 from kapt_api.protocols.rules import MAX_SESSION_MINUTES
-from kapt_api.rows import among, ids_for, read
+from kapt_api.rows import read
 from kapt_api.scheduling.booking.models import Appointment, AppointmentStaff
 from kapt_api.scheduling.courses.models import Course
 from kapt_api.scheduling.waitlist.models import WaitlistOffer
@@ -182,8 +181,8 @@ def appointment_rows(day: Day, *, staff_id: uuid.UUID | None = None) -> DayRows:
     return DayRows(list(rows.values()), staff, sessions, versions)
 
 
-def _people(*, of_clinic: bool, postgresql: bool) -> Select[Any]:
-    also = among(StaffMember.id, "staff_ids", postgresql=postgresql)
+def _people(*, of_clinic: bool) -> Select[Any]:
+    also = StaffMember.id.in_(bindparam("staff_ids", expanding=True))
     wanted = (
         or_((StaffMember.clinic_id == bindparam("clinic_id")) & StaffMember.active, also)
         if of_clinic
@@ -203,8 +202,8 @@ def _people(*, of_clinic: bool, postgresql: bool) -> Select[Any]:
     )
 
 
-def _rooms(*, of_clinic: bool, postgresql: bool) -> Select[Any]:
-    also = among(Room.id, "room_ids", postgresql=postgresql)
+def _rooms(*, of_clinic: bool) -> Select[Any]:
+    also = Room.id.in_(bindparam("room_ids", expanding=True))
     wanted = (
         or_((Room.clinic_id == bindparam("clinic_id")) & Room.active, also) if of_clinic else also
     )
@@ -215,11 +214,8 @@ _PERSON, _ROOM = "person", "room"
 # Built once (a clinic's whole day, or only what a person's day names): read on every
 # computed day, in one round trip, only the parameters change.
 _PEOPLE_AND_ROOMS = {
-    (of_clinic, pg): union_all(
-        _people(of_clinic=of_clinic, postgresql=pg), _rooms(of_clinic=of_clinic, postgresql=pg)
-    )
+    of_clinic: union_all(_people(of_clinic=of_clinic), _rooms(of_clinic=of_clinic))
     for of_clinic in (True, False)
-    for pg in (True, False)
 }
 
 
@@ -236,16 +232,11 @@ def people_and_rooms(
 ) -> Named:
     """These staff members and rooms (and, given a clinic, its active staff and rooms),
     in one query."""
-    pg = on_postgresql()
-    parameters = {
-        "clinic_id": clinic_id,
-        "staff_ids": ids_for(staff_ids, postgresql=pg),
-        "room_ids": ids_for(room_ids, postgresql=pg),
-    }
+    parameters = {"clinic_id": clinic_id, "staff_ids": list(staff_ids), "room_ids": list(room_ids)}
     people: dict[uuid.UUID, Answer] = {}
     rooms: dict[uuid.UUID, Answer] = {}
     for what, id_, name, active, detail in read(
-        _PEOPLE_AND_ROOMS[clinic_id is not None, pg], parameters
+        _PEOPLE_AND_ROOMS[clinic_id is not None], parameters
     ):
         if what == _ROOM:
             rooms[id_] = {"id": str(id_), "name": name, "kind": detail}
