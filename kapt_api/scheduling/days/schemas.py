@@ -8,9 +8,6 @@ tests load every answer back through them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import marshmallow as ma
 
 from kapt_api.fields import AwareDateTime, Date, TimeZoneName
@@ -18,31 +15,12 @@ from kapt_api.scheduling.courses.schemas import KINDS, STATUSES, readiness_flags
 from kapt_api.scheduling.days.readiness import CHECKLIST_STATES, ESCORT_STATES
 
 
-class _QuicklyLoaded(ma.Schema):
-    """A query a screen sends all day long (a front desk reloads its day), loaded by its
-    fields alone when it is exactly their values: what marshmallow's load returns then,
-    without its machinery for hooks, unknown and partial fields (about 60 us of the 160
-    a day's query took to parse). Anything else (a value refused, a field missing or
-    added, many or partial asked for) is loaded as before, so every refusal is the same.
-    The schema has no hooks, no data_key and no attribute."""
-
-    def load(self, data: Any, *, many: Any = None, partial: Any = None, unknown: Any = None) -> Any:
-        fields = self.load_fields
-        exactly = isinstance(data, Mapping) and data.keys() == fields.keys()
-        if exactly and many is None and partial is None and not self.many and not self.partial:
-            try:
-                return {n: f.deserialize(data[n], n, data) for n, f in fields.items()}
-            except ma.ValidationError:
-                pass  # refused as load refuses it
-        return super().load(data, many=many, partial=partial, unknown=unknown)
-
-
-class ScheduleQuery(_QuicklyLoaded):
+class ScheduleQuery(ma.Schema):
     clinic_id = ma.fields.UUID(required=True)
     date = Date(required=True, metadata={"description": "A calendar day on the clinic's clocks"})
 
 
-class StaffScheduleQuery(_QuicklyLoaded):
+class StaffScheduleQuery(ma.Schema):
     date = Date(required=True, metadata={"description": "A calendar day on the clinic's clocks"})
 
 
