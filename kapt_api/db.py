@@ -108,6 +108,15 @@ RELAXED_COMMIT = "kapt_relaxed_commit"
 STRICT_COMMIT = "SET LOCAL synchronous_commit = on"
 # The execution option that marks the read-audit statement itself (it may come again).
 READ_AUDIT = "kapt_read_audit"
+# The SQL text of such statements once compiled for rows.write, which sends them past
+# SQLAlchemy's execution: no execution context carries their option there.
+READ_AUDIT_SQL: set[str] = set()
+
+
+def _is_read_audit(statement: str, context: Any) -> bool:
+    if context is None:
+        return statement in READ_AUDIT_SQL
+    return bool(context.execution_options.get(READ_AUDIT))
 
 
 def configure_postgresql(engine: Engine) -> None:
@@ -128,7 +137,7 @@ def configure_postgresql(engine: Engine) -> None:
         if (
             connection.info.get(RELAXED_COMMIT)
             and statement[:6].upper() != "SELECT"
-            and not (context is not None and context.execution_options.get(READ_AUDIT))
+            and not _is_read_audit(statement, context)
         ):
             cursor.execute(STRICT_COMMIT)
             connection.info.pop(RELAXED_COMMIT, None)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from kapt_api.auth import audit
-from kapt_api.db import db
+from kapt_api.db import db, on_postgresql
 from kapt_api.errors import NotFound
 from kapt_api.monitoring import policy, rules
 from kapt_api.monitoring.models import MonitoringSession, Reading, hold_stands
@@ -29,7 +29,7 @@ from kapt_api.protocols.definition import (
     definition_of,
 )
 from kapt_api.protocols.models import ProtocolVersion
-from kapt_api.rows import read
+from kapt_api.rows import among, ids_for, read
 from kapt_api.scheduling.booking.models import Appointment
 from kapt_api.scheduling.courses import queries
 from kapt_api.scheduling.courses.models import Course
@@ -226,18 +226,22 @@ def _escort_states(found: list[Any]) -> dict[uuid.UUID, str]:
 
 
 # What a day schedule reads of its doses' sessions (checklist and escort, in one read):
-# the few columns, not whole sessions, in a statement built once.
-_DAY_STATES = select(
-    MonitoringSession.appointment_id,
-    MonitoringSession.held,
-    MonitoringSession.hold_override_at,
-    MonitoringSession.discharged_at,
-    MonitoringSession.discharge_confirmed,
-).where(MonitoringSession.appointment_id.in_(bindparam("appointment_ids", expanding=True)))
+# the few columns, not whole sessions, in a statement built once (for either database).
+_DAY_STATES = {
+    postgresql: select(
+        MonitoringSession.appointment_id,
+        MonitoringSession.held,
+        MonitoringSession.hold_override_at,
+        MonitoringSession.discharged_at,
+        MonitoringSession.discharge_confirmed,
+    ).where(among(MonitoringSession.appointment_id, "appointment_ids", postgresql=postgresql))
+    for postgresql in (True, False)
+}
 
 
 def _day_states_of(appointment_ids: Sequence[uuid.UUID]) -> list[Any]:
-    return list(read(_DAY_STATES, {"appointment_ids": list(appointment_ids)}))
+    pg = on_postgresql()
+    return list(read(_DAY_STATES[pg], {"appointment_ids": ids_for(appointment_ids, postgresql=pg)}))
 
 
 def _state_of(session: Any) -> str:

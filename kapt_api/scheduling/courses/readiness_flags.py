@@ -22,7 +22,7 @@ from dataclasses import replace
 from kapt_api.clinics.rules import local_text as when
 from kapt_api.errors import Violation
 from kapt_api.protocols.definition import ProtocolDefinition, SessionKind
-from kapt_api.scheduling.courses.rules import readiness_findings
+from kapt_api.scheduling.courses.rules import BySessionKind, readiness_findings
 from kapt_api.scheduling.courses.values import (
     AppointmentStatus,
     CourseSession,
@@ -46,13 +46,18 @@ def _dependent(finding: Finding, sessions: Mapping[uuid.UUID, CourseSession]) ->
 
 
 def flag_findings(
-    definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
+    definition: ProtocolDefinition,
+    sessions: Iterable[CourseSession],
+    zone: str,
+    *,
+    split: BySessionKind | None = None,
 ) -> dict[uuid.UUID, list[Finding]]:
     """The readiness findings of each dose not yet given (by id); a dose missing from
-    the answer is ready. Pure: the course's sessions in, no database."""
+    the answer is ready. Pure: the course's sessions in, no database. `split` is
+    doses_preparations_integrations(sessions), when the caller has it."""
     listed = {s.id: s for s in sessions}
     flagged: dict[uuid.UUID, list[Finding]] = defaultdict(list)
-    for finding in readiness_findings(definition, listed.values(), zone):
+    for finding in readiness_findings(definition, listed.values(), zone, split=split):
         if finding.rule not in FLAGS:
             continue
         dose = listed[_dependent(finding, listed)]
@@ -62,12 +67,16 @@ def flag_findings(
 
 
 def flags_of(
-    definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
+    definition: ProtocolDefinition,
+    sessions: Iterable[CourseSession],
+    zone: str,
+    *,
+    split: BySessionKind | None = None,
 ) -> dict[uuid.UUID, list[str]]:
     """The flag codes of each flagged dose, in FLAGS order."""
     return {
         dose: sorted({f.rule for f in found}, key=FLAGS.index)
-        for dose, found in flag_findings(definition, sessions, zone).items()
+        for dose, found in flag_findings(definition, sessions, zone, split=split).items()
     }
 
 

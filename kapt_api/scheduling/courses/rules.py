@@ -48,9 +48,11 @@ def scheduled(sessions: Iterable[CourseSession], kind: SessionKind) -> list[Cour
     return sorted((s for s in sessions if s.kind is kind and s.scheduled), key=_in_order)
 
 
-def doses_preparations_integrations(
-    sessions: Iterable[CourseSession],
-) -> tuple[list[CourseSession], list[CourseSession], list[CourseSession]]:
+# A course's scheduled doses, preparations and integration sessions, each in time order.
+BySessionKind = tuple[list[CourseSession], list[CourseSession], list[CourseSession]]
+
+
+def doses_preparations_integrations(sessions: Iterable[CourseSession]) -> BySessionKind:
     """scheduled() of the three kinds the rules read, in one pass (a slot search judges
     a schedule for every slot it offers)."""
     found: dict[SessionKind, list[CourseSession]] = {
@@ -82,13 +84,17 @@ def schedule_findings(
 
 
 def readiness_findings(
-    definition: ProtocolDefinition, sessions: Iterable[CourseSession], zone: str
+    definition: ProtocolDefinition,
+    sessions: Iterable[CourseSession],
+    zone: str,
+    *,
+    split: BySessionKind | None = None,
 ) -> list[Finding]:
     """schedule_findings' findings of the rules a dose's readiness flags come from
     (readiness_flags.py): the first dose's preparations, each dose's integration. A day
     schedule asks it for every course with a dose that day, so the other rules are not
-    judged."""
-    doses, preparations, integrations = doses_preparations_integrations(sessions)
+    judged. `split` is doses_preparations_integrations(sessions), when the caller has it."""
+    doses, preparations, integrations = split or doses_preparations_integrations(sessions)
     return [
         *_preparations(definition, doses, preparations, zone),
         *_integrations_present(definition, doses, integrations, zone),

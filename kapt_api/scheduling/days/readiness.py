@@ -27,6 +27,7 @@ from kapt_api.protocols.definition import ProtocolDefinition, SessionKind, defin
 from kapt_api.protocols.models import ProtocolVersion
 from kapt_api.scheduling.courses.readiness_flags import flags_of
 from kapt_api.scheduling.courses.rules import (
+    BySessionKind,
     doses_preparations_integrations,
     integration_window,
     scheduled,
@@ -167,9 +168,15 @@ class _Course:
     """A course's scheduled sessions sorted once by kind, for the readiness of each of
     its doses a day shows (a day shows several doses of some courses)."""
 
-    def __init__(self, sessions: Sequence[CourseSession], definition: ProtocolDefinition):
+    def __init__(
+        self,
+        sessions: Sequence[CourseSession],
+        definition: ProtocolDefinition,
+        split: BySessionKind | None = None,
+    ):
         self.definition = definition
-        self.doses, self.preparations, self.integrations = doses_preparations_integrations(sessions)
+        self.split = split or doses_preparations_integrations(sessions)
+        self.doses, self.preparations, self.integrations = self.split
 
     def readiness_of(self, session: CourseSession) -> Answer:
         if session.kind is not SessionKind.DOSING:
@@ -203,6 +210,7 @@ def _definitions(version_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProtocolDe
 
 
 _KINDS = {kind.value: kind for kind in SessionKind}
+_DOSING = SessionKind.DOSING.value  # an enum's value is a Python-level property
 _STATUSES = {status.value: status for status in AppointmentStatus}
 
 
@@ -237,7 +245,7 @@ def of_appointments(
     queries. A dose's flags depend on sessions of other days; they are all of the
     dose's clinic, whose schedule version any change bumps (cache.py), so a kept day
     stays right."""
-    doses = [r for r in rows if r.kind == SessionKind.DOSING.value]
+    doses = [r for r in rows if r.kind == _DOSING]
     definitions = _definitions(versions.values())
     sessions = {course: _course_sessions(found) for course, found in course_sessions.items()}
     monitored = supplied_all([r.id for r in doses])
@@ -246,19 +254,20 @@ def of_appointments(
     by_id: dict[uuid.UUID, CourseSession] = {}
     for course_id, course in sessions.items():
         definition = definitions[versions[course_id]]
-        courses[course_id] = _Course(course, definition)
-        flags[course_id] = flags_of(definition, course, zone)
+        courses[course_id] = kept = _Course(course, definition)  # sorted by kind once
+        flags[course_id] = flags_of(definition, course, zone, split=kept.split)
         by_id.update((s.id, s) for s in course)
     answers: dict[uuid.UUID, Answer] = {}
     for row in rows:
-        if row.kind != SessionKind.DOSING.value:
+        if row.kind != _DOSING:
             answers[row.id] = dict(_NOT_A_DOSE, flags=[])
             continue
         answer = {
             **courses[row.course_id].readiness_of(by_id[row.id]),
             "flags": flags[row.course_id].get(row.id, []),
-            **{flag: monitored[flag][row.id] for flag in READINESS_STATES},
         }
+        for flag, states in monitored.items():  # in READINESS_STATES' order
+            answer[flag] = states[row.id]
         if getattr(row, "escort_confirmed_at", None) is not None:
             answer["escort_confirmed"] = "confirmed"  # the patient said so (links)
         answers[row.id] = answer
