@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import psycopg
@@ -30,6 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 
 from kapt_api.db import READ_AUDIT, READ_AUDIT_SQL, db
+
+# What makes a row of its values (a named tuple's `_make`).
+Make = Callable[[Iterable[Any]], Any]
 
 
 def insert_as_loaded(objects: Sequence[Any]) -> None:
@@ -137,12 +140,16 @@ def ids_for(ids: Iterable[uuid.UUID], *, postgresql: bool) -> Any:
     return "{" + ",".join(map(str, ids)) + "}" if postgresql else list(ids)
 
 
-def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
+def read(
+    statement: Executable, parameters: dict[str, Any], *, make: Make | None = None
+) -> Sequence[Any]:
     """The rows of a SELECT of columns (never of whole objects), executed on the
     session's connection once what the session holds is flushed, as its own execute
     would (unless autoflush is off, as inside no_autoflush), fetched at once (a result
     iterated row by row asks the driver once per row). Rows read by attribute, by
-    position and by unpacking alike.
+    position and by unpacking alike; with `make` (a named tuple's `_make`), each row is
+    made that instead, by the driver as it reads it (thousands of rows are not made
+    twice).
 
     `statement` must be built once (a module constant): on PostgreSQL it is compiled
     once and sent by psycopg itself as a prepared statement (_OnTheDriver), without
@@ -152,8 +159,9 @@ def read(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
         db.session.flush()
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
-        return connection.execute(statement, parameters).all()
-    return _on_the_driver(statement, connection.dialect).rows(connection, parameters)
+        found = connection.execute(statement, parameters).all()
+        return found if make is None else [make(row) for row in found]
+    return _on_the_driver(statement, connection.dialect).rows(connection, parameters, make)
 
 
 def write(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
@@ -191,7 +199,9 @@ class _OnTheDriver:
         found = [c.type._cached_result_processor(dialect, None) for c in compiled._result_columns]
         self.results = found if any(found) else None
 
-    def rows(self, connection: Connection, parameters: dict[str, Any]) -> list[Any]:
+    def rows(
+        self, connection: Connection, parameters: dict[str, Any], make: Make | None = None
+    ) -> list[Any]:
         compiled = self.compiled
         if self.fixed:
             sql, values, expanded = compiled.string, compiled.construct_params(parameters), {}
@@ -203,7 +213,8 @@ class _OnTheDriver:
                 if process is not None and name in values:
                     values[name] = process(values[name])
         driver = connection.connection.driver_connection
-        cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+        made = namedtuple_row if make is None else _made_by(make)
+        cursor = driver.cursor(row_factory=made)  # type: ignore[union-attr]
         dispatch = connection.dispatch
         for listener in dispatch.before_cursor_execute:
             listener(connection, cursor, sql, values, None, False)
@@ -227,9 +238,14 @@ class _OnTheDriver:
         if results is None:
             return found
         return [
-            row._make(v if p is None else p(v) for p, v in zip(results, row, strict=True))
+            (make or row._make)(v if p is None else p(v) for p, v in zip(results, row, strict=True))
             for row in found
         ]
+
+
+def _made_by(make: Make) -> Any:
+    """A psycopg row factory whose rows are made by `make`."""
+    return lambda _cursor: make
 
 
 _COMPILED: dict[int, tuple[Executable, _OnTheDriver]] = {}

@@ -15,13 +15,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from kapt_api.auth.models import User
-from kapt_api.clinics.models import Clinic, Room, RoomKind, StaffMember
 from kapt_api.clinics.rules import UtcRange
-from kapt_api.clinics.service import opening_pattern
-from kapt_api.db import db
 from kapt_api.errors import InvalidInput
 from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.availability.slots import (
@@ -34,7 +28,7 @@ from kapt_api.scheduling.availability.slots import (
 from kapt_api.scheduling.booking import queries
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.service import session_type_of
-from kapt_api.scheduling.booking.values import Hold, RoomFacts, held_until
+from kapt_api.scheduling.booking.values import Hold, held_until
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
@@ -59,32 +53,13 @@ def calendars(
     """Everything `availability` reads but the holds: the clinic's zone and hours, its
     rooms in use, its active staff (login active too) with their roles, hours and time
     off around the horizon, and the course as the rules see it."""
-    clinic = db.session.get(Clinic, course.clinic_id)
-    assert clinic is not None
-    rooms = [
-        RoomFacts(room_id, name, RoomKind(kind))
-        for room_id, name, kind in db.session.execute(
-            select(Room.id, Room.name, Room.kind)
-            .where(Room.clinic_id == clinic.id, Room.active.is_(True))
-            .order_by(Room.name, Room.id)
-        )
-    ]
-    members = db.session.scalars(
-        select(StaffMember.id)
-        .join(User, User.id == StaffMember.user_id)
-        .where(
-            StaffMember.clinic_id == clinic.id,
-            StaffMember.active.is_(True),
-            User.active.is_(True),
-        )
-        .order_by(StaffMember.id)
-    ).all()
+    zone, opening_hours = queries.opening(course.clinic_id)
     around = (horizon[0] - LONGEST_HOLD, horizon[1] + LONGEST_HOLD)
     return Availability(
-        zone=clinic.time_zone,
-        opening_hours=tuple(opening_pattern(clinic=clinic)),
-        rooms=tuple(rooms),
-        staff=queries.staff_facts(members, clinic_id=clinic.id, around=around),
+        zone=zone,
+        opening_hours=opening_hours,
+        rooms=queries.rooms_in_use(course.clinic_id),
+        staff=queries.clinic_staff(course.clinic_id, around=around),
         team=frozenset(course.care_team_ids),
         patient_id=course.patient_id,
         course=course_queries.course_state(course, now=now, hold=doses),

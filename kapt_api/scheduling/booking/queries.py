@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from itertools import starmap
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 
 from kapt_api.auth import audit
-from kapt_api.auth.models import CLINICAL_ROLES
+from kapt_api.auth.models import CLINICAL_ROLES, User
 from kapt_api.clinics.models import (
+    Clinic,
     OpeningHours,
     Room,
     RoomKind,
@@ -47,7 +47,12 @@ from kapt_api.scheduling.booking.values import (
     StaffFacts,
 )
 from kapt_api.scheduling.courses import policy, queries
-from kapt_api.scheduling.courses.queries import member_columns, members_of, staff_joined
+from kapt_api.scheduling.courses.queries import (
+    Member,
+    member_columns,
+    members_of,
+    staff_joined,
+)
 
 # A hold lasts a session and its buffer: never longer than a protocol may define.
 RESOURCE = "appointment"
@@ -81,9 +86,41 @@ _PLACE = (
 )  # fmt: skip
 
 
-# Built once (each booking runs it), its parameters bound at execution: each person's
-# rows are the product of their roles, weekly intervals and time off in the window.
-_STAFF = (
+def opening(clinic_id: uuid.UUID) -> tuple[str, tuple[WeeklyInterval, ...]]:
+    """The clinic's time zone and its opening hours, by weekday and opening time (one
+    statement: a row per interval)."""
+    rows = read(_OPENING, {"clinic_id": clinic_id})
+    if not rows:
+        raise ValueError(f"no clinic {clinic_id}")
+    hours = (WeeklyInterval(r.weekday, r.opens, r.closes) for r in rows if r.weekday is not None)
+    return rows[0].time_zone, tuple(hours)
+
+
+def rooms_in_use(clinic_id: uuid.UUID) -> tuple[RoomFacts, ...]:
+    """The clinic's rooms in use, by name."""
+    rows = read(_ROOMS_IN_USE, {"clinic_id": clinic_id})
+    return tuple(RoomFacts(r.id, r.name, RoomKind(r.kind)) for r in rows)
+
+
+# A slot search's (built once, each search runs them), sent past the ORM: its set-up of
+# a statement and of the objects it loads cost more than these few rows.
+_OPENING = (
+    select(Clinic.time_zone, OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
+    .outerjoin(OpeningHours, OpeningHours.clinic_id == Clinic.id)
+    .where(Clinic.id == bindparam("clinic_id"))
+    .order_by(OpeningHours.weekday, OpeningHours.opens)
+)
+_ROOMS_IN_USE = (
+    select(Room.id, Room.name, Room.kind)
+    .where(Room.clinic_id == bindparam("clinic_id"), Room.active.is_(True))
+    .order_by(Room.name, Room.id)
+)
+
+
+# Built once (each booking and slot search runs them), their parameters bound at
+# execution: each person's rows are the product of their roles, weekly intervals and
+# time off in the window.
+_STAFF_CALENDARS = (
     staff_joined(
         select(
             *member_columns(),
@@ -101,8 +138,14 @@ _STAFF = (
         & (TimeOff.starts_at < bindparam("end"))
         & (TimeOff.ends_at > bindparam("start")),
     )
-    .where(StaffMember.id.in_(bindparam("staff_ids", expanding=True)))
 )
+_STAFF = _STAFF_CALENDARS.where(StaffMember.id.in_(bindparam("staff_ids", expanding=True)))
+# A slot search's: the clinic's active staff whose login is active too, by id.
+_CLINIC_STAFF = _STAFF_CALENDARS.where(
+    StaffMember.clinic_id == bindparam("clinic_id"),
+    StaffMember.active.is_(True),
+    User.active.is_(True),
+).order_by(StaffMember.id)
 
 
 def staff_facts(
@@ -126,6 +169,22 @@ def staff_facts(
     ]
     if problems:
         raise InvalidInput({"staff_ids": problems})
+    return _staff_facts(rows, members, staff_ids)
+
+
+def clinic_staff(clinic_id: uuid.UUID, *, around: UtcRange) -> tuple[StaffFacts, ...]:
+    """The clinic's active staff (their logins active too), by id, with their roles,
+    weekly hours and the time off touching `around`: what staff_facts says of them, in
+    one statement."""
+    rows = read(_CLINIC_STAFF, {"clinic_id": clinic_id, "start": around[0], "end": around[1]})
+    members = members_of(rows)
+    return _staff_facts(rows, members, list(members))
+
+
+def _staff_facts(
+    rows: Sequence[Any], members: dict[uuid.UUID, Member], staff_ids: Sequence[uuid.UUID]
+) -> tuple[StaffFacts, ...]:
+    """The StaffFacts of these people, in this order, from their _STAFF_CALENDARS rows."""
     hours: dict[uuid.UUID, set[WeeklyInterval]] = {staff_id: set() for staff_id in staff_ids}
     away: dict[uuid.UUID, set[UtcRange]] = {staff_id: set() for staff_id in staff_ids}
     for row in rows:
@@ -151,7 +210,7 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
     sides: the (resource_key, starts_at) index reads the window, not the history."""
     window = {"keys": list(keys), "start": around[0], "end": around[1],
               "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
-    return tuple(starmap(Hold, read(_HOLDS, window)))
+    return tuple(read(_HOLDS, window, make=Hold._make))
 
 
 # Built once (each booking and slot search runs it), its parameters bound at execution.

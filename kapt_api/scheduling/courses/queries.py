@@ -128,9 +128,18 @@ def course_state(course: Course, *, now: datetime, hold: bool = False) -> Course
 
 
 def clinic_zone(clinic_id: uuid.UUID) -> str:
-    clinic = db.session.get(Clinic, clinic_id)
-    assert clinic is not None
-    return clinic.time_zone
+    """The clinic's time zone: from its row when the session holds it (a locked course
+    brings its clinic), else the one column read (not the row and its opening hours)."""
+    clinic = db.session.identity_map.get(db.session.identity_key(Clinic, clinic_id))
+    if clinic is not None:
+        return str(clinic.time_zone)
+    rows = read(_ZONE, {"clinic_id": clinic_id})
+    if not rows:
+        raise ValueError(f"no clinic {clinic_id}")
+    return str(rows[0].time_zone)
+
+
+_ZONE = select(Clinic.time_zone).where(Clinic.id == bindparam("clinic_id"))
 
 
 @dataclass(frozen=True)
