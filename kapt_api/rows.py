@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapper, make_transient_to_detached
 
 from kapt_api.db import READ_AUDIT, READ_AUDIT_SQL, db
 
-# What makes a row of its values (a named tuple's `_make`).
+# What makes a row of its values (`tuple`, a named tuple's `_make`).
 Make = Callable[[Iterable[Any]], Any]
 
 
@@ -147,9 +147,9 @@ def read(
     session's connection once what the session holds is flushed, as its own execute
     would (unless autoflush is off, as inside no_autoflush), fetched at once (a result
     iterated row by row asks the driver once per row). Rows read by attribute, by
-    position and by unpacking alike; with `make` (a named tuple's `_make`), each row is
-    made that instead, by the driver as it reads it (thousands of rows are not made
-    twice).
+    position and by unpacking alike; with `make` (`tuple`, or a named tuple's `_make`),
+    each row is made that instead, by the driver as it reads it (thousands of rows are
+    not made twice).
 
     `statement` must be built once (a module constant): on PostgreSQL it is compiled
     once and sent by psycopg itself as a prepared statement (_OnTheDriver), without

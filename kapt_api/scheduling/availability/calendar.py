@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from operator import attrgetter
+from operator import itemgetter
 
 from kapt_api.clinics import rules as clinic_rules
 from kapt_api.clinics.rules import UtcRange, WeeklyInterval
@@ -23,6 +23,7 @@ from kapt_api.protocols.definition import SessionKind, SessionType
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.values import (
     BookingRequest,
+    HeldRow,
     Hold,
     RoomFacts,
     StaffFacts,
@@ -32,7 +33,8 @@ from kapt_api.scheduling.booking.values import (
 from kapt_api.scheduling.courses.staffing import ROLE_PREFERENCE
 from kapt_api.scheduling.courses.values import CourseSession, CourseState
 
-_starts_at = attrgetter("starts_at")
+# A hold's start: the search's holds are rows (HeldRow), a plan's own are Holds.
+_starts_at = itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Availability:
     patient_id: uuid.UUID
     course: CourseState
     horizon: UtcRange
-    holds: dict[str, list[Hold]] = field(default_factory=dict)
+    holds: dict[str, list[HeldRow]] = field(default_factory=dict)
     # Working hours as UTC ranges around the horizon, by staff id, made on first use.
     working: dict[uuid.UUID, list[UtcRange]] = field(default_factory=dict)
     # Each resource's holds merged into sorted busy spans, made on first use (busy_until):
@@ -134,15 +136,6 @@ class Availability:
             return None
         return ends[index]
 
-    def holds_between(self, key: str, starts_at: datetime, ends_at: datetime) -> list[Hold]:
-        """The holds of a resource overlapping [starts_at, ends_at)."""
-        if self.busy_until(key, starts_at, ends_at) is None:
-            return []  # no busy span meets the range, so no hold does (the cheaper ask)
-        held = self.holds.get(key, [])
-        low = bisect.bisect_left(held, starts_at - LONGEST_HOLD, key=_starts_at)
-        high = bisect.bisect_left(held, ends_at, key=_starts_at)
-        return [h for h in held[low:high] if h.ends_at > starts_at]
-
     def with_session(self, slot: Slot, session_type: SessionType) -> Availability:
         """This availability with `slot` booked: the course has the session, and its
         room, people and the patient are held (planning a calendar step by step)."""
@@ -164,19 +157,20 @@ class Availability:
         return replace(self, course=course, holds=holds, working=self.working, busy=busy)
 
 
-def busy_spans(held: Sequence[Hold]) -> tuple[list[datetime], list[datetime]]:
+def busy_spans(held: Sequence[HeldRow]) -> tuple[list[datetime], list[datetime]]:
     """Holds sorted by start merged into disjoint spans, their starts and their ends: the
     spans clinic_rules.merge_ranges makes of them (test_slots holds them equal),
     without a tuple made or compared for each hold (a search merges a thousand or so)."""
     starts: list[datetime] = []
     ends: list[datetime] = []
     for hold in held:
-        if ends and hold.starts_at <= ends[-1]:
-            if hold.ends_at > ends[-1]:
-                ends[-1] = hold.ends_at
+        starts_at, ends_at = hold[1], hold[2]
+        if ends and starts_at <= ends[-1]:
+            if ends_at > ends[-1]:
+                ends[-1] = ends_at
         else:
-            starts.append(hold.starts_at)
-            ends.append(hold.ends_at)
+            starts.append(starts_at)
+            ends.append(ends_at)
     return starts, ends
 
 

@@ -28,7 +28,7 @@ from kapt_api.scheduling.availability.slots import (
 from kapt_api.scheduling.booking import queries
 from kapt_api.scheduling.booking.queries import LONGEST_HOLD
 from kapt_api.scheduling.booking.service import session_type_of
-from kapt_api.scheduling.booking.values import Hold, held_until
+from kapt_api.scheduling.booking.values import HeldRow, held_until
 from kapt_api.scheduling.courses import queries as course_queries
 from kapt_api.scheduling.courses.models import Course
 
@@ -81,9 +81,9 @@ def with_holds(
     else:
         keys = available.suited(session_type).keys()
         around = (horizon[0], held_until(session_type, horizon[1]))
-    holds: defaultdict[str, list[Hold]] = defaultdict(list)
-    for hold in queries.holds([available.patient_key, *keys], around):
-        holds[hold.resource_key].append(hold)
+    holds: defaultdict[str, list[HeldRow]] = defaultdict(list)
+    for hold in queries.hold_rows([available.patient_key, *keys], around):
+        holds[hold[0]].append(hold)  # its resource key
     return replace(available, horizon=horizon, holds=dict(holds), working={}, busy={})
 
 

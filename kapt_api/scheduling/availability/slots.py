@@ -133,20 +133,19 @@ def _violations(
     """What the booking rules say of this booking (the course's part of them, `known`,
     worked out once a search)."""
     room, staff_ids = placed
-    session_type = known.session_type
-    request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
-    until = held_until(session_type, starts_at)
-    by_id, keys = available.staff_by_id, available.keys
-    # The request's resource keys (in its order), from those made once.
-    held = sorted({available.patient_key, keys[room.id], *(keys[i] for i in staff_ids)})
+    request = BookingRequest(
+        known.session_type.kind, starts_at, room.id, staff_ids, available.patient_id
+    )
+    by_id = available.staff_by_id
     calendar = Calendar(
         zone=available.zone,
         opening_hours=available.opening_hours,
         room=room,
         staff=tuple(by_id[i] for i in staff_ids),
-        holds=tuple(
-            hold for key in held for hold in available.holds_between(key, starts_at, until)
-        ),
+        # The room, the people and the patient were found free until the session's hold
+        # ends (_free_room, _free_people: busy_until over that very range), so none of
+        # their holds overlaps it: there is none to give.
+        holds=(),
     )
     return rules.request_violations(request, known, calendar, now=now)
 

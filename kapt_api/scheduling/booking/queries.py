@@ -41,6 +41,7 @@ from kapt_api.scheduling.booking.models import (
 )
 from kapt_api.scheduling.booking.values import (
     Calendar,
+    HeldRow,
     Hold,
     Place,
     RoomFacts,
@@ -208,9 +209,17 @@ def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
     """The holds of these resources that overlap `around`. No hold is longer than the
     longest session and buffer a protocol may define, so its start is bounded on both
     sides: the (resource_key, starts_at) index reads the window, not the history."""
-    window = {"keys": list(keys), "start": around[0], "end": around[1],
-              "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
-    return tuple(read(_HOLDS, window, make=Hold._make))
+    return tuple(read(_HOLDS, _hold_window(keys, around), make=Hold._make))
+
+
+def hold_rows(keys: Sequence[str], around: UtcRange) -> Sequence[HeldRow]:
+    """holds() as the rows the driver reads (a slot search's: thousands, no Hold made)."""
+    return read(_HOLDS, _hold_window(keys, around), make=tuple)
+
+
+def _hold_window(keys: Sequence[str], around: UtcRange) -> dict[str, Any]:
+    return {"keys": list(keys), "start": around[0], "end": around[1],
+            "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
 
 
 # Built once (each booking and slot search runs it), its parameters bound at execution.

@@ -56,6 +56,11 @@ class Hold(NamedTuple):
     offered: bool = False
 
 
+# A hold as the row it is read as: Hold's fields by position (a Hold is one too). A slot
+# search reads thousands and only compares their times, so it makes no Hold of them.
+HeldRow = tuple[str, datetime, datetime, uuid.UUID, bool]
+
+
 @dataclass(frozen=True)
 class Calendar:
     """The clinic's zone and hours, the requested room and staff, and the holds of
