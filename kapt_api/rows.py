@@ -187,7 +187,7 @@ class _OnTheDriver:
     engine's before/after_cursor_execute listeners see the statement (query counts,
     db.py's commit mode), and a driver error is raised as SQLAlchemy's own exception
     class (retries.py and the error handlers catch those), the connection invalidated
-    when it was lost. Rows are psycopg's named tuples."""
+    when it was lost. Rows are psycopg's named tuples, or what `make` makes of each."""
 
     def __init__(self, statement: Executable, dialect: Any) -> None:
         compiled = cast(Any, statement).compile(dialect=dialect)
@@ -202,16 +202,7 @@ class _OnTheDriver:
     def rows(
         self, connection: Connection, parameters: dict[str, Any], make: Make | None = None
     ) -> list[Any]:
-        compiled = self.compiled
-        if self.fixed:
-            sql, values, expanded = compiled.string, compiled.construct_params(parameters), {}
-        else:
-            state = compiled.construct_expanded_state(parameters)
-            sql, values, expanded = state.statement, state.parameters, state.processors
-        for processors in (self.binds, expanded):
-            for name, process in processors.items():
-                if process is not None and name in values:
-                    values[name] = process(values[name])
+        sql, values = self._sent(parameters)
         driver = connection.connection.driver_connection
         made = namedtuple_row if make is None else _made_by(make)
         cursor = driver.cursor(row_factory=made)  # type: ignore[union-attr]
@@ -241,6 +232,20 @@ class _OnTheDriver:
             (make or row._make)(v if p is None else p(v) for p, v in zip(results, row, strict=True))
             for row in found
         ]
+
+    def _sent(self, parameters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL to send and its values, through the statement's bind processors."""
+        compiled = self.compiled
+        if self.fixed:
+            sql, values, expanded = compiled.string, compiled.construct_params(parameters), {}
+        else:
+            state = compiled.construct_expanded_state(parameters)
+            sql, values, expanded = state.statement, state.parameters, state.processors
+        for processors in (self.binds, expanded):
+            for name, process in processors.items():
+                if process is not None and name in values:
+                    values[name] = process(values[name])
+        return sql, values
 
 
 def _made_by(make: Make) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import String, Uuid, bindparam, event, func, inspect, literal, select, text
@@ -115,6 +116,26 @@ def test_a_read_answers_what_sqlalchemy_answers(make_clinic):
     # Listeners on the engine see what is sent (query counts, the commit's mode).
     sent = _statements_while(lambda: read(_REMINDERS_OF, {"clinic_ids": [clinic.id]}))
     assert len(sent) == 1 and "FROM reminders" in sent[0]
+
+
+class _Listed(NamedTuple):
+    what: str
+    id: uuid.UUID
+    body: str
+    due_at: datetime
+    next_attempt_at: datetime
+
+
+def test_a_read_makes_its_rows_as_asked(make_clinic):
+    clinic = make_clinic()
+    insert_as_loaded([_reminder(clinic.id, "one"), _reminder(clinic.id, "two")])
+    parameters = {"clinic_ids": [clinic.id]}
+    expected = [tuple(row) for row in read(_REMINDERS_OF, parameters)]
+    plain = read(_REMINDERS_OF, parameters, make=tuple)
+    assert plain == expected and all(type(row) is tuple for row in plain)
+    made = read(_REMINDERS_OF, parameters, make=_Listed._make)
+    assert made == expected and all(type(row) is _Listed for row in made)
+    assert made[0].due_at == DUE and made[0].due_at.utcoffset() == timedelta(0)
 
 
 @pytest.mark.skipif(engine_name() != "postgresql", reason="a PostgreSQL statement timeout")

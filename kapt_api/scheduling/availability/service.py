@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from kapt_api.clinics.rules import UtcRange
 from kapt_api.errors import InvalidInput
 from kapt_api.protocols.definition import SessionKind, SessionType
+from kapt_api.scheduling.availability import queries as clinic_queries
 from kapt_api.scheduling.availability.slots import (
     DEFAULT_STEP,
     MAX_WINDOW,
@@ -53,12 +54,12 @@ def calendars(
     """Everything `availability` reads but the holds: the clinic's zone and hours, its
     rooms in use, its active staff (login active too) with their roles, hours and time
     off around the horizon, and the course as the rules see it."""
-    zone, opening_hours = queries.opening(course.clinic_id)
+    zone, opening_hours = clinic_queries.opening(course.clinic_id)
     around = (horizon[0] - LONGEST_HOLD, horizon[1] + LONGEST_HOLD)
     return Availability(
         zone=zone,
         opening_hours=opening_hours,
-        rooms=queries.rooms_in_use(course.clinic_id),
+        rooms=clinic_queries.rooms_in_use(course.clinic_id),
         staff=queries.clinic_staff(course.clinic_id, around=around),
         team=frozenset(course.care_team_ids),
         patient_id=course.patient_id,

@@ -18,7 +18,6 @@ from sqlalchemy import Select, bindparam, func, select
 from kapt_api.auth import audit
 from kapt_api.auth.models import CLINICAL_ROLES, User
 from kapt_api.clinics.models import (
-    Clinic,
     OpeningHours,
     Room,
     RoomKind,
@@ -48,12 +47,7 @@ from kapt_api.scheduling.booking.values import (
     StaffFacts,
 )
 from kapt_api.scheduling.courses import policy, queries
-from kapt_api.scheduling.courses.queries import (
-    Member,
-    member_columns,
-    members_of,
-    staff_joined,
-)
+from kapt_api.scheduling.courses.queries import Member, member_columns, members_of, staff_joined
 
 # A hold lasts a session and its buffer: never longer than a protocol may define.
 RESOURCE = "appointment"
@@ -85,37 +79,6 @@ _PLACE = (
     .where(Room.id == bindparam("room_id"))
     .order_by(OpeningHours.weekday, OpeningHours.opens)
 )  # fmt: skip
-
-
-def opening(clinic_id: uuid.UUID) -> tuple[str, tuple[WeeklyInterval, ...]]:
-    """The clinic's time zone and its opening hours, by weekday and opening time (one
-    statement: a row per interval)."""
-    rows = read(_OPENING, {"clinic_id": clinic_id})
-    if not rows:
-        raise ValueError(f"no clinic {clinic_id}")
-    hours = (WeeklyInterval(r.weekday, r.opens, r.closes) for r in rows if r.weekday is not None)
-    return rows[0].time_zone, tuple(hours)
-
-
-def rooms_in_use(clinic_id: uuid.UUID) -> tuple[RoomFacts, ...]:
-    """The clinic's rooms in use, by name."""
-    rows = read(_ROOMS_IN_USE, {"clinic_id": clinic_id})
-    return tuple(RoomFacts(r.id, r.name, RoomKind(r.kind)) for r in rows)
-
-
-# A slot search's (built once, each search runs them), sent past the ORM: its set-up of
-# a statement and of the objects it loads cost more than these few rows.
-_OPENING = (
-    select(Clinic.time_zone, OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
-    .outerjoin(OpeningHours, OpeningHours.clinic_id == Clinic.id)
-    .where(Clinic.id == bindparam("clinic_id"))
-    .order_by(OpeningHours.weekday, OpeningHours.opens)
-)
-_ROOMS_IN_USE = (
-    select(Room.id, Room.name, Room.kind)
-    .where(Room.clinic_id == bindparam("clinic_id"), Room.active.is_(True))
-    .order_by(Room.name, Room.id)
-)
 
 
 # Built once (each booking and slot search runs them), their parameters bound at
@@ -206,20 +169,18 @@ def _staff_facts(
 
 
 def holds(keys: Sequence[str], around: UtcRange) -> tuple[Hold, ...]:
-    """The holds of these resources that overlap `around`. No hold is longer than the
-    longest session and buffer a protocol may define, so its start is bounded on both
-    sides: the (resource_key, starts_at) index reads the window, not the history."""
-    return tuple(read(_HOLDS, _hold_window(keys, around), make=Hold._make))
+    """The holds of these resources that overlap `around`."""
+    return tuple(map(Hold._make, hold_rows(keys, around)))
 
 
 def hold_rows(keys: Sequence[str], around: UtcRange) -> Sequence[HeldRow]:
-    """holds() as the rows the driver reads (a slot search's: thousands, no Hold made)."""
-    return read(_HOLDS, _hold_window(keys, around), make=tuple)
-
-
-def _hold_window(keys: Sequence[str], around: UtcRange) -> dict[str, Any]:
-    return {"keys": list(keys), "start": around[0], "end": around[1],
-            "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
+    """holds() as the rows the driver reads, no Hold made (a slot search reads thousands).
+    No hold is longer than the longest session and buffer a protocol may define, so its
+    start is bounded on both sides: the (resource_key, starts_at) index reads the window,
+    not the history."""
+    window = {"keys": list(keys), "start": around[0], "end": around[1],
+              "earliest": around[0] - LONGEST_HOLD}  # fmt: skip
+    return read(_HOLDS, window, make=tuple)
 
 
 # Built once (each booking and slot search runs it), its parameters bound at execution.

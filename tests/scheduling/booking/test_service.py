@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from kapt_api.auth.models import Role
+from kapt_api.clinics.models import TimeOff
 from kapt_api.db import db
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
 from kapt_api.patients.models import Patient
@@ -290,6 +292,27 @@ def test_holds_are_read_as_the_instants_written_in_utc(course, prepared):
         (h.resource_key, h.starts_at, h.ends_at) for h in holds_of(first.id)
     }
     assert all(h.starts_at.utcoffset() == h.ends_at.utcoffset() == timedelta(0) for h in read)
+
+
+def test_a_clinics_staff_are_read_as_staff_facts_reads_its_active_staff(make_clinic, make_staff):
+    """A slot search reads its clinic's staff in one statement (queries.clinic_staff): the
+    facts staff_facts gives of the active staff whose login is active, by id."""
+    clinic, other = make_clinic(), make_clinic()
+    working = [make_staff(clinic, Role.NURSE), make_staff(clinic, Role.THERAPIST, Role.PRESCRIBER)]
+    away = make_staff(clinic, Role.NURSE)
+    for days in (1, 3, 40):  # the last one outside the window
+        starts_at = MONDAY + timedelta(days=days)
+        db.session.add(TimeOff(staff_id=away.id, starts_at=starts_at, ends_at=starts_at + H,
+                               created_at=MONDAY))  # fmt: skip
+    make_staff(clinic, Role.NURSE, active=False)
+    make_staff(clinic, Role.NURSE).user.active = False
+    make_staff(other, Role.NURSE)
+    db.session.commit()
+    around = (MONDAY, MONDAY + timedelta(days=7))
+    active = sorted(member.id for member in (*working, away))
+    found = queries.clinic_staff(clinic.id, around=around)
+    assert found == queries.staff_facts(active, clinic_id=clinic.id, around=around)
+    assert [len(member.time_off) for member in found if member.id == away.id] == [2]
 
 
 def test_the_database_refuses_overlapping_holds_of_one_resource(course, prepared):
