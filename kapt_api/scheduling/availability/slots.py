@@ -17,7 +17,6 @@ only about a start that has its room and people.
 from __future__ import annotations
 
 import bisect
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -96,15 +95,16 @@ def _free_people(
     available: Availability,
     session_type: SessionType,
     suited: Suited,
-    starts_at: datetime,
+    session: UtcRange,
     until: datetime,
-) -> tuple[uuid.UUID, ...] | None:
+) -> tuple[StaffFacts, ...] | None:
     """Free people filling every required role (working all of the session, not away,
-    not held), the care team first, nurses and therapists asked before prescribers."""
-    session = (starts_at, session_end(session_type, starts_at))
+    not held until `until`), the care team first, nurses and therapists asked before
+    prescribers."""
+    starts_at = session[0]
     # Held is the likeliest reason someone is not free, and the cheapest to check.
     free = (
-        (member.id, member.roles)
+        member
         for member, key in suited.staff
         if available.busy_until(key, starts_at, until) is None
         and _covered(available.working_of(member), *session)
@@ -116,37 +116,28 @@ def _free_people(
         # suited can (Suited): the first free one is its answer, nobody after need be
         # asked (a preparation or integration session; test_slots holds them equal).
         first = next(free, None)
-        return None if first is None else (first[0],)
-    filled = match_roles(requirements, list(free))
+        return None if first is None else (first,)
+    filled = match_roles(requirements, [(member.id, member.roles) for member in free])
     if len(filled) < len(requirements):
         return None
-    return tuple(filled[i] for i in range(len(requirements)))
+    by_id = available.staff_by_id
+    return tuple(by_id[filled[i]] for i in range(len(requirements)))
 
 
 def _violations(
     available: Availability,
     known: rules.CourseRules,
-    starts_at: datetime,
-    placed: tuple[RoomFacts, tuple[uuid.UUID, ...]],
+    request: BookingRequest,
+    room: RoomFacts,
+    staff: tuple[StaffFacts, ...],
     now: datetime,
 ) -> list[Violation]:
     """What the booking rules say of this booking (the course's part of them, `known`,
     worked out once a search)."""
-    room, staff_ids = placed
-    request = BookingRequest(
-        known.session_type.kind, starts_at, room.id, staff_ids, available.patient_id
-    )
-    by_id = available.staff_by_id
-    calendar = Calendar(
-        zone=available.zone,
-        opening_hours=available.opening_hours,
-        room=room,
-        staff=tuple(by_id[i] for i in staff_ids),
-        # The room, the people and the patient were found free until the session's hold
-        # ends (_free_room, _free_people: busy_until over that very range), so none of
-        # their holds overlaps it: there is none to give.
-        holds=(),
-    )
+    # The room, the people and the patient were found free until the session's hold ends
+    # (_free_room, _free_people: busy_until over that very range), so none of their
+    # holds overlaps it: there is none to give.
+    calendar = Calendar(available.zone, available.opening_hours, room, staff, holds=())
     return rules.request_violations(request, known, calendar, now=now)
 
 
@@ -154,25 +145,28 @@ def _slot(
     available: Availability,
     known: rules.CourseRules,
     suited: Suited,
-    starts_at: datetime,
+    held: UtcRange,
     room: RoomFacts,
     now: datetime,
 ) -> Slot | None:
-    """The slot at this start in this room, if free people fill its roles and the booking
-    rules accept it; a rule that refuses every start alike refuses the search."""
+    """The slot starting when the room is `held` (the session and its buffer), if free
+    people fill its roles and the booking rules accept it; a rule that refuses every
+    start alike refuses the search."""
     session_type = known.session_type
-    until = held_until(session_type, starts_at)
-    staff_ids = _free_people(available, session_type, suited, starts_at, until)
-    if staff_ids is None:
+    starts_at = held[0]
+    session = (starts_at, session_end(session_type, starts_at))
+    staff = _free_people(available, session_type, suited, session, held[1])
+    if staff is None:
         return None
-    violations = _violations(available, known, starts_at, (room, staff_ids), now)
+    staff_ids = tuple(member.id for member in staff)
+    request = BookingRequest(session_type.kind, starts_at, room.id, staff_ids, available.patient_id)
+    violations = _violations(available, known, request, room, staff, now)
     hopeless = [v for v in violations if v.rule in EVERY_START]
     if hopeless:
         raise RuleRefused(hopeless)
     if violations:
         return None
-    ends_at = session_end(session_type, starts_at)
-    return Slot(session_type.kind, starts_at, ends_at, room.id, staff_ids)
+    return Slot(session_type.kind, starts_at, session[1], room.id, staff_ids)
 
 
 def search(
@@ -199,10 +193,11 @@ def search(
     for starts_at in _starts(available, window, step, duration):
         if starts_at < resume or (accept is not None and not accept(starts_at)):
             continue
-        room, resume = _free_room(available, suited, starts_at, held_until(session_type, starts_at))
+        until = held_until(session_type, starts_at)
+        room, resume = _free_room(available, suited, starts_at, until)
         if room is None:
             continue
-        slot = _slot(available, known, suited, starts_at, room, now)
+        slot = _slot(available, known, suited, (starts_at, until), room, now)
         if slot is not None:
             found.append(slot)
             if len(found) >= limit:

@@ -196,8 +196,10 @@ def test_the_people_chosen_are_those_matching_every_free_person_gives(people):
         suited = space.suited(session_type)
         for starts_at in grid(MONDAY_MORNING + timedelta(hours=7), 1, timedelta(minutes=30)):
             until = held_until(session_type, starts_at)
-            chosen = slots._free_people(space, session_type, suited, starts_at, until)
-            assert chosen == _people_by_matching_every_free_person(
+            session = (starts_at, starts_at + timedelta(minutes=session_type.duration_minutes))
+            chosen = slots._free_people(space, session_type, suited, session, until)
+            chosen_ids = None if chosen is None else tuple(member.id for member in chosen)
+            assert chosen_ids == _people_by_matching_every_free_person(
                 space, session_type, suited, starts_at, until
             )
 
