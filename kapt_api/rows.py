@@ -152,9 +152,12 @@ def read(
     not made twice).
 
     `statement` must be built once (a module constant): on PostgreSQL it is compiled
-    once and sent by psycopg itself as a prepared statement (_OnTheDriver), without
-    SQLAlchemy's set-up of each execution (the ORM's, 40 to 100 us of CPU, and the Core
-    result's, about as much again for a day's rows). SQLite runs it through SQLAlchemy."""
+    once and sent by psycopg itself (_OnTheDriver), without SQLAlchemy's set-up of each
+    execution (the ORM's, 40 to 100 us of CPU, and the Core result's, about as much again
+    for a day's rows). SQLite runs it through SQLAlchemy. psycopg prepares a statement
+    from its fifth execution on a connection; asked to prepare each at once, it sent a
+    PREPARE first (a round trip more) whenever the connection's prepared statements had
+    been dropped, which every rollback does: in every read-only transaction."""
     if db.session.autoflush:
         db.session.flush()
     connection = db.session.connection()
@@ -167,7 +170,7 @@ def read(
 def write(statement: Executable, parameters: dict[str, Any]) -> Sequence[Any]:
     """Send a write built once (a module constant: SQL text, or an INSERT of a table with
     every column given, since no Python-side default is filled in here) on the session's
-    connection, as read sends a SELECT: on PostgreSQL through psycopg, prepared, past
+    connection, as read sends a SELECT: on PostgreSQL through psycopg itself, past
     SQLAlchemy's set-up of each execution (a booking sends four such). The rows it
     returns (RETURNING), else none. Nothing is flushed first, as on the connection
     itself: the caller flushes what must be written before."""
@@ -210,7 +213,7 @@ class _OnTheDriver:
         for listener in dispatch.before_cursor_execute:
             listener(connection, cursor, sql, values, None, False)
         try:
-            cursor.execute(sql, values, prepare=True)
+            cursor.execute(sql, values)
             # A write without RETURNING has no columns, nothing to fetch (asked of the
             # result itself: the cursor's description builds a column object each).
             result = cursor.pgresult
