@@ -44,6 +44,7 @@ from kapt_api.db import (
     begin_write_when_clean,
     db,
     new_id,
+    on_postgresql,
 )
 from kapt_api.rows import ids_for, write
 
@@ -131,7 +132,7 @@ def record_shown(
         g.setdefault("audit_entries", []).append({**entry, SHOWN: shown})
     begin_write_when_clean(db.session)
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
+    if on_postgresql():
         # One statement built once, every value given: sent as rows.write sends it, past
         # SQLAlchemy's set-up of each execution (a kept day's largest share of Python
         # after the token check). db.py knows it as a read's audit by its text.

@@ -168,14 +168,9 @@ class _Course:
     """A course's scheduled sessions sorted once by kind, for the readiness of each of
     its doses a day shows (a day shows several doses of some courses)."""
 
-    def __init__(
-        self,
-        sessions: Sequence[CourseSession],
-        definition: ProtocolDefinition,
-        split: BySessionKind | None = None,
-    ):
+    def __init__(self, sessions: Sequence[CourseSession], definition: ProtocolDefinition):
         self.definition = definition
-        self.split = split or doses_preparations_integrations(sessions)
+        self.split: BySessionKind = doses_preparations_integrations(sessions)
         self.doses, self.preparations, self.integrations = self.split
 
     def readiness_of(self, session: CourseSession) -> Answer:
