@@ -12,7 +12,8 @@ statements, with the same parameters, are then replayed on one raw connection in
 transaction, committed: the booking's work with nothing of Python's around it. Only the
 booking's own rows are adjusted, so the replay cannot collide with the booking it copies:
 every time moved to a later free hour of the same room and therapist, and the new rows'
-ids (the appointment's, its holds', its audit row's) replaced by fresh ones.
+ids (the appointment's, its holds', its audit row's) replaced by fresh ones, made as the
+booking makes them (db.new_id: time-ordered).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 
 from bench import bench_scale, seed
-from kapt_api.db import db
+from kapt_api.db import db, new_id
 
 ROUNDS, QUICK_ROUNDS, WARM_UP = 40, 15, 2
 GOAL_QUERIES, GOAL_VS_RAW, GOAL_SIZE = 8, 2.0, 1.5
@@ -150,7 +151,7 @@ def _parameters(statement: Statement, shift: timedelta, ids: dict[uuid.UUID, uui
                     if NEW_ROW_ID.match(key):
                         for new in value if isinstance(value, list | tuple) else [value]:
                             if isinstance(new, uuid.UUID):
-                                ids.setdefault(new, uuid.uuid4())
+                                ids.setdefault(new, new_id())
             row = {
                 key: secrets.token_hex(32)
                 if is_insert and NEW_UNIQUE_TEXT.match(key)

@@ -21,7 +21,7 @@ import blinker
 from sqlalchemy import bindparam, select
 
 from kapt_api.clinics.models import Clinic
-from kapt_api.db import db
+from kapt_api.db import db, new_id
 from kapt_api.errors import InvalidInput, NotFound
 from kapt_api.reminders.models import OutboxChannel, Purpose, Reminder, WebhookSubscription
 from kapt_api.rows import insert_as_loaded, read
@@ -64,7 +64,7 @@ def announce(
     for subscription in found:
         if event not in subscription.events:
             continue
-        row_id = uuid.uuid4()
+        row_id = new_id()
         document = {
             "id": str(row_id),
             "event": event,
