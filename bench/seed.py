@@ -16,7 +16,9 @@ sessions in each therapy room (its therapist's; one slot of 8 left free, a diffe
 one each day) and 3 dosing sessions of 2.5 hours in each dosing room (a nurse and a
 therapist). The days run back from six weeks after the benchmark's "now", so a larger
 N means more clinics and a longer history per room and person. Ids are md5 of a name
-(`clinic3`, `staff3-9`), so the benchmarks find what they need without a lookup.
+(`clinic3`, `staff3-9`), so the benchmarks find what they need without a lookup: random,
+as a database's rows made before ids were time-ordered (db.new_id) are; the rows the
+benchmarks add get the service's time-ordered ids.
 """
 
 from __future__ import annotations

@@ -296,7 +296,15 @@ def test_gunicorn_runs_several_workers_that_answer_healthz_and_readyz(stack):
     assert readyz.json()["status"] == "ready"
     assert readyz.json()["database"] == "ok"
     if Path("/proc/self/stat").exists():
-        assert len(worker_pids(stack.gunicorn.pid)) >= 2
+        # The first worker forked may answer before the master has forked the second.
+        workers = wait_for(
+            lambda: pids if len(pids := worker_pids(stack.gunicorn.pid)) >= 2 else None,
+            what="two gunicorn workers",
+            timeout=10,
+            watched=[stack.gunicorn],
+            logs=stack.logs,
+        )
+        assert len(workers) >= 2
 
 
 def test_the_container_health_check_passes_against_gunicorn(stack):
