@@ -9,7 +9,6 @@ it (write_new). Everywhere else the refusal is an error, caught in a savepoint."
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -23,8 +22,6 @@ from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.resource_rules import conflict_rule
 
 EXCLUSION_VIOLATION = "23P01"
-# PostgreSQL's detail names the clashing key: "Key (resource_key, ...)=(room:..., ...)".
-_HELD_KEY = re.compile(r"\((staff|room|patient):")
 # The SQLite triggers' message ends with the kind of resource.
 SQLITE_OVERLAP = "resource_hold_overlap"
 
@@ -64,7 +61,7 @@ def write_in_savepoint(appointment: Appointment, keys: Sequence[str]) -> str | N
             db.session.flush()
             hold(appointment, keys, replace=not new)
     except IntegrityError as error:
-        rule = refused_rule(error)
+        rule = refused_rule(error, keys)
         if rule is None:
             raise
         return rule
@@ -118,13 +115,16 @@ _HOLD_NEW = (
 )
 
 
-def refused_rule(error: IntegrityError) -> str | None:
-    """The conflict rule when the database refused overlapping holds, else None."""
+def refused_rule(error: IntegrityError, keys: Iterable[str]) -> str | None:
+    """The conflict rule when the database refused overlapping holds of these keys,
+    else None."""
     original = error.orig
     if getattr(original, "sqlstate", None) == EXCLUSION_VIOLATION:
+        # PostgreSQL's detail names the clashing resource by its id (the constraint
+        # compares ids, migration 0021): "Key ((split_part(...)::uuid), ...)=(<id>, ...)".
         detail = getattr(getattr(original, "diag", None), "message_detail", None) or ""
-        found = _HELD_KEY.search(detail)
-        return conflict_rule(f"{found.group(1)}:") if found else "staff_conflict"
+        clashed = next((key for key in keys if key.partition(":")[2] in detail), "")
+        return conflict_rule(clashed) or "staff_conflict"
     message = str(original)
     if SQLITE_OVERLAP in message:
         return conflict_rule(f"{message.rsplit(' ', 1)[-1]}:") or "staff_conflict"

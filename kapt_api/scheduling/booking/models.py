@@ -166,7 +166,9 @@ class ResourceHold(IdMixin, Base):
         CheckConstraint("(appointment_id IS NULL) <> (offer_id IS NULL)", name="held_by_one"),
         Index("ix_resource_holds_key_starts", "resource_key", "starts_at"),
         ExcludeConstraint(
-            (literal_column("resource_key"), "="),
+            # The resource's id as a uuid: cheaper for GiST than the key's text
+            # (migration 0021_holds_excluded_by_id); ids are unique across tables.
+            (literal_column("(CAST(split_part(resource_key, ':', 2) AS uuid))"), "="),
             (
                 func.tstzrange(
                     literal_column("starts_at"), literal_column("ends_at"), literal_column("'[)'")

@@ -227,7 +227,7 @@ def _hold(
             db.session.flush()
             db.session.execute(insert(ResourceHold), rows)
     except IntegrityError as error:
-        if holds.refused_rule(error) is None:
+        if holds.refused_rule(error, request.resource_keys()) is None:
             raise
         log.info("waitlist_hold_refused", freed_slot_id=str(slot.id))
         return None

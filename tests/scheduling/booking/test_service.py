@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from kapt_api.auth.models import Role
 from kapt_api.clinics.models import TimeOff
-from kapt_api.db import db
+from kapt_api.db import db, new_id
 from kapt_api.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleRefused
 from kapt_api.patients.models import Patient
 from kapt_api.protocols.definition import SessionKind
-from kapt_api.scheduling.booking import attendance, queries, service
+from kapt_api.scheduling.booking import attendance, holds, queries, service
 from kapt_api.scheduling.booking import queries as booking_queries
 from kapt_api.scheduling.booking.models import Appointment, ResourceHold
 from kapt_api.scheduling.booking.service import BookingRefused
@@ -317,14 +317,28 @@ def test_a_clinics_staff_are_read_as_staff_facts_reads_its_active_staff(make_cli
 
 def test_the_database_refuses_overlapping_holds_of_one_resource(course, prepared):
     first = prepared[0]
-    clash = ResourceHold(
+    held = {hold.resource_key for hold in holds_of(first.id)}
+    assert {key.partition(":")[0] for key in held} == {"patient", "room", "staff"}
+    for key in sorted(held):
+        clash = ResourceHold(
+            appointment_id=prepared[1].id,
+            resource_key=key,
+            starts_at=first.starts_at + H / 2,
+            ends_at=first.starts_at + 2 * H,
+        )
+        with pytest.raises(IntegrityError) as refused, db.session.begin_nested():
+            db.session.add(clash)
+        # The refusal names the kind of resource, read from the database's own error.
+        rule = holds.refused_rule(refused.value, [f"room:{new_id()}", key])
+        assert rule == f"{key.partition(':')[0]}_conflict"
+    elsewhere = ResourceHold(
         appointment_id=prepared[1].id,
-        resource_key=holds_of(first.id)[0].resource_key,
-        starts_at=first.starts_at + H / 2,
-        ends_at=first.starts_at + 2 * H,
+        resource_key=f"room:{new_id()}",
+        starts_at=first.starts_at,
+        ends_at=first.held_until,
     )
-    with pytest.raises(IntegrityError), db.session.begin_nested():
-        db.session.add(clash)
+    with db.session.begin_nested():
+        db.session.add(elsewhere)
     touching = ResourceHold(
         appointment_id=prepared[1].id,
         resource_key=holds_of(first.id)[0].resource_key,
