@@ -1,8 +1,8 @@
 """PostgreSQL's no-overlap guard on resource holds compares the resource's id as a
 `uuid` rather than its whole key as text (`staff:<id>`): btree_gist's text keys cost
-each GiST page visited a collation-aware comparison of 44-character strings, and at
-3 million holds a booking's three or four holds took 1.5 ms to check in busy weeks
-against 0.6 ms at 31,000 (docs/benchmarks.md); over the id they take 0.6 ms at both.
+each GiST page visited a collation-aware comparison of 44-character strings: in busy
+weeks a booking's three or four holds took 1.52 ms to insert at 3 million holds against
+0.57 ms at 31,000, over the id 0.59 against 0.45 ms (docs/benchmarks.md).
 
 Every id is a UUID made by new_id (kapt_api/db.py), unique across tables, so one id is
 one resource: the guard keeps exactly the holds apart it kept before. Building it reads
